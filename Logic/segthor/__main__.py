@@ -1,0 +1,5 @@
+import sys
+
+from segthor.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,144 @@
+"""One image type for the whole package: a numpy array plus its physical geometry.
+
+Arrays are indexed [z, y, x] (slice, row, column) like SimpleITK's and `slicer.util`'s numpy views.
+Geometry is in ITK's LPS convention: spacing and origin in mm as (x, y, z), direction as a 3x3 matrix whose
+columns are the image axes. Slicer's RAS is handled by the MRML adapter, not here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from segthor.errors import InputError
+
+# Suffixes SimpleITK reads as one file; a folder is read as a DICOM series.
+FILE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
+
+
+@dataclass
+class Volume:
+    array: np.ndarray
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    direction: np.ndarray = field(default_factory=lambda: np.eye(3))
+
+    def __post_init__(self) -> None:
+        self.spacing = tuple(float(s) for s in self.spacing)
+        self.origin = tuple(float(o) for o in self.origin)
+        self.direction = np.asarray(self.direction, dtype=float).reshape(3, 3)
+
+    @property
+    def shape_xyz(self) -> tuple[int, int, int]:
+        z, y, x = self.array.shape
+        return (x, y, z)
+
+    def with_array(self, array: np.ndarray) -> Volume:
+        """The same geometry around another array of the same shape."""
+        if array.shape != self.array.shape:
+            raise ValueError(f"array shape {array.shape} differs from volume shape {self.array.shape}")
+        return Volume(array, self.spacing, self.origin, self.direction.copy())
+
+    def same_geometry(self, other: Volume, tol: float = 1e-4) -> bool:
+        return (
+            self.array.shape == other.array.shape
+            and np.allclose(self.spacing, other.spacing, rtol=tol, atol=tol)
+            and np.allclose(self.origin, other.origin, rtol=tol, atol=tol * 10)
+            and np.allclose(self.direction, other.direction, atol=tol)
+        )
+
+    def describe_geometry(self) -> str:
+        sx, sy, sz = self.spacing
+        return (
+            f"size {self.shape_xyz}, spacing ({sx:.4g}, {sy:.4g}, {sz:.4g}) mm, "
+            f"origin ({self.origin[0]:.4g}, {self.origin[1]:.4g}, {self.origin[2]:.4g})"
+        )
+
+    def ijk_to_lps(self) -> np.ndarray:
+        """4x4 matrix mapping (i, j, k, 1) voxel indices (x, y, z order) to LPS mm."""
+        m = np.eye(4)
+        m[:3, :3] = self.direction @ np.diag(self.spacing)
+        m[:3, 3] = self.origin
+        return m
+
+    def to_sitk(self):
+        import SimpleITK as sitk
+
+        image = sitk.GetImageFromArray(self.array)
+        image.SetSpacing(self.spacing)
+        image.SetOrigin(self.origin)
+        image.SetDirection(tuple(self.direction.flatten()))
+        return image
+
+    @classmethod
+    def from_sitk(cls, image) -> Volume:
+        import SimpleITK as sitk
+
+        if image.GetDimension() != 3:
+            raise InputError(
+                f"expected a 3D image, got a {image.GetDimension()}D one; "
+                "segthor works on CT volumes (several axial slices)"
+            )
+        if image.GetNumberOfComponentsPerPixel() != 1:
+            raise InputError("expected a scalar (grey-level) image, got a multi-component (e.g. RGB) one")
+        return cls(
+            sitk.GetArrayFromImage(image),
+            image.GetSpacing(),
+            image.GetOrigin(),
+            np.array(image.GetDirection()).reshape(3, 3),
+        )
+
+
+def _is_image_file(path: Path) -> bool:
+    name = path.name.lower()
+    return any(name.endswith(s) for s in FILE_SUFFIXES)
+
+
+def read_volume(path: str | os.PathLike[str]) -> Volume:
+    """Read a NIfTI, NRRD (also .seg.nrrd as a label image), MHA/MHD file, or a folder holding one DICOM series."""
+    import SimpleITK as sitk
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path} does not exist; give a NIfTI/NRRD/MHA file or a DICOM series folder")
+    if path.is_dir():
+        reader = sitk.ImageSeriesReader()
+        series = reader.GetGDCMSeriesIDs(str(path))
+        if not series:
+            raise InputError(f"{path} is a folder but holds no DICOM series; give a file or a DICOM folder")
+        if len(series) > 1:
+            raise InputError(
+                f"{path} holds {len(series)} DICOM series ({', '.join(series[:3])}...); "
+                "put each series in its own folder"
+            )
+        files = reader.GetGDCMSeriesFileNames(str(path), series[0])
+        reader.SetFileNames(files)
+        try:
+            image = reader.Execute()
+        except RuntimeError as exc:
+            raise InputError(f"could not read the DICOM series in {path}: {exc}") from exc
+        return Volume.from_sitk(image)
+    if not _is_image_file(path):
+        raise InputError(
+            f"{path.name}: unsupported file type; supported: {', '.join(FILE_SUFFIXES)} or a DICOM folder"
+        )
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        raise InputError(f"could not read {path}: the file is corrupt or not an image ({exc})") from exc
+    return Volume.from_sitk(image)
+
+
+def write_volume(volume: Volume, path: str | os.PathLike[str], compress: bool = True) -> Path:
+    """Write atomically (a half-written file never appears under `path`)."""
+    import SimpleITK as sitk
+
+    from segthor.io.atomic import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        sitk.WriteImage(volume.to_sitk(), str(tmp), useCompression=compress)
+    return path
