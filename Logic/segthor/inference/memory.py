@@ -1,0 +1,95 @@
+"""Estimating the memory a run needs before starting it, so a too-large job fails at once with advice.
+
+The figures are deliberately generous upper bounds (bytes per voxel of each array a run keeps alive), not
+measurements of one network: better to warn early than to be killed by the OS half way through.
+"""
+
+from __future__ import annotations
+
+import os
+from math import prod
+
+from segthor.errors import SegthorError
+
+GIB = 1024**3
+# Input grid: the CT as read (<= 4 B/voxel), a float32 working copy, uint8 labels, restore temporaries.
+INPUT_BYTES_PER_VOXEL = 4 + 4 + 1 + 2
+# Network grid: float32 input + uint8 labels.
+NETWORK_BYTES_PER_VOXEL = 4 + 1
+# Live activations per voxel of one network input, in float32 channels (ENet/U-Net widths, with slack).
+ACTIVATION_CHANNELS_2D = 96
+ACTIVATION_CHANNELS_3D = 48
+# Keep this fraction of what is available free for the rest of the system (and Slicer's own scene).
+USABLE_FRACTION = 0.8
+
+
+class MemoryEstimateError(SegthorError):
+    """The run would need more memory than the device has available."""
+
+
+def available_bytes(device: object = "cpu") -> int | None:
+    """Memory available on `device` now (bytes), or None when it cannot be told."""
+    kind = getattr(device, "type", str(device))
+    if kind == "cuda":
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def estimate_input_bytes(input_shape: tuple[int, ...]) -> int:
+    """Host memory the input-grid arrays of a run need (read, working copy, labels, restore)."""
+    return prod(input_shape) * INPUT_BYTES_PER_VOXEL
+
+
+def estimate_network_bytes(network_shape: tuple[int, int, int], spatial_dims: int, batch_size: int) -> int:
+    """Memory on the inference device for the network grid and one batch of activations."""
+    z, y, x = network_shape
+    grid = z * y * x * NETWORK_BYTES_PER_VOXEL
+    if spatial_dims == 2:
+        activations = batch_size * y * x * 4 * ACTIVATION_CHANNELS_2D
+    else:
+        activations = z * y * x * 4 * ACTIVATION_CHANNELS_3D
+    return grid + activations
+
+
+def _advice(device: object) -> str:
+    if getattr(device, "type", str(device)) == "cuda":
+        return "use --device cpu, a smaller --batch-size, or a GPU with more free memory"
+    return "close other programs, crop the CT to the thorax, or use a machine with more memory"
+
+
+def require_memory(needed: int, device: object, what: str) -> None:
+    """Raise `MemoryEstimateError` when `needed` bytes exceed what `device` has available."""
+    free = available_bytes(device)
+    if free is None:
+        return
+    if needed > free * USABLE_FRACTION:
+        raise MemoryEstimateError(
+            f"not enough memory for {what}: it needs about {needed / GIB:.1f} GiB but only "
+            f"{free / GIB:.1f} GiB is available on {getattr(device, 'type', device)}; {_advice(device)}"
+        )
+
+
+def fit_batch_size(
+    network_shape: tuple[int, int, int], spatial_dims: int, batch_size: int, device: object
+) -> int:
+    """The largest batch size <= `batch_size` that fits; raises when even one slice does not."""
+    free = available_bytes(device)
+    size = max(1, batch_size)
+    if free is not None and spatial_dims == 2:
+        while size > 1 and estimate_network_bytes(network_shape, 2, size) > free * USABLE_FRACTION:
+            size //= 2
+    require_memory(estimate_network_bytes(network_shape, spatial_dims, size), device, "the network")
+    return size

@@ -1,0 +1,135 @@
+"""Run a model package over one CT: preprocess as its recipe says, batched inference, restore to the input grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from segthor.errors import InputError, ModelError
+from segthor.inference.memory import estimate_input_bytes, fit_batch_size, require_memory
+from segthor.inference.postprocess import PostprocessOptions, postprocess_labels
+from segthor.inference.progress import Progress, StageTimer
+from segthor.io.volume import Volume
+from segthor.organs import NUM_CLASSES
+
+DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 32}
+
+
+@dataclass
+class Prediction:
+    """Labels in the input's grid and geometry, plus what produced them."""
+
+    labels: Volume
+    timings: dict[str, float] = field(default_factory=dict)
+    network_shape: tuple[int, int, int] = (0, 0, 0)
+    batch_size: int = 0
+
+
+def _network_input(batch: np.ndarray, device: Any) -> Any:
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(batch)).unsqueeze(1)
+    # NCHW input either way: convolutions follow the weights' layout (channels_last where it pays).
+    return x.to(device, non_blocking=True)
+
+
+def _logits(model: Any, x: Any, device: Any) -> Any:
+    import torch
+
+    if device.type == "cuda":
+        with torch.autocast("cuda", dtype=torch.float16):
+            out = model(x)
+    else:
+        out = model(x)
+    if isinstance(out, (tuple, list)):  # some nets return (logits, aux...)
+        out = out[0]
+    if out.ndim != x.ndim or out.shape[1] != NUM_CLASSES or out.shape[2:] != x.shape[2:]:
+        raise ModelError(
+            f"the model returned logits of shape {tuple(out.shape)} for an input of shape {tuple(x.shape)}; "
+            f"expected {NUM_CLASSES} classes on the same grid. The model package is incompatible"
+        )
+    return out
+
+
+def run_network(
+    model: Any, array: np.ndarray, device: Any, batch_size: int, progress: Progress | None = None
+) -> np.ndarray:
+    """Argmax labels (uint8, [z,y,x]) of `model` over a preprocessed float32 array, in batches of slices."""
+    import torch
+
+    progress = progress or Progress()
+    out = np.empty(array.shape, dtype=np.uint8)
+    spatial_dims = int(getattr(model, "spatial_dims", 2))
+    with torch.inference_mode():
+        if spatial_dims == 3:
+            progress.report(0.0, "running the 3D network")
+            x = torch.from_numpy(np.ascontiguousarray(array))[None, None].to(device)
+            out[:] = _logits(model, x, device).argmax(1)[0].to(torch.uint8).cpu().numpy()
+            progress.report(1.0, "3D network done")
+            return out
+        n = array.shape[0]
+        for start in range(0, n, batch_size):
+            stop = min(n, start + batch_size)
+            x = _network_input(array[start:stop], device)
+            out[start:stop] = _logits(model, x, device).argmax(1).to(torch.uint8).cpu().numpy()
+            progress.report(stop / n, f"segmenting slices {stop}/{n}")
+    return out
+
+
+def predict(
+    volume: Volume,
+    package: Any,
+    device: Any,
+    *,
+    batch_size: int | None = None,
+    postprocess: PostprocessOptions | None = None,
+    progress: Progress | None = None,
+    timer: StageTimer | None = None,
+) -> Prediction:
+    """Segment `volume` with a loaded `ModelPackage`; labels come back in the input's exact grid."""
+    from segthor.preprocessing import Recipe, preprocess, restore_labels
+
+    progress = progress or Progress()
+    timer = timer or StageTimer()
+    model = package.model
+    spatial_dims = int(getattr(model, "spatial_dims", 2))
+    require_memory(estimate_input_bytes(volume.array.shape), "cpu", "this CT")
+
+    with timer.stage("preprocess"):
+        progress.report(0.0, "preprocessing")
+        try:
+            recipe = Recipe.from_dict(package.metadata["preprocessing"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(
+                f"model package {getattr(package, 'path', '?')} has no usable preprocessing recipe ({exc}); "
+                "re-export the model with its metadata"
+            ) from exc
+        pre = preprocess(volume, recipe)
+        array = np.asarray(pre.array, dtype=np.float32)
+    progress.report(0.1, "preprocessed")
+
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"batch size must be at least 1, got {batch_size}")
+    size = batch_size or DEFAULT_BATCH_SIZE.get(device.type, 8)
+    size = fit_batch_size(array.shape, spatial_dims, size, device)
+
+    with timer.stage("inference"):
+        network_labels = run_network(model, array, device, size, progress.sub(0.1, 0.9))
+    del array
+
+    with timer.stage("restore"):
+        progress.report(0.9, "restoring labels to the input grid")
+        labels = np.asarray(restore_labels(network_labels, pre.context), dtype=np.uint8)
+    if labels.shape != volume.array.shape:
+        raise ModelError(
+            f"restored labels have shape {labels.shape}, the input {volume.array.shape}; "
+            "the preprocessing recipe is inconsistent"
+        )
+    if postprocess is not None and postprocess.enabled:
+        with timer.stage("postprocess"):
+            progress.report(0.95, "post-processing")
+            labels = postprocess_labels(labels, postprocess)
+    progress.report(1.0, "segmentation computed")
+    return Prediction(volume.with_array(labels), timer.rounded(), tuple(network_labels.shape), size)

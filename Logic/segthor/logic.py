@@ -1,0 +1,406 @@
+"""The one orchestration object: segment a CT (volume, file or volume node) and compare segmentations.
+
+`SegmentationLogic` is what every front door calls: the Slicer widget (through `SegmentationJob`, which runs
+the heavy part on a worker thread and commits to the scene on the caller's thread), headless Slicer
+scripts, the CLI and the Python API. It reports progress as (fraction, message), can be cancelled from
+another thread, and raises `SegthorError` subclasses with a message that says what to do.
+
+Cancellation leaves everything as it was: the scene is only modified in one short, all-or-nothing commit
+after the last cancellation point, and output files are written atomically with the case JSON last.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segthor._version import __version__
+from segthor.errors import InputError
+from segthor.inference.checks import check_ct_volume
+from segthor.inference.postprocess import PostprocessOptions
+from segthor.inference.predict import Prediction, predict
+from segthor.inference.progress import CancelToken, Progress, ProgressCallback, StageTimer
+from segthor.io.volume import FILE_SUFFIXES, Volume
+from segthor.organs import ORGANS
+
+
+def case_name_for(path: str | os.PathLike[str]) -> str:
+    """'Patient_01' for Patient_01.nii.gz, Patient_01.seg.nrrd, or a DICOM folder named Patient_01."""
+    name = Path(path).name
+    lower = name.lower()
+    for suffix in sorted(FILE_SUFFIXES, key=len, reverse=True):
+        if lower.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def organ_volumes_ml(labels: Volume) -> dict[str, float]:
+    """Volume of each organ in millilitres (voxel count x voxel volume)."""
+    voxel_ml = float(np.prod(labels.spacing)) / 1000.0
+    counts = np.bincount(labels.array.ravel(), minlength=len(ORGANS) + 1)
+    return {o.key: round(float(counts[o.label]) * voxel_ml, 3) for o in ORGANS}
+
+
+@dataclass
+class CaseResult:
+    """What `segment_file` produced: the outputs on disk and the report written beside them."""
+
+    case: str
+    paths: Any
+    report: dict[str, Any]
+    labels: Volume | None = None
+
+
+@dataclass
+class NodeResult:
+    """What `segment_node` produced in the scene."""
+
+    segmentation_node: Any
+    segment_ids: dict[str, str]
+    created: bool
+    replaced: list[str]
+    prediction: Prediction
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class SegmentationLogic:
+    """Segments CTs with one model on one device; cheap to create, loads the model on first use.
+
+    `model` is a model id (see `segthor models`), a package folder, an already loaded `ModelPackage`,
+    or None for the default model.
+    """
+
+    def __init__(
+        self,
+        model: Any = None,
+        device: str = "auto",
+        postprocess: PostprocessOptions | str | list[str] | None = None,
+        batch_size: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.model = model
+        self.device_choice = device
+        if not isinstance(postprocess, PostprocessOptions):
+            postprocess = PostprocessOptions.parse(postprocess)
+        self.postprocess = postprocess
+        self.batch_size = batch_size
+        self.progress_callback = progress
+        self.cancel_token = CancelToken()
+        self._package: Any = None
+        self._device: Any = None
+        self._lock = threading.Lock()
+
+    # -- control -------------------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Ask a running segmentation to stop at its next progress report (thread-safe)."""
+        self.cancel_token.cancel()
+
+    def _progress(self) -> Progress:
+        return Progress(self.progress_callback, self.cancel_token)
+
+    # -- model ---------------------------------------------------------------------------------------
+
+    @property
+    def model_id(self) -> str:
+        from segthor.model_packages import DEFAULT_MODEL_ID
+
+        if hasattr(self.model, "metadata"):  # an already loaded ModelPackage
+            return str(self.model.metadata.get("id", "custom"))
+        return str(self.model or DEFAULT_MODEL_ID)
+
+    def load_model(self) -> Any:
+        """The loaded `ModelPackage` (cached), on the resolved device."""
+        with self._lock:
+            if self._package is None and hasattr(self.model, "metadata") and hasattr(self.model, "model"):
+                from segthor.devices import resolve_device
+
+                self._device = resolve_device(self.device_choice)
+                self.model.model.to(self._device).eval()
+                self._package = self.model
+            if self._package is None:
+                from segthor.devices import resolve_device
+                from segthor.model_packages import load_model_package
+                from segthor.networks import optimize_for_inference
+
+                self._device = resolve_device(self.device_choice)
+                package = load_model_package(self.model_id, str(self._device))
+                # BN folding, and channels_last only for the nets it speeds up (docs/benchmarks.md, Networks).
+                optimize_for_inference(package.model)
+                self._package = package
+            return self._package
+
+    @property
+    def device(self) -> Any:
+        self.load_model()
+        return self._device
+
+    def model_info(self) -> dict[str, Any]:
+        package = self.load_model()
+        meta = package.metadata
+        return {
+            "id": package.id,
+            "path": str(package.path),
+            "architecture": meta.get("architecture"),
+            "version": meta.get("version"),
+            "sha256": meta.get("sha256"),
+            "disclaimer": package.disclaimer,
+        }
+
+    # -- segmentation --------------------------------------------------------------------------------
+
+    def segment(self, volume: Volume, progress: Progress | None = None, timer: StageTimer | None = None) -> Prediction:
+        """Labels for a CT `Volume`, in its own grid and geometry. Touches no scene and no file."""
+        progress = progress or self._progress()
+        check_ct_volume(volume)
+        progress.report(0.0, "loading the model")
+        package = self.load_model()
+        return predict(
+            volume,
+            package,
+            self._device,
+            batch_size=self.batch_size,
+            postprocess=self.postprocess,
+            progress=progress,
+            timer=timer,
+        )
+
+    def prepare_node_segments(self, volume: Volume, progress: Progress | None = None) -> tuple[Prediction, list]:
+        """The cancellable part of `segment_node`: prediction + off-scene vtkSegments (safe on a worker thread)."""
+        from segthor.mrml.segmentation_nodes import build_organ_segments
+
+        progress = progress or self._progress()
+        timer = StageTimer()
+        prediction = self.segment(volume, progress.sub(0.0, 0.9), timer)
+        with timer.stage("segments"):
+            progress.report(0.9, "building segments")
+            segments = build_organ_segments(prediction.labels)
+        prediction.timings = timer.rounded()
+        progress.report(0.97, "adding segments to the scene")
+        return prediction, segments
+
+    def segment_node(
+        self,
+        volume_node: Any,
+        segmentation_node: Any = None,
+        replace_existing: bool = False,
+        name: str | None = None,
+    ) -> NodeResult:
+        """Segment a scalar volume node into `segmentation_node` (new when None) in one call."""
+        from segthor.mrml.segmentation_nodes import check_can_write
+        from segthor.mrml.volume_nodes import volume_from_node
+
+        self.cancel_token.reset()
+        check_can_write(segmentation_node, replace_existing)  # refuse before the long part
+        volume = volume_from_node(volume_node)
+        prediction, segments = self.prepare_node_segments(volume)
+        return self.commit(prediction, segments, volume_node, segmentation_node, replace_existing, name)
+
+    def commit(
+        self,
+        prediction: Prediction,
+        segments: list,
+        volume_node: Any,
+        segmentation_node: Any = None,
+        replace_existing: bool = False,
+        name: str | None = None,
+    ) -> NodeResult:
+        """Write prepared segments into the scene (all or nothing); call on the thread that owns the scene."""
+        from segthor.mrml.segmentation_nodes import commit_organ_segments
+
+        self.cancel_token.check()  # last cancellation point: nothing in the scene has changed yet
+        result = commit_organ_segments(segments, volume_node, segmentation_node, replace_existing, name)
+        if self.progress_callback is not None:
+            self.progress_callback(1.0, "done")
+        return NodeResult(
+            result.segmentation_node,
+            result.segment_ids,
+            result.created,
+            result.replaced,
+            prediction,
+            prediction.timings,
+        )
+
+    def segment_file(
+        self,
+        input_path: str | os.PathLike[str],
+        output_dir: str | os.PathLike[str],
+        reference: str | os.PathLike[str] | None = None,
+        case_name: str | None = None,
+    ) -> CaseResult:
+        """Segment a CT file or DICOM folder; write .seg.nrrd, _labels.nii.gz, preview PNG and case JSON."""
+        from segthor.io.volume import read_volume
+        from segthor.outputs import CasePaths, write_image_outputs, write_report
+
+        t_start = time.perf_counter()
+        self.cancel_token.reset()
+        progress = self._progress()
+        timer = StageTimer()
+        case = case_name or case_name_for(input_path)
+        paths = CasePaths.for_case(output_dir, case)
+        with timer.stage("read"):
+            progress.report(0.0, f"reading {Path(input_path).name}")
+            volume = read_volume(input_path)
+            check_ct_volume(volume, name=Path(input_path).name)
+            reference_volume = read_reference(reference, volume) if reference else None
+        prediction = self.segment(volume, progress.sub(0.05, 0.85), timer)
+        metrics = None
+        if reference_volume is not None:
+            with timer.stage("metrics"):
+                progress.report(0.86, "computing metrics against the reference")
+                metrics = evaluate(prediction.labels, reference_volume)
+        with timer.stage("write"):
+            progress.report(0.9, "writing outputs")
+            write_image_outputs(volume, prediction.labels, paths, title=f"{case} - {self._package.id}")
+        timings = timer.rounded()
+        timings["total"] = round(time.perf_counter() - t_start, 3)
+        report = {
+            "case": case,
+            "status": "ok",
+            "input": str(input_path),
+            "reference": str(reference) if reference else None,
+            "geometry": {
+                "size_xyz": list(volume.shape_xyz),
+                "spacing_xyz_mm": list(volume.spacing),
+                "origin_lps_mm": list(volume.origin),
+                "direction": volume.direction.tolist(),
+            },
+            "model": self.model_info(),
+            "device": str(self._device),
+            "batch_size": prediction.batch_size,
+            "network_grid_zyx": list(prediction.network_shape),
+            "postprocess": self.postprocess.to_dict(),
+            "timings_s": timings,
+            "organ_volumes_ml": organ_volumes_ml(prediction.labels),
+            "metrics": metrics,
+            "outputs": paths.as_dict(),
+            "segthor_version": __version__,
+        }
+        self.cancel_token.check()  # no report means the case counts as unfinished
+        write_report(report, paths.report)
+        progress.report(1.0, f"{case} done")
+        return CaseResult(case, paths, report, prediction.labels)
+
+    # -- comparison ----------------------------------------------------------------------------------
+
+    def compare(
+        self,
+        segmentation_node: Any,
+        reference_node: Any,
+        reference_volume_node: Any = None,
+        table_node: Any = None,
+    ) -> tuple[Any, dict[str, Any]]:
+        """Dice/HD95/ASSD per organ of a segmentation node vs a reference node, into a vtkMRMLTableNode."""
+        from segthor.mrml.compare import compare_segmentations, metrics_to_table
+
+        metrics = compare_segmentations(segmentation_node, reference_node, reference_volume_node)
+        name = f"{segmentation_node.GetName()} vs {reference_node.GetName()}"
+        table = metrics_to_table(metrics, table_node, segmentation_node.GetScene(), name)
+        return table, metrics
+
+
+def read_reference(path: str | os.PathLike[str], like: Volume) -> Volume:
+    """A reference label image (SegTHOR values 0-4) on the CT's grid."""
+    from segthor.io.volume import read_volume
+
+    reference = read_volume(path)
+    if not reference.same_geometry(like, tol=1e-3):
+        raise InputError(
+            f"reference {path} ({reference.describe_geometry()}) is not on the CT's grid "
+            f"({like.describe_geometry()}); give a label image with the CT's size, spacing and origin"
+        )
+    values = np.unique(reference.array)
+    if values.min() < 0 or values.max() > len(ORGANS):
+        raise InputError(
+            f"reference {path} holds values {values[:8].tolist()}; expected SegTHOR labels 0-{len(ORGANS)} "
+            "(0 background, 1 esophagus, 2 heart, 3 trachea, 4 aorta)"
+        )
+    return reference.with_array(reference.array.astype(np.uint8))
+
+
+def evaluate(labels: Volume, reference: Volume) -> dict[str, Any]:
+    """Per-organ metrics (plain dicts) of predicted labels against reference labels."""
+    from segthor.metrics import evaluate_volumes
+
+    return {key: m.to_dict() for key, m in evaluate_volumes(labels, reference).items()}
+
+
+class SegmentationJob:
+    """One `segment_node` run split for a GUI: `start()` computes on a worker thread, `poll()` is cheap,
+    `finish()` (on the scene's thread) commits the segments or re-raises the worker's error.
+
+    The scene is never touched from the worker; cancelling before `finish()` leaves it unchanged.
+    """
+
+    def __init__(
+        self,
+        logic: SegmentationLogic,
+        volume_node: Any,
+        segmentation_node: Any = None,
+        replace_existing: bool = False,
+        name: str | None = None,
+    ) -> None:
+        from segthor.mrml.segmentation_nodes import check_can_write
+        from segthor.mrml.volume_nodes import volume_from_node
+
+        check_can_write(segmentation_node, replace_existing)
+        self.logic = logic
+        self.volume_node = volume_node
+        self.segmentation_node = segmentation_node
+        self.replace_existing = replace_existing
+        self.name = name
+        self._volume = volume_from_node(volume_node)  # copied here: the worker never reads the scene
+        self._state_lock = threading.Lock()
+        self.fraction = 0.0
+        self.message = "waiting"
+        self._result: tuple[Prediction, list] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="segthor-segmentation", daemon=True)
+
+    def _record(self, fraction: float, message: str) -> None:
+        with self._state_lock:
+            self.fraction, self.message = fraction, message
+
+    def _work(self) -> None:
+        try:
+            self._result = self.logic.prepare_node_segments(
+                self._volume, Progress(self._record, self.logic.cancel_token)
+            )
+        except BaseException as exc:  # handed to finish() on the scene's thread
+            self._error = exc
+
+    def start(self) -> SegmentationJob:
+        self.logic.cancel_token.reset()
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self.logic.cancel()
+
+    def poll(self) -> bool:
+        """True once the worker has finished (successfully or not)."""
+        return not self._thread.is_alive()
+
+    def progress(self) -> tuple[float, str]:
+        with self._state_lock:
+            return self.fraction, self.message
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return self.poll()
+
+    def finish(self) -> NodeResult:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        prediction, segments = self._result
+        return self.logic.commit(
+            prediction, segments, self.volume_node, self.segmentation_node, self.replace_existing, self.name
+        )

@@ -1,0 +1,124 @@
+"""Evaluating files or folders of cases, and the per-organ summary (mean ± std over cases)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segthor.errors import InputError
+from segthor.metrics.cases import pair_cases
+from segthor.metrics.label_files import read_label_volume
+from segthor.metrics.labels import OrganSpec, evaluate_volumes, select_organs
+from segthor.metrics.result import HD95_POOLED, METRIC_NAMES, OrganMetrics, check_hd95_convention
+
+
+@dataclass
+class CaseEvaluation:
+    case: str
+    pred: Path
+    ref: Path
+    organs: dict[str, OrganMetrics]
+
+
+@dataclass
+class CohortEvaluation:
+    """Every case's per-organ metrics, with the options they were computed with."""
+
+    cases: list[CaseEvaluation]
+    organs: tuple[str, ...]
+    hd95_convention: str
+    restricted: bool
+    unmatched_predictions: list[str] = field(default_factory=list)
+
+    def values(self, organ: str, metric: str) -> dict[str, float | None]:
+        """Case name -> value of one metric for one organ (None where undefined)."""
+        return {c.case: getattr(c.organs[organ], metric) for c in self.cases}
+
+    def rows(self, method: str | None = None) -> list[dict[str, Any]]:
+        """One flat row per case and organ (CSV/JSON); ``method`` adds a column naming the prediction set."""
+        rows = []
+        for c in self.cases:
+            for organ in self.organs:
+                row: dict[str, Any] = {"method": method} if method is not None else {}
+                row.update({"case": c.case, "organ": organ, **c.organs[organ].to_dict()})
+                row.update({"restricted": self.restricted, "pred_file": str(c.pred), "ref_file": str(c.ref)})
+                rows.append(row)
+        return rows
+
+
+def evaluate_paths(
+    pred: str | os.PathLike[str],
+    ref: str | os.PathLike[str],
+    organs: Iterable[OrganSpec] | None = None,
+    hd95: str = HD95_POOLED,
+    restricted: bool = False,
+    resample_to_reference: bool = False,
+    on_case: Callable[[int, int, str], None] | None = None,
+) -> CohortEvaluation:
+    """Evaluate a predicted label file against a reference one, or every case of two folders.
+
+    ``on_case(index, total, case)`` is called before each case (progress reporting). Geometry mismatches
+    raise ``InputError`` naming the case and both geometries unless ``resample_to_reference``.
+    """
+    hd95 = check_hd95_convention(hd95)
+    chosen = select_organs(organs)
+    pairs, extra = pair_cases(pred, ref)
+    cases = []
+    for i, pair in enumerate(pairs):
+        if on_case is not None:
+            on_case(i, len(pairs), pair.case)
+        try:
+            metrics = evaluate_volumes(
+                read_label_volume(pair.pred),
+                read_label_volume(pair.ref),
+                chosen,
+                hd95=hd95,
+                restricted=restricted,
+                resample_to_reference=resample_to_reference,
+            )
+        except InputError as exc:
+            raise InputError(f"case {pair.case} ({pair.pred.name} vs {pair.ref.name}): {exc}") from exc
+        cases.append(CaseEvaluation(pair.case, pair.pred, pair.ref, metrics))
+    return CohortEvaluation(cases, tuple(o.key for o in chosen), hd95, restricted, extra)
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """Mean and sample standard deviation (ddof=1; None below two values) over the cases where defined."""
+
+    mean: float | None
+    std: float | None
+    n: int
+    n_undefined: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "std": self.std, "n": self.n, "n_undefined": self.n_undefined}
+
+
+def summarize_values(values: Sequence[float | None]) -> MetricSummary:
+    defined = np.array([v for v in values if v is not None], dtype=float)
+    n = int(defined.size)
+    mean = float(defined.mean()) if n else None
+    std = float(defined.std(ddof=1)) if n > 1 else None
+    return MetricSummary(mean, std, n, len(values) - n)
+
+
+def summarize(cohort: CohortEvaluation, metrics: Sequence[str] = METRIC_NAMES) -> dict[str, dict[str, MetricSummary]]:
+    """Organ -> metric -> summary over the cases, like the papers' tables."""
+    return {
+        organ: {m: summarize_values(list(cohort.values(organ, m).values())) for m in metrics} for organ in cohort.organs
+    }
+
+
+def status_counts(cohort: CohortEvaluation) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {organ: {} for organ in cohort.organs}
+    for c in cohort.cases:
+        for organ in cohort.organs:
+            status = c.organs[organ].status
+            counts[organ][status] = counts[organ].get(status, 0) + 1
+    return counts

@@ -1,0 +1,105 @@
+"""The Python API behind ``segthor evaluate``: same options, same outputs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from segthor._version import __version__
+from segthor.metrics.cohort import CohortEvaluation, evaluate_paths, status_counts, summarize
+from segthor.metrics.compare import Comparison, compare_cohorts
+from segthor.metrics.labels import OrganSpec
+from segthor.metrics.result import HD95_POOLED
+from segthor.metrics.tables import comparison_table, summary_table
+from segthor.metrics.writers import write_csv, write_json
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass
+class EvaluationReport:
+    cohort: CohortEvaluation
+    against: CohortEvaluation | None = None
+    comparison: Comparison | None = None
+    written: dict[str, Path] = field(default_factory=dict)
+
+    def table(self) -> str:
+        """The terminal report: per-organ mean ± std (and the comparison when there is one)."""
+        if self.against is None or self.comparison is None:
+            return summary_table(self.cohort)
+        return "\n\n".join(
+            [
+                "pred:\n" + summary_table(self.cohort),
+                "against:\n" + summary_table(self.against),
+                "Wilcoxon signed-rank test, pred vs against:\n" + comparison_table(self.comparison),
+            ]
+        )
+
+    def rows(self) -> list[dict[str, Any]]:
+        if self.against is None:
+            return self.cohort.rows()
+        return self.cohort.rows("pred") + self.against.rows("against")
+
+    def to_dict(self) -> dict[str, Any]:
+        def one(c: CohortEvaluation) -> dict[str, Any]:
+            return {
+                "summary": {o: {m: s.to_dict() for m, s in ms.items()} for o, ms in summarize(c).items()},
+                "status_counts": status_counts(c),
+                "cases": c.rows(),
+                "unmatched_predictions": c.unmatched_predictions,
+            }
+
+        data: dict[str, Any] = {
+            "segthor_version": __version__,
+            "hd95_convention": self.cohort.hd95_convention,
+            "restricted": self.cohort.restricted,
+            "organs": list(self.cohort.organs),
+            "units": {"distances": "mm", "volumes": "ml"},
+            "pred": one(self.cohort),
+        }
+        if self.against is not None and self.comparison is not None:
+            data["against"] = one(self.against)
+            data["wilcoxon"] = self.comparison.to_dict()
+        return data
+
+
+def evaluate(
+    pred: PathLike,
+    ref: PathLike,
+    organs: Iterable[OrganSpec] | None = None,
+    restricted: bool = False,
+    hd95: str = HD95_POOLED,
+    csv: PathLike | None = None,
+    json: PathLike | None = None,
+    plot: PathLike | None = None,
+    against: PathLike | None = None,
+    resample_to_reference: bool = False,
+    on_case: Callable[[int, int, str], None] | None = None,
+) -> EvaluationReport:
+    """Evaluate predicted label files/folders against references; optionally write CSV, JSON and a plot.
+
+    ``against``: a second prediction (file or folder) of the same cases, compared with ``pred`` by a
+    Wilcoxon signed-rank test per organ and metric.
+    """
+    organs = list(organs) if organs is not None else None
+    options = {"organs": organs, "hd95": hd95, "restricted": restricted}
+    cohort = evaluate_paths(pred, ref, resample_to_reference=resample_to_reference, on_case=on_case, **options)
+    report = EvaluationReport(cohort)
+    if against is not None:
+        report.against = evaluate_paths(
+            against, ref, resample_to_reference=resample_to_reference, on_case=on_case, **options
+        )
+        report.comparison = compare_cohorts(cohort, report.against)
+    if csv is not None:
+        report.written["csv"] = write_csv(report.rows(), csv)
+    if json is not None:
+        report.written["json"] = write_json(report.to_dict(), json)
+    if plot is not None:
+        from segthor.metrics.plots import plot_boxes
+
+        methods = [("pred", cohort)] + ([("against", report.against)] if report.against is not None else [])
+        report.written["plot"] = plot_boxes(methods, plot)
+    return report

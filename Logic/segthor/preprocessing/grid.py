@@ -1,0 +1,111 @@
+"""Image grids (size, spacing, origin, direction) and the SimpleITK resampling between them.
+
+Networks see an axis-aligned grid (identity direction in LPS: x to the patient's left, y posterior, z superior),
+whatever the input's orientation; labels go back to the input's exact grid by one nearest-neighbour resample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Grid:
+    size: tuple[int, int, int]  # (x, y, z) voxels, SimpleITK order
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    direction: tuple[float, ...] = field(default=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+
+    @classmethod
+    def of(cls, image: Any) -> Grid:
+        return cls(
+            tuple(int(s) for s in image.GetSize()),
+            tuple(float(s) for s in image.GetSpacing()),
+            tuple(float(o) for o in image.GetOrigin()),
+            tuple(float(d) for d in image.GetDirection()),
+        )
+
+    @property
+    def shape_zyx(self) -> tuple[int, int, int]:
+        return (self.size[2], self.size[1], self.size[0])
+
+    def same_as(self, other: Grid, tol: float = 1e-5) -> bool:
+        return (
+            self.size == other.size
+            and np.allclose(self.spacing, other.spacing, atol=tol)
+            and np.allclose(self.origin, other.origin, atol=tol * 10)
+            and np.allclose(self.direction, other.direction, atol=tol)
+        )
+
+    def to_dict(self) -> dict[str, list]:
+        return {k: list(getattr(self, k)) for k in ("size", "spacing", "origin", "direction")}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Grid:
+        return cls(tuple(d["size"]), tuple(d["spacing"]), tuple(d["origin"]), tuple(d["direction"]))
+
+
+IDENTITY = Grid((1, 1, 1), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)).direction
+
+
+def is_signed_permutation(direction: Any, tol: float = 1e-4) -> bool:
+    """True when the axes are the LPS axes in some order and sign (no obliquity): re-orienting is exact."""
+    m = np.abs(np.asarray(direction, dtype=float).reshape(3, 3))
+    return bool(np.all((m < tol) | (np.abs(m - 1) < tol)) and np.allclose(m.sum(0), 1) and np.allclose(m.sum(1), 1))
+
+
+def resample(image: Any, grid: Grid, interpolator: str = "linear", default: float = 0.0, pixel: Any = None) -> Any:
+    """Resample `image` onto `grid` (physical space is shared; no transform)."""
+    import SimpleITK as sitk
+
+    modes = {"linear": sitk.sitkLinear, "nearest": sitk.sitkNearestNeighbor}
+    return sitk.Resample(
+        image,
+        [int(s) for s in grid.size],
+        sitk.Transform(),
+        modes[interpolator],
+        [float(o) for o in grid.origin],
+        [float(s) for s in grid.spacing],
+        [float(d) for d in grid.direction],
+        float(default),
+        image.GetPixelID() if pixel is None else pixel,
+    )
+
+
+def axis_aligned(image: Any, default: float) -> Any:
+    """The image on an identity-direction grid covering it: exact re-indexing for a permuted or flipped
+    direction, linear resampling for an oblique one (rare in CT: gantry tilt)."""
+    import SimpleITK as sitk
+
+    if np.allclose(image.GetDirection(), IDENTITY, atol=1e-6):
+        return image
+    if is_signed_permutation(image.GetDirection()):
+        return sitk.DICOMOrient(image, "LPS")
+    size = np.array(image.GetSize())
+    corners = np.array([[i, j, k] for i in (0, size[0] - 1) for j in (0, size[1] - 1) for k in (0, size[2] - 1)])
+    points = np.array([image.TransformContinuousIndexToPhysicalPoint(c.astype(float).tolist()) for c in corners])
+    # Each output axis takes the spacing of the input axis most aligned with it.
+    d = np.abs(np.array(image.GetDirection()).reshape(3, 3))
+    spacing = np.array(image.GetSpacing())[np.argmax(d, axis=1)]
+    low, high = points.min(0), points.max(0)
+    out_size = np.maximum(1, np.round((high - low) / spacing).astype(int) + 1)
+    return resample(image, Grid(tuple(out_size.tolist()), tuple(spacing.tolist()), tuple(low.tolist())),
+                    "linear", default)
+
+
+def respaced_grid(grid: Grid, spacing: tuple[float | None, float | None, float | None]) -> Grid:
+    """The identity-direction grid over the same field of view with new spacing (None keeps an axis's)."""
+    new_spacing = tuple(float(s) if s is not None else grid.spacing[i] for i, s in enumerate(spacing))
+    size = tuple(max(1, round(n * old / new)) for n, old, new in zip(grid.size, grid.spacing, new_spacing, strict=True))
+    # Keep the field of view's outer edge, not the first voxel centre, fixed.
+    origin = tuple(o + (new - old) / 2 for o, old, new in zip(grid.origin, grid.spacing, new_spacing, strict=True))
+    return Grid(size, new_spacing, origin, grid.direction)
+
+
+def sub_grid(grid: Grid, start_xyz: tuple[int, int, int], size_xyz: tuple[int, int, int]) -> Grid:
+    """A window of an identity-direction grid (start may be negative or the window larger: padding)."""
+    origin = tuple(o + s * sp for o, s, sp in zip(grid.origin, start_xyz, grid.spacing, strict=True))
+    return Grid(tuple(int(s) for s in size_xyz), grid.spacing, origin, grid.direction)

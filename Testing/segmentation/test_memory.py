@@ -1,0 +1,29 @@
+"""Memory estimates: refuse early with advice, shrink the batch when it is the batch that does not fit."""
+
+import pytest
+
+from segthor.inference import memory
+from segthor.inference.memory import MemoryEstimateError, fit_batch_size, require_memory
+
+
+def test_available_memory_is_known_here():
+    assert memory.available_bytes("cpu") > 0
+
+
+def test_too_large_is_refused_with_advice(monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 1 * memory.GIB)
+    with pytest.raises(MemoryEstimateError, match=r"needs about 5\.0 GiB.*close other programs"):
+        require_memory(5 * memory.GIB, "cpu", "this CT")
+    require_memory(int(0.5 * memory.GIB), "cpu", "this CT")
+
+
+def test_batch_shrinks_to_fit(monkeypatch):
+    shape = (200, 256, 256)
+    one_slice = memory.estimate_network_bytes(shape, 2, 1)
+    eight = memory.estimate_network_bytes(shape, 2, 8)
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": int((one_slice + eight) / 2 / 0.8))
+    size = fit_batch_size(shape, 2, 8, "cpu")
+    assert 1 <= size < 8
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": one_slice // 2)
+    with pytest.raises(MemoryEstimateError):
+        fit_batch_size(shape, 2, 8, "cpu")

@@ -1,0 +1,92 @@
+"""Data augmentation of 000_ and 004_: random affine (rotation, isotropic scale, in-plane translation; never a
+mirror, which would be anatomically impossible) and B-spline elastic deformation on a 2x2(x2) control grid.
+
+Works on 2D slices [y, x] and 3D crops [z, y, x]; rotations are in-plane (about z). SimpleITK resamples the
+image linearly and the labels with nearest neighbour through the same transform, in voxel units.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    affine_probability: float = 0.5
+    rotation_deg: float = 10.0
+    scale_range: tuple[float, float] = (0.9, 1.1)
+    translation_px: float = 10.0
+    elastic_probability: float = 0.0
+    elastic_grid: int = 2  # control-point mesh per axis (000_: 2x2x2)
+    elastic_sigma_px: float = 4.0  # standard deviation of control-point displacements
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> AugmentConfig:
+        d = dict(d or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown augmentation key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if "scale_range" in d:
+            d["scale_range"] = tuple(d["scale_range"])
+        return cls(**d)
+
+    @property
+    def active(self) -> bool:
+        return self.affine_probability > 0 or self.elastic_probability > 0
+
+
+def _affine(dim: int, centre: list[float], rng: np.random.Generator, cfg: AugmentConfig) -> Any:
+    import SimpleITK as sitk
+
+    angle = math.radians(rng.uniform(-cfg.rotation_deg, cfg.rotation_deg))
+    scale = rng.uniform(*cfg.scale_range)
+    c, s = math.cos(angle) / scale, math.sin(angle) / scale  # the transform maps output to input points
+    matrix = np.eye(dim)
+    matrix[-2:, -2:] = [[c, -s], [s, c]]  # sitk's (x, y[, z]) order: rotate x, y about z
+    if dim == 3:
+        matrix = np.eye(3)
+        matrix[:2, :2] = [[c, -s], [s, c]]
+        matrix[2, 2] = 1.0 / scale
+    shift = [rng.uniform(-cfg.translation_px, cfg.translation_px) for _ in range(2)] + [0.0] * (dim - 2)
+    t = sitk.AffineTransform(dim)
+    t.SetMatrix(matrix.flatten().tolist())
+    t.SetCenter(centre)
+    t.SetTranslation(shift)
+    return t
+
+
+def _elastic(image: Any, rng: np.random.Generator, cfg: AugmentConfig) -> Any:
+    import SimpleITK as sitk
+
+    t = sitk.BSplineTransformInitializer(image, [cfg.elastic_grid] * image.GetDimension(), 3)
+    params = rng.normal(0.0, cfg.elastic_sigma_px, len(t.GetParameters()))
+    t.SetParameters(np.clip(params, -3 * cfg.elastic_sigma_px, 3 * cfg.elastic_sigma_px).tolist())
+    return t
+
+
+def augment(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Randomly deformed copies of a 2D or 3D image and its labels (unchanged when no transform fires)."""
+    import SimpleITK as sitk
+
+    do_affine = rng.random() < cfg.affine_probability
+    do_elastic = rng.random() < cfg.elastic_probability
+    if not (do_affine or do_elastic):
+        return image, labels
+    img = sitk.GetImageFromArray(np.ascontiguousarray(image, dtype=np.float32))
+    transform = sitk.CompositeTransform(img.GetDimension())
+    if do_affine:
+        centre = [(n - 1) / 2.0 for n in img.GetSize()]
+        transform.AddTransform(_affine(img.GetDimension(), centre, rng, cfg))
+    if do_elastic:
+        transform.AddTransform(_elastic(img, rng, cfg))
+    fill = float(image.min())
+    out_img = sitk.Resample(img, img, transform, sitk.sitkLinear, fill, sitk.sitkFloat32)
+    lab = sitk.GetImageFromArray(np.ascontiguousarray(labels, dtype=np.uint8))
+    out_lab = sitk.Resample(lab, lab, transform, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    return sitk.GetArrayFromImage(out_img), sitk.GetArrayFromImage(out_lab)

@@ -1,0 +1,66 @@
+"""What a training step sees: 2D slices holding at least one organ (000_), or 3D crops (001_)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from segthor_training.dataset import Case
+
+
+def organ_slices(cases: list[Case], organ_only: bool = True) -> list[tuple[int, int]]:
+    """(case index, z) of every slice, or only of those with at least one organ voxel."""
+    out = []
+    for i, case in enumerate(cases):
+        zs = np.nonzero(case.labels.reshape(case.labels.shape[0], -1).any(axis=1))[0] if organ_only \
+            else range(case.labels.shape[0])
+        out += [(i, int(z)) for z in zs]
+    return out
+
+
+def epoch_order(n: int, seed: int, epoch: int, rank: int, world: int) -> np.ndarray:
+    """This rank's share of a seeded permutation; every rank gets the same count (DDP steps in lockstep)."""
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    per_rank = max(1, n // world)
+    if n < world:
+        order = np.resize(order, world)
+    return order[rank * per_rank : (rank + 1) * per_rank]
+
+
+def pad_stack(images: list[np.ndarray], labels: list[np.ndarray], multiple: int = 8
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Stack samples of different in-plane sizes: pad at the far end to the batch's largest size (rounded up to
+    `multiple`) with each image's own minimum (air) and background labels."""
+    dims = images[0].ndim
+    target = [max(im.shape[d] for im in images) for d in range(dims)]
+    target = [t + (-t) % multiple for t in target]
+    out_x = np.empty((len(images), *target), np.float32)
+    out_y = np.zeros((len(images), *target), np.int64)
+    for i, (im, lab) in enumerate(zip(images, labels, strict=True)):
+        out_x[i] = im.min()
+        region = tuple(slice(0, s) for s in im.shape)
+        out_x[i][region] = im
+        out_y[i][region] = lab
+    return out_x, out_y
+
+
+def random_crop3d(case: Case, size: tuple[int, int, int], rng: np.random.Generator, organ_probability: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """A [z,y,x] crop of `size`, centred on a random organ voxel with `organ_probability`, else anywhere;
+    padded with air / background where the volume is smaller."""
+    shape = np.array(case.image.shape)
+    size_a = np.array(size)
+    centre = None
+    if rng.random() < organ_probability:
+        organ = np.flatnonzero(case.labels)
+        if organ.size:
+            centre = np.array(np.unravel_index(organ[rng.integers(organ.size)], case.labels.shape))
+    if centre is None:
+        centre = np.array([rng.integers(s) for s in shape])
+    start = np.clip(centre - size_a // 2, np.minimum(0, shape - size_a), np.maximum(0, shape - size_a))
+    image = np.full(size, case.image.min(), np.float32)
+    labels = np.zeros(size, np.uint8)
+    src = tuple(slice(max(0, s), min(n, s + k)) for s, n, k in zip(start, shape, size_a, strict=True))
+    dst = tuple(slice(sl.start - s, sl.stop - s) for sl, s in zip(src, start, strict=True))
+    image[dst] = case.image[src]
+    labels[dst] = case.labels[src]
+    return image, labels

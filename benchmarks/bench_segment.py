@@ -1,0 +1,119 @@
+"""Benchmark: segment a 512x512x200 phantom CT with the default model, file read to all outputs written.
+
+Side by side in one run:
+  pipeline  `segthor segment` in a child process (fresh interpreter, so its peak RSS is the command's own);
+            stage times come from the case JSON; wall time includes Python/torch start-up.
+  baseline  the same network run naively, slice by slice (batch 1, NCHW) on the full 512x512 slices,
+            timed on a subset of slices and extrapolated to all of them (said so in the output).
+
+    python benchmarks/bench_segment.py [--size 512] [--slices 200] [--baseline-slices 8] [--device auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_SECONDS = 15.0
+TARGET_RSS_GB = 3.0
+TARGET_SPEEDUP = 3.0
+
+
+def make_ct(folder: Path, size: int, slices: int) -> Path:
+    from segthor.io.volume import write_volume
+    from segthor.phantom import generate_case
+
+    t0 = time.perf_counter()
+    case = generate_case(0, size=size, n_slices=slices)
+    path = write_volume(case.ct, folder / "bench_ct.nii.gz")
+    print(f"phantom {case.ct.describe_geometry()} generated and written in {time.perf_counter() - t0:.1f} s")
+    return path
+
+
+def run_pipeline(ct_path: Path, out: Path, model: str | None, device: str) -> tuple[float, float, dict]:
+    command = [sys.executable, "-m", "segthor", "segment", str(ct_path), "-o", str(out), "--device", device, "-q"]
+    if model:
+        command += ["--model", model]
+    t0 = time.perf_counter()
+    subprocess.run(command, check=True)
+    wall = time.perf_counter() - t0
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2  # KiB on Linux
+    report = json.loads((out / "bench_ct.json").read_text())
+    return wall, peak_gb, report
+
+
+def naive_baseline(ct_path: Path, model: str | None, device: str, n_slices: int) -> tuple[float, int]:
+    """Seconds per full-resolution slice with batch 1, and the slice count to extrapolate to."""
+    import numpy as np
+    import torch
+
+    from segthor.devices import resolve_device
+    from segthor.io.volume import read_volume
+    from segthor.model_packages import DEFAULT_MODEL_ID, load_model_package
+    from segthor.preprocessing import Recipe, preprocess
+
+    dev = resolve_device(device)
+    package = load_model_package(model or DEFAULT_MODEL_ID, str(dev))
+    # The model's own intensity recipe, but no crop and no resampling: every slice at full resolution.
+    recipe = Recipe.from_dict(package.metadata["preprocessing"]).with_changes(crop="none", spacing=None)
+    ct = preprocess(read_volume(ct_path), recipe).array
+    total = ct.shape[0]
+    picks = np.linspace(0, total - 1, n_slices).astype(int)
+    with torch.inference_mode():
+        package.model(torch.from_numpy(np.ascontiguousarray(ct[picks[0]]))[None, None].to(dev))  # warm-up
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for k in picks:
+            x = torch.from_numpy(np.ascontiguousarray(ct[k]))[None, None].to(dev)
+            package.model(x).argmax(1).cpu()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / n_slices, total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--slices", type=int, default=200)
+    parser.add_argument("--baseline-slices", type=int, default=8)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="segthor-bench-") as tmp:
+        folder = Path(tmp)
+        ct_path = make_ct(folder, args.size, args.slices)
+        wall, peak_gb, report = run_pipeline(ct_path, folder / "out", args.model, args.device)
+        per_slice, total = naive_baseline(ct_path, args.model, args.device, args.baseline_slices)
+
+    timings = report["timings_s"]
+    baseline_model = per_slice * total
+    print(f"\n## Segmentation benchmark ({args.size}x{args.size}x{args.slices}, model {report['model']['id']}, "
+          f"device {report['device']})")
+    print("stage times (pipeline, from the case JSON):")
+    for stage, seconds in timings.items():
+        print(f"  {stage:12s} {seconds:7.2f} s")
+    print(f"pipeline: file read -> all outputs written {timings['total']:.2f} s "
+          f"(command wall time incl. interpreter start {wall:.2f} s), peak RSS {peak_gb:.2f} GB")
+    print(f"naive baseline: {per_slice:.3f} s per {args.size}x{args.size} slice at batch 1, "
+          f"measured on {args.baseline_slices} slices, extrapolated to {total} slices: "
+          f"{baseline_model:.1f} s of model time alone")
+    speedup = baseline_model / timings["total"]
+    print(f"side by side: pipeline {timings['total']:.2f} s vs naive {baseline_model:.1f} s -> {speedup:.1f}x faster "
+          f"(pipeline inference stage alone {timings.get('inference', float('nan')):.2f} s)")
+    ok = timings["total"] <= TARGET_SECONDS and peak_gb <= TARGET_RSS_GB and speedup >= TARGET_SPEEDUP
+    print(f"targets (<= {TARGET_SECONDS:.0f} s, <= {TARGET_RSS_GB:.0f} GB, >= {TARGET_SPEEDUP:.0f}x): "
+          f"{'met' if ok else 'NOT met'}")
+    print(f"note: {report['model'].get('disclaimer', '')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
