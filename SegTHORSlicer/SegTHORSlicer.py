@@ -103,6 +103,7 @@ class SegTHORSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNodeGuiTag = None
         self._job = None
         self._timer = None
+        self._models = {}
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -355,9 +356,11 @@ class SegTHORSlicerLogic(ScriptedLoadableModuleLogic):
             if not slicer.util.confirmOkCancelDisplay(f"SegTHOR needs these Python packages: {', '.join(missing)}. "
                                                       "Install them now?"):
                 return False
-            packaging = getattr(slicer, "packaging", None)
-            if packaging is not None and hasattr(packaging, "pip_ensure"):
-                packaging.pip_ensure(missing)
+            slicerPackaging = getattr(slicer, "packaging", None)  # Slicer >= 5.10
+            if slicerPackaging is not None and hasattr(slicerPackaging, "pip_ensure"):
+                from packaging.requirements import Requirement
+
+                slicerPackaging.pip_ensure([Requirement(r) for r in missing])
             else:
                 slicer.util.pip_install(missing)
         return True

@@ -61,7 +61,7 @@ def naive_tube(grid, pts: np.ndarray, rad: np.ndarray) -> np.ndarray:
     y = grid.axis("y")[lo[1] : hi[1]][None, :, None]
     z = grid.axis("z")[lo[2] : hi[2]][:, None, None]
     box = np.zeros((len(z.ravel()), len(y.ravel()), len(x.ravel())), dtype=bool)
-    for (px, py, pz), r in zip(pts, rad):
+    for (px, py, pz), r in zip(pts, rad, strict=True):
         box |= (x - px) ** 2 + (y - py) ** 2 + (z - pz) ** 2 <= r * r
     out = np.zeros(grid.shape, dtype=bool)
     out[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]] = box
@@ -88,8 +88,10 @@ def main() -> int:
         base_mb = (Path(tmp) / "base.nii.gz").stat().st_size / 1e6
 
     shape = "x".join(str(n) for n in case.ct.shape_xyz)
-    print(f"phantom {shape} (seed {args.seed}): generation {gen_s:.2f} s (target <= 5 s), "
-          f"writing CT+GT {write_s:.2f} s, total {gen_s + write_s:.2f} s")
+    print(
+        f"phantom {shape} (seed {args.seed}): generation {gen_s:.2f} s (target <= 5 s), "
+        f"writing CT+GT {write_s:.2f} s, total {gen_s + write_s:.2f} s"
+    )
 
     # Acquisition step on a 60-slice slab of the same tissue map.
     p = draw_params(args.seed, size=512, n_slices=args.slices)
@@ -98,8 +100,10 @@ def main() -> int:
     slab = np.ascontiguousarray(anatomy.tissue[mid - 30 : mid + 30])
     ours_s, _ = _time(lambda: acquire(slab, anatomy.grid, p), repeat=2)
     base_s, _ = _time(lambda: naive_acquire(slab, anatomy.grid, p))
-    print(f"acquisition, 512x512x60 slab: ours {ours_s:.2f} s, float64 3D baseline {base_s:.2f} s, "
-          f"speed-up x{base_s / ours_s:.1f}")
+    print(
+        f"acquisition, 512x512x60 slab: ours {ours_s:.2f} s, float64 3D baseline {base_s:.2f} s, "
+        f"speed-up x{base_s / ours_s:.1f}"
+    )
 
     # Tube rasterisation: the first 400 centre-line samples of the right lung's vessel tree (thin, scattered
     # tubes: the per-sample baseline pays for the whole bounding box at every sample).
@@ -111,11 +115,15 @@ def main() -> int:
     ours = np.zeros(anatomy.grid.shape, dtype=bool)
     ours[zyx] = True
     same = "identical voxels" if np.array_equal(ours, ref) else f"{np.count_nonzero(ours ^ ref)} voxels differ"
-    print(f"tube rasterisation, lung vessels ({len(pts)} samples): ours {ours_s * 1e3:.0f} ms, "
-          f"per-sample baseline {base_s * 1e3:.0f} ms, speed-up x{base_s / ours_s:.1f} ({same})")
+    print(
+        f"tube rasterisation, lung vessels ({len(pts)} samples): ours {ours_s * 1e3:.0f} ms, "
+        f"per-sample baseline {base_s * 1e3:.0f} ms, speed-up x{base_s / ours_s:.1f} ({same})"
+    )
 
-    print(f"writing the CT: ours (gzip level 1) {ours_mb:.1f} MB, SimpleITK default {base_write_s:.2f} s "
-          f"{base_mb:.1f} MB; CT+GT with ours {write_s:.2f} s")
+    print(
+        f"writing the CT: ours (gzip level 1) {ours_mb:.1f} MB, SimpleITK default {base_write_s:.2f} s "
+        f"{base_mb:.1f} MB; CT+GT with ours {write_s:.2f} s"
+    )
     return 0
 
 

@@ -1,7 +1,8 @@
 """Training throughput (slices/s) of each 2D net: channels_last (what the trainer uses on CPU) against the
 plain NCHW layout as the in-process baseline, on a fast2d-sized batch. Also the data side: one augmented batch.
 
-    .venv/bin/python benchmarks/bench_training.py [--size 160] [--batch 4] [--steps 3] [--device auto]
+    .venv/bin/python benchmarks/bench_training.py [--size 160] [--batch 4] [--steps 5] [--threads N]
+                                                  [--with-unet] [--device auto]
 """
 
 from __future__ import annotations
@@ -74,8 +75,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--nets", default=",".join(NETS))
+    parser.add_argument("--nets", default="enet,sunet,sunet_se_ca")
+    parser.add_argument("--with-unet", action="store_true", help="also the 53.7 M-parameter U-Net (slow)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.with_unet:
+        args.nets += ",unet"
     device = resolve_device(args.device)
     print(f"training throughput, {args.size}x{args.size} slices, batch {args.batch}, {args.steps} timed steps, "
           f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from segthor.batch_runner import BatchSummary, Case, run_batch
+from segthor.batch_runner import BatchSummary, Case, discover_cases, run_batch
 from segthor.inference.progress import ProgressCallback
 from segthor.logic import CaseResult, SegmentationLogic
 
@@ -52,6 +52,7 @@ def batch(
 ) -> BatchSummary:
     """Segment every case of `input_dir` (see `segthor.batch_runner`); one failing case does not stop the rest.
     Under torchrun, cases are split across ranks (RANK/WORLD_SIZE) with none done twice."""
+    discover_cases(input_dir)  # a wrong folder is reported before the model loads
     local_rank = os.environ.get("LOCAL_RANK")
     if device == "auto" and local_rank is not None:
         import torch

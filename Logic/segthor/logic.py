@@ -23,6 +23,7 @@ import numpy as np
 from segthor._version import __version__
 from segthor.errors import InputError
 from segthor.inference.checks import check_ct_volume
+from segthor.inference.memory import check_file_fits
 from segthor.inference.postprocess import PostprocessOptions
 from segthor.inference.predict import Prediction, predict
 from segthor.inference.progress import CancelToken, Progress, ProgressCallback, StageTimer
@@ -246,6 +247,7 @@ class SegmentationLogic:
         paths = CasePaths.for_case(output_dir, case)
         with timer.stage("read"):
             progress.report(0.0, f"reading {Path(input_path).name}")
+            check_file_fits(input_path)
             volume = read_volume(input_path)
             check_ct_volume(volume, name=Path(input_path).name)
             reference_volume = read_reference(reference, volume) if reference else None

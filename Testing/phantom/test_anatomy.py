@@ -68,8 +68,10 @@ def test_spatial_relations(anatomy_plain, anatomy_contrast):
     for _, anatomy, case in (anatomy_plain, anatomy_contrast):
         lab = case.labels.array
         eso, heart, trachea, aorta = (lab == LABELS[k] for k in ("esophagus", "heart", "trachea", "aorta"))
-        z_of = {k: np.nonzero(m.any(axis=(1, 2)))[0] for k, m in
-                (("eso", eso), ("heart", heart), ("trachea", trachea), ("aorta", aorta))}
+        z_of = {
+            k: np.nonzero(m.any(axis=(1, 2)))[0]
+            for k, m in (("eso", eso), ("heart", heart), ("trachea", trachea), ("aorta", aorta))
+        }
         both = np.intersect1d(z_of["eso"], z_of["trachea"])
         assert len(both) >= 3
         # Rows grow posterior (LPS y): the trachea lies in front of the esophagus on every shared slice.
@@ -83,7 +85,7 @@ def test_spatial_relations(anatomy_plain, anatomy_contrast):
         # Tubular labels stop short of the volume's ends, as in SegTHOR.
         depth = lab.shape[0]
         for key in ("eso", "trachea", "aorta"):
-            assert 0 < z_of[key].min() and z_of[key].max() < depth - 1, key
+            assert z_of[key].min() > 0 and z_of[key].max() < depth - 1, key
         # Every organ lies inside the body outline.
         body = np.stack([ndimage.binary_fill_holes(s != Tissue.AIR) for s in anatomy.tissue])
         assert not np.any((lab > 0) & ~body)

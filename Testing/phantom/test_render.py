@@ -47,8 +47,11 @@ def test_flipped_and_permuted_volumes_give_the_same_picture(case, tmp_path):
     flipped = Volume(arr, case.ct.spacing, case.ct.origin, direction)
     b = write_overlay_png(flipped, lab, tmp_path / "b.png")
     np.testing.assert_array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))
-    canon, spacing = to_lps_canonical(np.transpose(case.ct.array, (1, 0, 2)), np.array(
-        [[1.0, 0, 0], [0, 0, 1.0], [0, 1.0, 0]]), (case.ct.spacing[0], case.ct.spacing[2], case.ct.spacing[1]))
+    canon, spacing = to_lps_canonical(
+        np.transpose(case.ct.array, (1, 0, 2)),
+        np.array([[1.0, 0, 0], [0, 0, 1.0], [0, 1.0, 0]]),
+        (case.ct.spacing[0], case.ct.spacing[2], case.ct.spacing[1]),
+    )
     np.testing.assert_array_equal(canon, case.ct.array)
     assert spacing == pytest.approx(case.ct.spacing)
 

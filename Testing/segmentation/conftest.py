@@ -15,6 +15,18 @@ from segmentation_helpers import FAST2D, make_ct, threshold_net  # noqa: E402
 from segthor.io.volume import Volume  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _single_torch_thread():
+    """One torch thread: these inputs are tiny, and two OpenMP threads spinning against other processes on a
+    busy 2-core machine made inference up to 10x slower (see Testing/networks/conftest.py)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def threshold_package():
     from segthor.model_packages import ModelPackage

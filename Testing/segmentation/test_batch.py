@@ -100,3 +100,36 @@ def test_ranks_write_their_own_summary_without_torchrun(tmp_path, monkeypatch):
                             rank=rank, world_size=2, show_progress=False)
         assert summary.csv_path.name == f"summary_rank{rank}.csv"
     assert sorted(done) == [f"Patient_{i:02d}" for i in range(1, 5)] and len(set(done)) == 4
+
+
+def test_two_processes_under_torchrun_env_split_and_merge(tmp_path):
+    """Two real processes with torchrun's environment: no case twice, one merged summary.csv."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    root = _segthor_layout(tmp_path / "in", n=5)
+    out = tmp_path / "out"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = (
+        "import sys\n"
+        "from segthor.batch_runner import run_batch\n"
+        "def seg(case, ref):\n"
+        "    print('DID', case.name, flush=True)\n"
+        "    return {'status': 'ok'}\n"
+        f"run_batch(seg, {str(root)!r}, {str(out)!r}, show_progress=False)\n"
+    )
+    procs = []
+    for rank in range(2):
+        env = dict(os.environ, RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank),
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        procs.append(subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True))
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    done = [line.split()[1] for text in outputs for line in text.splitlines() if line.startswith("DID")]
+    assert sorted(done) == [f"Patient_{i:02d}" for i in range(1, 6)]
+    with open(out / "summary.csv", newline="") as f:
+        assert sorted(r["case"] for r in csv.DictReader(f)) == sorted(done)

@@ -27,3 +27,17 @@ def test_batch_shrinks_to_fit(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": one_slice // 2)
     with pytest.raises(MemoryEstimateError):
         fit_batch_size(shape, 2, 8, "cpu")
+
+
+def test_a_file_too_large_is_refused_before_reading(monkeypatch, tmp_path):
+    import SimpleITK as sitk
+
+    from segthor.logic import SegmentationLogic
+
+    path = tmp_path / "big.nrrd"
+    sitk.WriteImage(sitk.Image([64, 64, 32], sitk.sitkInt16), str(path))
+    assert memory.image_file_shape(path) == (32, 64, 64)
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 1000)
+    with pytest.raises(MemoryEstimateError, match=r"big\.nrrd \(64x64x32\)"):
+        SegmentationLogic("any-model", "cpu").segment_file(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

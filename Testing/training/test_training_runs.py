@@ -108,3 +108,12 @@ def test_resume_without_a_run_is_refused(tiny_cohort, tmp_path):
     with pytest.raises(InputError, match="no checkpoint"):
         train(tiny_cohort, tmp_path / "none", resume=True, progress=False)
     assert not Path(tmp_path / "none" / "config.json").exists()
+
+
+def test_time_limit_ends_the_epoch_early_and_still_exports(tiny_cohort, tmp_path):
+    result = train(tiny_cohort, tmp_path / "t", "enet_fast2d", epochs=5, steps_per_epoch=50, batch_size=2,
+                   sets=[*TINY_ENET, "time_limit_minutes=1e-6"], progress=False)
+    assert result.epochs_done == 1 and result.package_dir is not None
+    info = json.loads((tmp_path / "t" / CHECKPOINTS / "last.json").read_text())["info"]
+    assert info["global_step"] == 1
+    assert len(list(csv.DictReader((tmp_path / "t" / "log.csv").open()))) == 1

@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
             "evaluate segmentations, make synthetic phantoms and train networks."
         ),
         epilog="Bundled models are demo weights, synthetic training data, not for clinical use.",
+        # Keep the disclaimer on one line whatever the terminal width.
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"segthor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

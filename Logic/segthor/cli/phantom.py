@@ -16,15 +16,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cases", type=int, default=1, metavar="N", help="number of cases (default 1)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="cohort seed; same seed, same files")
     parser.add_argument(
-        "--size", type=int, default=512, metavar="PX",
+        "--size",
+        type=int,
+        default=512,
+        metavar="PX",
         help="in-plane matrix (default 512); smaller sizes keep the field of view, so voxels grow",
     )
     parser.add_argument(
-        "--slices", type=int, default=None, metavar="N",
+        "--slices",
+        type=int,
+        default=None,
+        metavar="N",
         help="number of axial slices (default: drawn from SegTHOR's 150-284, scaled with --size)",
     )
     parser.add_argument(
-        "--contrast", action=argparse.BooleanOptionalAction, default=None,
+        "--contrast",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="intravenous contrast on/off (default: drawn per case, as in SegTHOR)",
     )
     parser.add_argument("--first-index", type=int, default=1, metavar="I", help="number of the first case (default 1)")

@@ -93,3 +93,29 @@ def fit_batch_size(
             size //= 2
     require_memory(estimate_network_bytes(network_shape, spatial_dims, size), device, "the network")
     return size
+
+
+def image_file_shape(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
+    """[z, y, x] size of an image file from its header alone (None for folders or unreadable headers)."""
+    import SimpleITK as sitk
+
+    if os.path.isdir(path):
+        return None
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        return None  # read_volume reports the problem with its own message
+    size = reader.GetSize()
+    if len(size) != 3:
+        return None
+    return (size[2], size[1], size[0])
+
+
+def check_file_fits(path: str | os.PathLike[str]) -> None:
+    """Refuse a CT file that cannot fit in memory before reading its voxels."""
+    shape = image_file_shape(path)
+    if shape is not None:
+        what = f"{os.path.basename(path)} ({shape[2]}x{shape[1]}x{shape[0]})"
+        require_memory(estimate_input_bytes(shape), "cpu", what)

@@ -125,11 +125,14 @@ def build_anatomy(p: dict, grid: Grid, layout: Layout | None = None) -> Anatomy:
 
     _paint(tissue, _voxels(grid, lay.ribs), Tissue.RIB, never=[Tissue.AIR])
     _paint(tissue, _voxels(grid, lay.cartilage), Tissue.CARTILAGE, never=[Tissue.AIR])
+    _paint(tissue, _voxels(grid, lay.clavicles), Tissue.RIB, never=[Tissue.AIR])
     bone = [Tissue.BONE_CORTEX, Tissue.BONE_TRABECULAR, Tissue.RIB]
     _paint(tissue, _voxels(grid, vessels), Tissue.BLOOD, never=bone)
 
-    outer = {name: mask_from_voxels(_voxels(grid, [path])) for name, path in
-             (("trachea", lay.trachea), ("bronchus_r", lay.bronchus_r), ("bronchus_l", lay.bronchus_l))}
+    outer = {
+        name: mask_from_voxels(_voxels(grid, [path]))
+        for name, path in (("trachea", lay.trachea), ("bronchus_r", lay.bronchus_r), ("bronchus_l", lay.bronchus_l))
+    }
     wall = p["trachea_wall_mm"]
     _paint(tissue, _voxels(grid, lay.lobar_bronchi), Tissue.AIRWAY_WALL)
     _paint(tissue, _voxels(grid, lay.lobar_bronchi, -0.35 * wall), Tissue.AIRWAY)
@@ -150,8 +153,12 @@ def build_anatomy(p: dict, grid: Grid, layout: Layout | None = None) -> Anatomy:
     heart = _heart_outline(grid, lay, lay.heart_parts)
     _paint_box(tissue, heart, Tissue.MYOCARDIUM)
     for chamber in lay.chambers:
-        _paint_box(tissue, ellipsoid(grid, chamber.center, chamber.semi, chamber.rotation), Tissue.BLOOD,
-                   only=[Tissue.MYOCARDIUM])
+        _paint_box(
+            tissue,
+            ellipsoid(grid, chamber.center, chamber.semi, chamber.rotation),
+            Tissue.BLOOD,
+            only=[Tissue.MYOCARDIUM],
+        )
 
     trachea = outer["trachea"].union(outer["bronchus_r"]).union(outer["bronchus_l"])
     organs = {

@@ -126,7 +126,7 @@ class Layout:
         a, ba, bp = self.body_axes(z)
         fat, muscle = self.wall(z)
         ca = a - SKIN_MM - fat - muscle - RIB_LAYER_MM
-        cba = ba - SKIN_MM - fat - 0.8 * muscle - 10.0
+        cba = ba - SKIN_MM - fat - 0.6 * muscle - 8.0
         cbp = float(self.canal_y(z)) + 2.0  # the lungs reach back beside the spine (paravertebral gutters)
         return ca, cba, cbp
 
@@ -142,12 +142,18 @@ class Layout:
 
     def _skeleton(self) -> None:
         p = self.p
-        self.yv0 = (
-            p["body_posterior_mm"] - SKIN_MM - 0.5 * p["fat_mm"] - p["paraspinal_mm"] - p["vertebra_ry_mm"] - 9.0
-        )
+        self.yv0 = p["body_posterior_mm"] - SKIN_MM - 0.5 * p["fat_mm"] - p["paraspinal_mm"] - p["vertebra_ry_mm"] - 9.0
         self.z_apex = p["lung_apex_z_mm"]
         self.sternum_top, self.sternum_bottom = 75.0, self.z_r - 25.0
         self.ribs, self.cartilage = self._ribs()
+        # Scapulae: plates on the back of the rib cage, from the shoulders down to their inferior angle.
+        self.scapula_z = (self.z_r + 45.0, 115.0)
+        self.clavicles = []
+        for side in (-1.0, 1.0):
+            a, ba, _ = self.body_axes(90.0)
+            front = -self.cavity_axes(80.0)[1] - 6.0
+            ctrl = [(side * 18.0, front, 78.0), (side * 0.45 * a, front + 6.0, 92.0), (side * (a - 40.0), -15.0, 100.0)]
+            self.clavicles.append(Path.through(ctrl, [6.0, 5.5, 6.5]))
 
     def _ribs(self) -> tuple[list[Path], list[Path]]:
         p = self.p
@@ -166,7 +172,7 @@ class Layout:
             zz = z_head - p["rib_drop_mm"] * (phi - phi[0]) / (np.pi - phi[0])
             for side in (-1.0, 1.0):
                 pts = []
-                for f, zk in zip(phi, zz):
+                for f, zk in zip(phi, zz, strict=True):
                     ca, cba, cbp = self.cavity_axes(zk)
                     ax = ca * shrink + r + 1.0
                     by = (cbp if np.cos(f) > 0 else cba) * (shrink if np.cos(f) <= 0 else 1.0) + r + 1.0
@@ -247,7 +253,7 @@ class Layout:
         u = np.array([0.72 * np.cos(tilt), -0.69 * np.cos(tilt), -np.sin(tilt)])
         rot = _rot_from_axis(u)
         s = p["heart_scale"]
-        # A heart too deep for the chest is flattened front to back (down to 75 %), then scaled down, until it
+        # A heart too deep for the chest is flattened front to back (down to 70 %), then scaled down, until it
         # fits between the esophagus and the sternum.
         for _ in range(10):
             parts = self._place_heart(s, rot)
@@ -257,7 +263,7 @@ class Layout:
             if front >= limit:
                 break
             f = (back - limit) / (back - front)
-            if f >= 0.75:
+            if f >= 0.7:
                 parts = [part.squashed_y(back, f) for part in parts]
                 break
             s *= 0.95
@@ -391,8 +397,12 @@ class Layout:
             Path.through([a[3], (xt + 32, yt(80) - 2, 80.0), (xt + 90, yt(top) + 5, top)], [5.5, 5.5, 5.0]),
         ]
         self.svc = Path.through(
-            [(xt - 40, yt(top) - 24, top), (xt - 38, yt(40.0) - 26, 40.0), (xt - 34, yt(-10.0) - 26, -10.0),
-             tuple(self.ra_top)],
+            [
+                (xt - 40, yt(top) - 24, top),
+                (xt - 38, yt(40.0) - 26, 40.0),
+                (xt - 34, yt(-10.0) - 26, -10.0),
+                tuple(self.ra_top),
+            ],
             [9.5, 9.5, 10.0, 10.0],
         )
         bif = np.array([xt + 18, yt(-14.0) - 26, -14.0])
@@ -417,7 +427,6 @@ class Layout:
         self.esophagus_label = (self.z_gej, min(p["esophagus_top_z_mm"], stop))
         self.trachea_label = (self.carina[2] - 20.0, min(p["larynx_z_mm"], stop))
         self.aorta_label = (self.z_r - p["aorta_label_below_dome_mm"], np.inf)
-
 
 
 def scan_range(p: dict) -> tuple[float, float]:

@@ -140,9 +140,7 @@ def draw_params(
 
     unknown = sorted(set(overrides) - set(p))
     if unknown:
-        raise InputError(
-            f"unknown phantom parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(p))}"
-        )
+        raise InputError(f"unknown phantom parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(p))}")
     for key, value in overrides.items():
         if key in ("size", "n_slices", "seed", "contrast"):
             raise InputError(f"{key} is an argument of its own, not an override")

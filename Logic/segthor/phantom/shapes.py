@@ -26,7 +26,7 @@ class BoxMask:
 
     @property
     def slices(self) -> tuple[slice, slice, slice]:
-        return tuple(slice(a, a + n) for a, n in zip(self.lo, self.mask.shape))
+        return tuple(slice(a, a + n) for a, n in zip(self.lo, self.mask.shape, strict=True))
 
     def count(self) -> int:
         return int(np.count_nonzero(self.mask))
@@ -42,11 +42,13 @@ class BoxMask:
         return grid.axis("z")[self.slices[0]][:, None, None]
 
     def union(self, other: BoxMask) -> BoxMask:
-        lo = tuple(min(a, b) for a, b in zip(self.lo, other.lo))
-        hi = tuple(max(a + n, b + m) for a, n, b, m in zip(self.lo, self.mask.shape, other.lo, other.mask.shape))
-        out = BoxMask(lo, np.zeros(tuple(h - lo_ for h, lo_ in zip(hi, lo)), dtype=bool))
+        lo = tuple(min(a, b) for a, b in zip(self.lo, other.lo, strict=True))
+        hi = tuple(
+            max(a + n, b + m) for a, n, b, m in zip(self.lo, self.mask.shape, other.lo, other.mask.shape, strict=True)
+        )
+        out = BoxMask(lo, np.zeros(tuple(h - lo_ for h, lo_ in zip(hi, lo, strict=True)), dtype=bool))
         for part in (self, other):
-            sub = tuple(slice(a - o, a - o + n) for a, o, n in zip(part.lo, lo, part.mask.shape))
+            sub = tuple(slice(a - o, a - o + n) for a, o, n in zip(part.lo, lo, part.mask.shape, strict=True))
             out.mask[sub] |= part.mask
         return out
 
@@ -61,12 +63,12 @@ class BoxMask:
 
 
 def _intersection(a: BoxMask, b: BoxMask):
-    lo = [max(x, y) for x, y in zip(a.lo, b.lo)]
-    hi = [min(x + n, y + m) for x, n, y, m in zip(a.lo, a.mask.shape, b.lo, b.mask.shape)]
-    if any(h <= lo_ for h, lo_ in zip(hi, lo)):
+    lo = [max(x, y) for x, y in zip(a.lo, b.lo, strict=True)]
+    hi = [min(x + n, y + m) for x, n, y, m in zip(a.lo, a.mask.shape, b.lo, b.mask.shape, strict=True)]
+    if any(h <= lo_ for h, lo_ in zip(hi, lo, strict=True)):
         return None
-    in_a = tuple(slice(lo_ - o, h - o) for lo_, h, o in zip(lo, hi, a.lo))
-    in_b = tuple(slice(lo_ - o, h - o) for lo_, h, o in zip(lo, hi, b.lo))
+    in_a = tuple(slice(lo_ - o, h - o) for lo_, h, o in zip(lo, hi, a.lo, strict=True))
+    in_b = tuple(slice(lo_ - o, h - o) for lo_, h, o in zip(lo, hi, b.lo, strict=True))
     return in_a, in_b
 
 
@@ -99,7 +101,7 @@ def ellipsoid(
     rot = np.eye(3) if rotation is None else np.asarray(rotation, dtype=float)
     half = np.sqrt(((rot * semi[None, :]) ** 2).sum(axis=1))  # world-axis half extents
     lo, hi = _box(grid, center - half, center + half)
-    shape = tuple(max(h - lo_, 0) for h, lo_ in zip(hi, lo))
+    shape = tuple(max(h - lo_, 0) for h, lo_ in zip(hi, lo, strict=True))
     if 0 in shape:
         return BoxMask(lo, np.zeros((0, 0, 0), dtype=bool))
     dx = (grid.axis("x")[lo[2] : hi[2]] - center[0]).astype(np.float32)[None, None, :]
@@ -202,31 +204,40 @@ def push_clear(
     other: np.ndarray,
     other_radii: np.ndarray,
     gap: float,
-    iterations: int = 3,
+    iterations: int = 8,
+    smooth_mm: float = 12.0,
 ) -> np.ndarray:
     """Move centre-line samples of `path` away from `other` until the two tubes are `gap` mm apart.
 
-    Each too-close sample moves straight away from its nearest sample on `other` (in x and y only, so the
-    path keeps its height); a few passes settle samples that several neighbours push.
+    Too-close samples move straight away from their nearest sample on `other`, in x and y only (the path keeps
+    its height). The pushes are smoothed along the path (Gaussian, `smooth_mm`) so the tube bends gently
+    instead of kinking; a last unsmoothed pass settles what the smooth passes left.
     """
+    from scipy.ndimage import gaussian_filter1d
+
     path = np.array(path, dtype=float)
     radii = np.broadcast_to(np.asarray(radii, dtype=float), (len(path),))
     other = np.asarray(other, dtype=float)
     other_radii = np.broadcast_to(np.asarray(other_radii, dtype=float), (len(other),))
-    for _ in range(iterations):
+    step = float(np.median(np.linalg.norm(np.diff(path, axis=0), axis=1))) if len(path) > 1 else 1.0
+    sigma = smooth_mm / max(step, 1e-3)
+    for it in range(iterations + 1):
         diff = path[:, None, :] - other[None, :, :]
         dist = np.linalg.norm(diff, axis=2)
         need = radii[:, None] + other_radii[None, :] + gap
-        nearest = np.argmin(dist - need, axis=1)
         rows = np.arange(len(path))
+        nearest = np.argmin(dist - need, axis=1)
         short = need[rows, nearest] - dist[rows, nearest]
-        moving = short > 0
-        if not moving.any():
+        if not (short > 0).any():
             break
-        d = diff[rows, nearest]
-        dxy = d[:, :2]
+        dxy = diff[rows, nearest][:, :2]
         norm = np.linalg.norm(dxy, axis=1)
         norm[norm == 0] = 1.0
-        push = (short + 0.1)[:, None] * dxy / norm[:, None]
-        path[moving, :2] += push[moving]
+        push = np.where(short[:, None] > 0, (short + 0.1)[:, None] * dxy / norm[:, None], 0.0)
+        if it < iterations and len(path) > 2:
+            smoothed = gaussian_filter1d(push, sigma, axis=0, mode="nearest")
+            # Smoothing spreads a push thin; scale it back so the worst sample still moves its full way.
+            peak = np.abs(push).max() / max(np.abs(smoothed).max(), 1e-9)
+            push = smoothed * min(peak, 4.0)
+        path[:, :2] += push
     return path

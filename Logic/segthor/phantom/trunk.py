@@ -41,6 +41,8 @@ def paint_trunk(tissue: np.ndarray, grid: Grid, lay: Layout) -> None:
     X, Y = xs[cols], ys[rows]
     dome = lay.dome_z(X[None, :], Y[:, None]).astype(_F)
     dome_hi = float(dome.max())
+    # Angle around the body axis from the back (0) to the front (pi), for the scapulae.
+    around = np.arctan2(np.abs(X)[None, :], Y[:, None]).astype(_F)
     vb_rx, vb_ry = p["vertebra_rx_mm"], p["vertebra_ry_mm"]
     for k, z in enumerate(zs):
         t = tissue[k, rows, cols]
@@ -84,10 +86,32 @@ def paint_trunk(tissue: np.ndarray, grid: Grid, lay: Layout) -> None:
             # Mediastinal fat between the lungs, sternum to spine.
             y_front = -cba
             y_back = yv - vb_ry
-            med = _ellipse(X, Y, 4.0, 0.5 * (y_front + y_back), 24.0 + 6.0 * (z < 0), 0.5 * (y_back - y_front) + 6,
-                           0.5 * (y_back - y_front) + 6) <= 1
+            med = (
+                _ellipse(
+                    X,
+                    Y,
+                    4.0,
+                    0.5 * (y_front + y_back),
+                    24.0 + 6.0 * (z < 0),
+                    0.5 * (y_back - y_front) + 6,
+                    0.5 * (y_back - y_front) + 6,
+                )
+                <= 1
+            )
             t[med & lungs] = Tissue.FAT
 
+        if z > lay.z_apex - 20.0:
+            # Thoracic inlet and shoulders: fat planes around the vessels, trachea and esophagus.
+            inlet = _ellipse(X, Y, 0.0, -0.3 * cba, 0.45 * ca, 0.5 * cba, 0.5 * cba) <= 1
+            t[inlet & core & (t == Tissue.MUSCLE)] = Tissue.FAT
+        lo_s, hi_s = lay.scapula_z
+        if lo_s < z < hi_s:
+            # A thin plate outside the posterior ribs, narrowing to the inferior angle.
+            reach = (z - lo_s) / (hi_s - lo_s)
+            ring = _ellipse(X, Y, 0.0, 0.0, ca + 17.0, cba + 17.0, cbp + 17.0)
+            span = (around > _F(0.45)) & (around < _F(0.55 + 0.6 * np.sqrt(reach)))
+            plate = (np.abs(ring - 1.0) < _F(3.0 / (ca + 17.0))) & span & core
+            t[plate] = Tissue.BONE_CORTEX
         # Paraspinal muscles beside the spinous processes, inside the subcutaneous fat.
         para = _ellipse(X, Y, 0, canal + 22.0, 60.0, 30.0, 40.0) <= 1
         t[para & core] = Tissue.MUSCLE
@@ -115,7 +139,7 @@ def _paint_vertebra(t, X, Y, z, lay: Layout, yv: float, canal: float, rx: float,
     # Posterior arch: pedicles/laminae ring, spinous and (in the upper part of each vertebra) transverse processes.
     ring = _ellipse(X, Y, 0.0, canal, 13.0, 12.0, 13.0) <= 1
     t[ring] = Tissue.BONE_TRABECULAR
-    spinous = (np.abs(X)[None, :] < 4.0) & ((Y > canal)[:, None] & (Y < canal + 40.0 - 6.0 * (phase < 0.4))[:, None])
+    spinous = (np.abs(X)[None, :] < 4.0) & ((canal < Y)[:, None] & (canal + 40.0 - 6.0 * (phase < 0.4) > Y)[:, None])
     t[spinous] = Tissue.BONE_TRABECULAR
     if phase > 0.45:
         transverse = (np.abs(X)[None, :] < 30.0) & (np.abs(Y - canal + 2.0) < 5.0)[:, None]

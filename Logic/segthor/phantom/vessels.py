@@ -7,7 +7,7 @@ import numpy as np
 from segthor.phantom.shapes import resample_path
 
 # Per generation: segment length (mm) and radius (mm); each segment forks in two.
-_GENERATIONS = ((42.0, 4.2), (34.0, 3.0), (26.0, 2.2), (18.0, 1.6))
+_GENERATIONS = ((42.0, 4.2), (34.0, 3.0), (26.0, 2.2), (18.0, 1.6), (13.0, 1.2))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -24,6 +24,10 @@ def vessel_tree(hilum: np.ndarray, side: float, rng: np.random.Generator) -> tup
         (0.7 * side, 0.4, -0.8),
         (0.25 * side, 0.2, -1.0),
     ]
+    # A few more trunks in random directions into the lung's half of the chest.
+    for _ in range(5):
+        d = rng.normal(0.0, 1.0, 3)
+        trunks.append((abs(d[0]) * side + 0.4 * side, d[1], d[2]))
     pts: list[np.ndarray] = []
     rads: list[np.ndarray] = []
     stack = [(np.asarray(hilum, dtype=float), _unit(np.array(t) + rng.normal(0, 0.15, 3)), 0) for t in trunks]

@@ -47,10 +47,13 @@ def _write_nifti(volume: Volume, path: Path) -> None:
         raw = tmp.with_name(tmp.name[: -len(".gz")])
         try:
             sitk.WriteImage(volume.to_sitk(), str(raw), False)
-            with open(raw, "rb") as src, open(tmp, "wb") as dst:
-                # No file name and mtime 0 in the gzip header: identical bytes on every run.
-                with gzip.GzipFile(filename="", mode="wb", fileobj=dst, compresslevel=COMPRESSION_LEVEL, mtime=0) as gz:
-                    shutil.copyfileobj(src, gz, 1 << 22)
+            # No file name and mtime 0 in the gzip header: identical bytes on every run.
+            with (
+                open(raw, "rb") as src,
+                open(tmp, "wb") as dst,
+                gzip.GzipFile(filename="", mode="wb", fileobj=dst, compresslevel=COMPRESSION_LEVEL, mtime=0) as gz,
+            ):
+                shutil.copyfileobj(src, gz, 1 << 22)
         finally:
             raw.unlink(missing_ok=True)
 
