@@ -276,6 +276,7 @@ class SegmentationLogic:
             "model": self.model_info(),
             "device": str(self._device),
             "batch_size": prediction.batch_size,
+            "cpu_threads": prediction.threads,
             "network_grid_zyx": list(prediction.network_shape),
             "postprocess": self.postprocess.to_dict(),
             "timings_s": timings,

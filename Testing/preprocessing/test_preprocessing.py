@@ -168,3 +168,18 @@ def test_wrong_inputs_are_clear_errors():
         transfer_labels(labels[:-1], pre.context)
     with pytest.raises(InputError, match="spacing"):
         preprocess(Volume(volume.array, (0.0, 1.0, 1.0)), RECIPES["zscore"])
+
+
+@pytest.mark.shared
+def test_real_dicom_ct_goes_through_fast2d_and_back(shared_data_dir):
+    from segthor.io.volume import read_volume
+
+    volume = read_volume(shared_data_dir / "dicom_ct_abdomen_20slices")
+    pre = preprocess(volume, RECIPES["fast2d"])
+    grid = pre.context.network_grid
+    assert grid.size[2] == volume.array.shape[0] and grid.spacing[0] == 2.0
+    assert grid.size[0] < volume.array.shape[2] / 2  # 0.98 mm -> 2 mm, and the body crop removes air
+    labels = np.zeros(pre.array.shape, np.uint8)
+    labels[:, grid.size[1] // 2, grid.size[0] // 2] = 2
+    back = restore_labels(labels, pre.context)
+    assert back.shape == volume.array.shape and 0 < int((back == 2).sum()) <= 20 * 9

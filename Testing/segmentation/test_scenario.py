@@ -1,4 +1,5 @@
-"""The SegTHORSlicerTest scenario (phantom -> segments -> comparison table), here on slicer-core."""
+"""The SegTHORSlicerTest scenario (phantom -> segments -> comparison table), here on slicer-core, with the
+bundled default model: an accuracy check on the phantom plus naming and geometry checks."""
 
 import pytest
 
@@ -6,18 +7,24 @@ from segthor.organs import ORGANS
 
 pytestmark = pytest.mark.mrml
 
+# enet-demo on sample_case() measured mean Dice 0.64 (heart 0.80, trachea 0.75, esophagus 0.52, aorta 0.47);
+# the bounds leave room for retrained demo weights while still failing on a broken pipeline (~0.0).
+MIN_MEAN_DICE = 0.5
+MIN_HEART_DICE = 0.7
 
-def test_phantom_scenario_with_a_model_package(mrml_scene, tiny_model_dir):
+
+def test_phantom_scenario_with_the_default_model(mrml_scene):
     from segthor.mrml.scenario import run_phantom_scenario
 
-    outcome = run_phantom_scenario(model=tiny_model_dir, device="cpu", scene=mrml_scene)
+    outcome = run_phantom_scenario(device="cpu", min_mean_dice=MIN_MEAN_DICE, scene=mrml_scene)
+    assert outcome["model"]["id"] == "enet-demo"
+    assert "not for clinical use" in outcome["model"]["disclaimer"]
+    assert outcome["dice"]["heart"] >= MIN_HEART_DICE
     assert outcome["table_node"].GetTable().GetNumberOfRows() == len(ORGANS)
-    assert set(outcome["dice"]) == {o.key for o in ORGANS}
-    assert outcome["model"]["id"] == "tiny-enet"
 
 
-def test_scenario_accuracy_check_can_fail(mrml_scene, tiny_model_dir):
+def test_scenario_accuracy_check_can_fail(mrml_scene, threshold_package):
     from segthor.mrml.scenario import run_phantom_scenario
 
     with pytest.raises(AssertionError, match="mean Dice"):
-        run_phantom_scenario(model=tiny_model_dir, device="cpu", min_mean_dice=1.01, scene=mrml_scene)
+        run_phantom_scenario(model=threshold_package, device="cpu", min_mean_dice=0.9, scene=mrml_scene)

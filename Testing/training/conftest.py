@@ -19,3 +19,14 @@ def tiny_cohort(tmp_path_factory) -> Path:
 
 # Tiny networks so a step takes milliseconds on a 2-core CPU.
 TINY_ENET = ["arguments.base_width=8"]
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One OpenMP thread: on a busy 2-core machine two threads can be many times slower than one."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

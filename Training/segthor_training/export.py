@@ -7,17 +7,52 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from segthor_training.checkpoint import model_state, read_checkpoint
 from segthor_training.config import TrainConfig
+from segthor_training.dataset import CaseFiles
+from segthor_training.validation import dice_per_organ, mean_dice
 
 
 def _finite(d: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in d.items() if v is not None and math.isfinite(v)}
 
 
+def _predict(net: Any, array: np.ndarray, batch: int = 16) -> np.ndarray:
+    import torch
+
+    with torch.inference_mode():
+        if getattr(net, "spatial_dims", 2) == 3:
+            return net(torch.from_numpy(array)[None, None]).argmax(1)[0].to(torch.uint8).numpy()
+        out = np.empty(array.shape, np.uint8)
+        for start in range(0, array.shape[0], batch):
+            x = torch.from_numpy(np.ascontiguousarray(array[start : start + batch]))[:, None]
+            out[start : start + batch] = net(x).argmax(1).to(torch.uint8).numpy()
+        return out
+
+
+def input_grid_dice(net: Any, recipe: Any, cases: list[CaseFiles]) -> dict[str, float]:
+    """Mean 3D Dice per organ of `net` on `cases`, in each CT's own grid: preprocess, predict, restore_labels
+    (what `segthor segment` does, without post-processing), against the original GT."""
+    from segthor.io.volume import read_volume
+    from segthor.preprocessing import preprocess, restore_labels
+
+    net.eval()
+    scores = []
+    for files in cases:
+        pre = preprocess(read_volume(files.image), recipe)
+        labels = restore_labels(_predict(net, pre.array), pre.context)
+        scores.append(dice_per_organ(labels, read_volume(files.labels).array))
+    return mean_dice(scores)
+
+
 def export_package(run_dir: Path, config: TrainConfig, checkpoint: Path, data_dir: Any, summary: str,
-                   target: Path | None = None) -> Path:
-    """Write RUN/model (or `target`) from `checkpoint`; metadata carries recipe, training and validation."""
+                   target: Path | None = None, validation_files: list[CaseFiles] | None = None) -> Path:
+    """Write RUN/model (or `target`) from `checkpoint`; metadata carries recipe, training and validation.
+
+    With `validation_files`, the package's validation Dice is measured in the CTs' own grids (what a user
+    gets); the Dice on the network grid from training is kept as `dice_network_grid`."""
     from segthor.model_packages import save_model_package
     from segthor.networks import build_network
     from segthor.preprocessing import get_recipe
@@ -26,7 +61,12 @@ def export_package(run_dir: Path, config: TrainConfig, checkpoint: Path, data_di
     info = meta["info"]
     net = build_network(config.architecture, **config.arguments)
     net.load_state_dict(model_state(tensors), strict=True)
+    if config.model_dtype == "float16":
+        net.half().float()  # measure what ships: weights rounded as the package stores them
     split = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
+    network_dice = _finite(info.get("validation_dice", {}))
+    dice = _finite(input_grid_dice(net, get_recipe(config.preprocessing), validation_files)) \
+        if validation_files else network_dice
     metadata = {
         "id": config.model_id or f"{config.architecture}-{Path(run_dir).name}",
         "architecture": config.architecture,
@@ -44,7 +84,10 @@ def export_package(run_dir: Path, config: TrainConfig, checkpoint: Path, data_di
             "train_patients": split["train"],
         },
         "validation": {
-            "dice": _finite(info.get("validation_dice", {})),
+            "dice": dice,
+            "dice_network_grid": network_dice,
+            "measured_on": "input grid (preprocess, network, restore_labels)" if validation_files
+            else "network grid",
             "loss": round(float(info["best_loss"]), 5),
             "patients": split["validation"],
         },

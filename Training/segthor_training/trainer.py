@@ -309,7 +309,8 @@ def train(
                 from segthor_training.export import export_package
 
                 package = export_package(out, config, ckpt / "best", data_dir,
-                                         data_summary(Path(data_dir), split, train_cases + val_cases))
+                                         data_summary(Path(data_dir), split, train_cases + val_cases),
+                                         validation_files=[by_name[p] for p in split["validation"]])
         return TrainResult(out, package, int(state["epoch"]), int(state["best_epoch"]), float(state["best_loss"]),
                            dict(state.get("validation_dice", {})), digests)
     finally:

@@ -25,6 +25,7 @@ class Prediction:
     timings: dict[str, float] = field(default_factory=dict)
     network_shape: tuple[int, int, int] = (0, 0, 0)
     batch_size: int = 0
+    threads: int = 0
 
 
 def _network_input(batch: np.ndarray, device: Any) -> Any:
@@ -55,9 +56,12 @@ def _logits(model: Any, x: Any, device: Any) -> Any:
 
 def run_network(
     model: Any, array: np.ndarray, device: Any, batch_size: int, progress: Progress | None = None
-) -> np.ndarray:
-    """Argmax labels (uint8, [z,y,x]) of `model` over a preprocessed float32 array, in batches of slices."""
+) -> tuple[np.ndarray, int]:
+    """Argmax labels (uint8, [z,y,x]) of `model` over a preprocessed float32 array, in batches of slices,
+    and the CPU thread count used (chosen by measurement on one slice, see `threads.py`)."""
     import torch
+
+    from segthor.inference.threads import choose_threads
 
     progress = progress or Progress()
     out = np.empty(array.shape, dtype=np.uint8)
@@ -68,14 +72,20 @@ def run_network(
             x = torch.from_numpy(np.ascontiguousarray(array))[None, None].to(device)
             out[:] = _logits(model, x, device).argmax(1)[0].to(torch.uint8).cpu().numpy()
             progress.report(1.0, "3D network done")
-            return out
+            return out, torch.get_num_threads()
         n = array.shape[0]
-        for start in range(0, n, batch_size):
-            stop = min(n, start + batch_size)
-            x = _network_input(array[start:stop], device)
-            out[start:stop] = _logits(model, x, device).argmax(1).to(torch.uint8).cpu().numpy()
-            progress.report(stop / n, f"segmenting slices {stop}/{n}")
-    return out
+        default_threads = torch.get_num_threads()
+        try:
+            probe = _network_input(array[n // 2 : n // 2 + 1], device)
+            threads = choose_threads(lambda: model(probe), device) if n > 2 * batch_size else default_threads
+            for start in range(0, n, batch_size):
+                stop = min(n, start + batch_size)
+                x = _network_input(array[start:stop], device)
+                out[start:stop] = _logits(model, x, device).argmax(1).to(torch.uint8).cpu().numpy()
+                progress.report(stop / n, f"segmenting slices {stop}/{n}")
+            return out, threads
+        finally:
+            torch.set_num_threads(default_threads)
 
 
 def predict(
@@ -116,7 +126,7 @@ def predict(
     size = fit_batch_size(array.shape, spatial_dims, size, device)
 
     with timer.stage("inference"):
-        network_labels = run_network(model, array, device, size, progress.sub(0.1, 0.9))
+        network_labels, threads = run_network(model, array, device, size, progress.sub(0.1, 0.9))
     del array
 
     with timer.stage("restore"):
@@ -132,4 +142,4 @@ def predict(
             progress.report(0.95, "post-processing")
             labels = postprocess_labels(labels, postprocess)
     progress.report(1.0, "segmentation computed")
-    return Prediction(volume.with_array(labels), timer.rounded(), tuple(network_labels.shape), size)
+    return Prediction(volume.with_array(labels), timer.rounded(), tuple(network_labels.shape), size, threads)
