@@ -25,7 +25,7 @@ from segthor.errors import InputError
 from segthor.inference.checks import check_ct_volume
 from segthor.inference.memory import check_file_fits
 from segthor.inference.postprocess import PostprocessOptions
-from segthor.inference.predict import Prediction, predict
+from segthor.inference.prediction import Prediction, predict
 from segthor.inference.progress import CancelToken, Progress, ProgressCallback, StageTimer
 from segthor.io.volume import FILE_SUFFIXES, Volume
 from segthor.organs import ORGANS

@@ -3,7 +3,7 @@
 from segthor.inference.checks import check_ct_volume
 from segthor.inference.memory import MemoryEstimateError, available_bytes, require_memory
 from segthor.inference.postprocess import PostprocessOptions, postprocess_labels
-from segthor.inference.predict import Prediction, predict, run_network
+from segthor.inference.prediction import Prediction, predict, run_network
 from segthor.inference.progress import CancelToken, Progress, ProgressCallback, StageTimer
 
 __all__ = [

@@ -2,6 +2,11 @@
 
 Segments are built off-scene first (`build_organ_segments`, cancellable work), then committed to the scene
 in one short step (`commit_organ_segments`) that either fully succeeds or leaves the scene as it was.
+
+Existing-segment policy: segments that already stand for one of our organs (by SNOMED code or name) are
+replaced, in place, only when the caller asks (`replace_existing=True`); otherwise the call refuses with a
+message saying how to proceed. We refuse rather than add "Heart_1" beside "Heart" because duplicates make
+comparison by name ambiguous and hide which segment is the user's edited one. Other segments are never touched.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,7 @@ def run_network(
     and the CPU thread count used (chosen by measurement on one slice, see `threads.py`)."""
     import torch
 
-    from segthor.inference.threads import choose_threads
+    from segthor.inference.threads import ThreadGovernor
 
     progress = progress or Progress()
     out = np.empty(array.shape, dtype=np.uint8)
@@ -74,18 +75,21 @@ def run_network(
             progress.report(1.0, "3D network done")
             return out, torch.get_num_threads()
         n = array.shape[0]
-        default_threads = torch.get_num_threads()
+        probe = _network_input(array[n // 2 : n // 2 + 1], device)
+        governor = ThreadGovernor(lambda: model(probe), device) if n > 2 * batch_size else None
         try:
-            probe = _network_input(array[n // 2 : n // 2 + 1], device)
-            threads = choose_threads(lambda: model(probe), device) if n > 2 * batch_size else default_threads
             for start in range(0, n, batch_size):
                 stop = min(n, start + batch_size)
+                t0 = time.perf_counter()
                 x = _network_input(array[start:stop], device)
                 out[start:stop] = _logits(model, x, device).argmax(1).to(torch.uint8).cpu().numpy()
+                if governor is not None:
+                    governor.observe((time.perf_counter() - t0) / (stop - start))
                 progress.report(stop / n, f"segmenting slices {stop}/{n}")
-            return out, threads
+            return out, governor.threads if governor else torch.get_num_threads()
         finally:
-            torch.set_num_threads(default_threads)
+            if governor is not None:
+                governor.restore()
 
 
 def predict(
