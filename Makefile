@@ -16,7 +16,7 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m segthor.demo --output demo_output
+	$(PY) -m segthor.demo --output demo_output --size 512 --seed 7
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

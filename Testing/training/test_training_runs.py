@@ -88,6 +88,7 @@ def test_coarse_to_fine_trains_in_both_stages_and_exports(tiny_cohort, tmp_path)
                    progress=False)
     rows = list(csv.DictReader((tmp_path / "c2f" / "log.csv").open()))
     assert len(rows) == 2 and all(np.isfinite(float(r["train_loss"])) for r in rows)
+    assert result.best_epoch == 2  # the coarse-only stage's loss never competes with the full network's
     package = load_model_package(result.package_dir)
     assert package.metadata["architecture"] == "c2f3d" and package.model.spatial_dims == 3
 

@@ -226,11 +226,13 @@ def train(
 
         for epoch in range(int(state["epoch"]), config.epochs):
             started = time.perf_counter()
+            first = int(state["step_in_epoch"])
             if hasattr(loss_fn, "fine_enabled"):
                 loss_fn.fine_enabled = epoch >= config.coarse_epochs
+                if epoch == config.coarse_epochs and first == 0 and scheduler is not None:
+                    scheduler = build_scheduler(optimizer, config.scheduler)  # a fresh plateau for the new loss
             wrapper.train()
             n_steps = source.steps()
-            first = int(state["step_in_epoch"])
             bar = tqdm(range(first, n_steps), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
                        disable=not (progress and info.is_main), leave=False, mininterval=2.0)
             losses = []
@@ -281,8 +283,15 @@ def train(
             if scheduler is not None:
                 scheduler.step(criterion)
             state.update(epoch=epoch + 1, step_in_epoch=0)
+            stage = "coarse" if epoch < config.coarse_epochs else "full"
+            best_stage = state.get("best_stage") or ("coarse" if 0 < state["best_epoch"] <= config.coarse_epochs
+                                                     else "full")
+            if best_stage != stage:
+                # The coarse-only loss of c2f3d's first stage is not comparable with the full loss: the best
+                # model of the full network is chosen among full-stage epochs only.
+                state["best_loss"] = math.inf
             if criterion < state["best_loss"]:
-                state.update(best_loss=float(criterion), best_epoch=epoch + 1, validation_dice=dice)
+                state.update(best_loss=float(criterion), best_epoch=epoch + 1, validation_dice=dice, best_stage=stage)
                 if info.is_main:
                     save_checkpoint(ckpt / "best", net, optimizer, state, scheduler, scaler)
             if info.is_main:
