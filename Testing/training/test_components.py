@@ -168,3 +168,17 @@ def test_checkpoint_round_trip_restores_model_optimiser_and_scheduler(tmp_path):
     (tmp_path / "last.safetensors").write_bytes(b"corrupt")
     with pytest.raises(InputError, match="does not match"):
         read_checkpoint(tmp_path / "last")
+
+
+def test_segthor_train_says_how_to_get_the_training_package(monkeypatch):
+    import argparse
+    import sys
+
+    from segthor.cli import train as train_cli
+    from segthor.errors import SegthorError
+
+    monkeypatch.setitem(sys.modules, "segthor_training.cli", None)  # as if not installed
+    parser = argparse.ArgumentParser()
+    train_cli.add_arguments(parser)
+    with pytest.raises(SegthorError, match="pip install -e"):
+        train_cli.run(parser.parse_args(["data", "-o", "out"]))
