@@ -34,3 +34,19 @@ def shared_data_dir() -> Path:
     if not data.is_dir():
         pytest.skip("../shared/data is not present (only developers' checkouts have it)")
     return data
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test with one torch thread, then restore the count.
+
+    Tiny tensors gain nothing from two threads, and on a busy 2-core machine two OpenMP threads spinning
+    against other processes made the network tests ~10x slower (38 s vs 4 s measured). Areas opt in with an
+    autouse fixture in their own conftest.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

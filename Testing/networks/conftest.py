@@ -1,15 +1,8 @@
-"""One torch thread for these tests: tiny tensors gain nothing from two, and on a busy 2-core machine two
-OpenMP threads spinning against other processes made this area ~10x slower (38 s vs 4 s measured)."""
-
-from __future__ import annotations
+"""Every test in this area runs with one torch thread (see `one_torch_thread` in Testing/conftest.py)."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _single_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(threads)

@@ -22,11 +22,6 @@ TINY_ENET = ["arguments.base_width=8"]
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One OpenMP thread: on a busy 2-core machine two threads can be many times slower than one."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
+    """One OpenMP thread (see `one_torch_thread` in Testing/conftest.py)."""
     yield
-    torch.set_num_threads(before)
