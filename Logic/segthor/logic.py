@@ -119,18 +119,18 @@ class SegmentationLogic:
     def load_model(self) -> Any:
         """The loaded `ModelPackage` (cached), on the resolved device."""
         with self._lock:
-            if self._package is None and hasattr(self.model, "metadata") and hasattr(self.model, "model"):
-                from segthor.devices import resolve_device
+            if self._package is not None:
+                return self._package
+            from segthor.devices import resolve_device
 
-                self._device = resolve_device(self.device_choice)
+            self._device = resolve_device(self.device_choice)
+            if hasattr(self.model, "metadata") and hasattr(self.model, "model"):  # an already loaded package
                 self.model.model.to(self._device).eval()
                 self._package = self.model
-            if self._package is None:
-                from segthor.devices import resolve_device
+            else:
                 from segthor.model_packages import load_model_package
                 from segthor.networks import optimize_for_inference
 
-                self._device = resolve_device(self.device_choice)
                 package = load_model_package(self.model_id, str(self._device))
                 # BN folding, and channels_last only for the nets it speeds up (docs/benchmarks.md, Networks).
                 optimize_for_inference(package.model)
@@ -309,15 +309,30 @@ class SegmentationLogic:
 
 
 def read_reference(path: str | os.PathLike[str], like: Volume) -> Volume:
-    """A reference label image (SegTHOR values 0-4) on the CT's grid."""
-    from segthor.io.volume import read_volume
+    """A reference label image (SegTHOR values 0-4) on the CT's grid.
 
-    reference = read_volume(path)
+    A `.seg.nrrd` is read segment by segment and mapped to SegTHOR labels by SNOMED code or name (its raw
+    label values follow the order the segments were added in Slicer, not 1-4). Slicer saves segmentations
+    cropped to their content, so a reference on the CT's voxel lattice but with a smaller extent is padded
+    onto the CT's grid; any other geometry is refused.
+    """
+    from segthor.metrics import read_label_volume
+    from segthor.metrics.geometry import resample_to
+
+    reference = read_label_volume(path)
     if not reference.same_geometry(like, tol=1e-3):
-        raise InputError(
-            f"reference {path} ({reference.describe_geometry()}) is not on the CT's grid "
-            f"({like.describe_geometry()}); give a label image with the CT's size, spacing and origin"
+        same_lattice = np.allclose(reference.spacing, like.spacing, rtol=1e-3, atol=1e-3) and np.allclose(
+            reference.direction, like.direction, atol=1e-3
         )
+        offset_voxels = np.linalg.solve(
+            like.direction @ np.diag(like.spacing), np.subtract(reference.origin, like.origin)
+        )
+        if not (same_lattice and np.allclose(offset_voxels, np.round(offset_voxels), atol=1e-2)):
+            raise InputError(
+                f"reference {path} ({reference.describe_geometry()}) is not on the CT's grid "
+                f"({like.describe_geometry()}); give a label image with the CT's size, spacing and origin"
+            )
+        reference = resample_to(reference, like)
     values = np.unique(reference.array)
     if values.min() < 0 or values.max() > len(ORGANS):
         raise InputError(
