@@ -53,12 +53,6 @@ def batch(
     """Segment every case of `input_dir` (see `segthor.batch_runner`); one failing case does not stop the rest.
     Under torchrun, cases are split across ranks (RANK/WORLD_SIZE) with none done twice."""
     discover_cases(input_dir)  # a wrong folder is reported before the model loads
-    local_rank = os.environ.get("LOCAL_RANK")
-    if device == "auto" and local_rank is not None:
-        import torch
-
-        if torch.cuda.is_available():  # torchrun: one GPU per process on a multi-GPU node
-            device = f"cuda:{int(local_rank) % torch.cuda.device_count()}"
     logic = SegmentationLogic(model, device, postprocess, batch_size)
     logic.load_model()  # a missing model is one error up front, not one per case
 

@@ -22,8 +22,10 @@ from segthor.io.atomic import write_text_atomic
 from segthor.io.volume import FILE_SUFFIXES
 from segthor.organs import ORGANS
 
-# Files that are labels or our own outputs, never CT inputs.
-_LABEL_MARKERS = ("gt", "_labels", "_label", "_seg", "_mask", ".seg.")
+# Files that are labels or our own outputs, never CT inputs: names starting with "gt" (SegTHOR's GT.nii.gz)
+# or holding one of the markers.
+_LABEL_PREFIX = "gt"
+_LABEL_MARKERS = ("_label", "_seg", "_mask", ".seg.")
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,8 @@ def _is_image(path: Path) -> bool:
 
 
 def _is_label_file(path: Path) -> bool:
-    stem = path.name.lower()
-    return stem.startswith("gt") or any(m in stem for m in _LABEL_MARKERS[1:])
+    name = path.name.lower()
+    return name.startswith(_LABEL_PREFIX) or any(m in name for m in _LABEL_MARKERS)
 
 
 def _looks_like_dicom_folder(folder: Path) -> bool:
@@ -78,7 +80,8 @@ def discover_cases(input_dir: str | os.PathLike[str]) -> list[Case]:
         if entry.name.startswith("."):
             continue
         if _is_image(entry) and not _is_label_file(entry):
-            cases.setdefault(case_name_for(entry), Case(case_name_for(entry), entry))
+            name = case_name_for(entry)
+            cases.setdefault(name, Case(name, entry))
         elif entry.is_dir():
             images = [p for p in sorted(entry.iterdir()) if _is_image(p) and not _is_label_file(p)]
             named = [p for p in images if case_name_for(p) == entry.name]

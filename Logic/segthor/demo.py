@@ -13,8 +13,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-DISCLAIMER = "demo weights, synthetic training data, not for clinical use"
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m segthor.demo", description=__doc__.splitlines()[0])
@@ -50,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from segthor.api import segment
     from segthor.errors import SegthorError
     from segthor.io.volume import write_volume
+    from segthor.model_packages import DEMO_DISCLAIMER
     from segthor.phantom import generate_case, sample_case
 
     out = Path(args.output)
@@ -73,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_metrics(report["metrics"] or {}))
     for path in report["outputs"].values():
         print(f"wrote {path}")
-    print(f"Note: {report['model'].get('disclaimer') or DISCLAIMER}.")
+    print(f"Note: {report['model'].get('disclaimer') or DEMO_DISCLAIMER}.")
     return 0
 
 

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import traceback
+from pathlib import Path
 
 
 def _add_logic_to_path():
@@ -36,6 +37,8 @@ def parse_args(argv):
 def segment_case(logic, case, output_dir):
     import slicer
 
+    from segthor.io.atomic import atomic_path
+
     volume_node = slicer.modules.volumes.logic().AddArchetypeVolume(str(case.image), case.name, 0)
     if volume_node is None:
         raise RuntimeError(f"Slicer could not load {case.image}")
@@ -44,11 +47,10 @@ def segment_case(logic, case, output_dir):
         seg = result.segmentation_node
         storage = seg.CreateDefaultStorageNode()
         target = os.path.join(output_dir, f"{case.name}.seg.nrrd")
-        partial = target + ".partial.seg.nrrd"
-        storage.SetFileName(partial)
-        if not storage.WriteData(seg):
-            raise RuntimeError(f"could not write {target}")
-        os.replace(partial, target)  # atomic: a half-written file never has the final name
+        with atomic_path(target) as partial:  # a half-written file never has the final name
+            storage.SetFileName(str(partial))
+            if not storage.WriteData(seg):
+                raise RuntimeError(f"could not write {target}")
         return target
     finally:
         slicer.mrmlScene.Clear(0)
@@ -79,7 +81,7 @@ def main(argv):
         seconds = time.perf_counter() - t0
         rows.append({"case": case.name, "status": status, "seconds": round(seconds, 2), "message": message})
         print(f"[{index}/{len(cases)}] {case.name}: {status} ({seconds:.1f} s) {message}", flush=True)
-    write_summary_csv(rows, __import__("pathlib").Path(args.output) / "summary.csv")
+    write_summary_csv(rows, Path(args.output) / "summary.csv")
     return 1 if any(r["status"] == "error" for r in rows) else 0
 
 

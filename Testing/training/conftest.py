@@ -7,14 +7,18 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from segthor.phantom import write_cohort
 
-from cohort import write_tiny_cohort  # noqa: E402
+# So test modules can `from conftest import TINY_ENET` (import mode is importlib).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(scope="session")
 def tiny_cohort(tmp_path_factory) -> Path:
-    return write_tiny_cohort(tmp_path_factory.mktemp("cohort"), cases=4, size=48, slices=12, seed=3)
+    """Four segthor.phantom cases at 48 px in-plane, in SegTHOR layout."""
+    out = tmp_path_factory.mktemp("cohort")
+    write_cohort(out, 4, 3, size=48)
+    return out
 
 
 # Tiny networks so a step takes milliseconds on a 2-core CPU.

@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import TINY_ENET
 
-from segthor.errors import InputError
+from segthor.errors import InputError, SegthorError
 from segthor.io.volume import read_volume
 from segthor.model_packages import load_model_package
 from segthor_training.distributed import weights_digest
@@ -109,6 +109,17 @@ def test_resume_without_a_run_is_refused(tiny_cohort, tmp_path):
     with pytest.raises(InputError, match="no checkpoint"):
         train(tiny_cohort, tmp_path / "none", resume=True, progress=False)
     assert not Path(tmp_path / "none" / "config.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [("loss.name=nope", "unknown loss 'nope'"), ("preprocessing=nope", "unknown preprocessing recipe 'nope'"),
+     ("augmentation.spin=1", "unknown augmentation key"), ("arguments.kernel=3", "does not take argument")],
+)
+def test_a_bad_config_entry_is_a_user_error_that_leaves_no_run_behind(tiny_cohort, tmp_path, bad, message):
+    with pytest.raises(SegthorError, match=message):
+        train(tiny_cohort, tmp_path / "bad", "enet_fast2d", sets=[bad], progress=False)
+    assert not (tmp_path / "bad" / "config.json").exists()  # the corrected command can reuse the folder
 
 
 def test_time_limit_ends_the_epoch_early_and_still_exports(tiny_cohort, tmp_path):

@@ -47,10 +47,8 @@ def _affine(dim: int, centre: list[float], rng: np.random.Generator, cfg: Augmen
     scale = rng.uniform(*cfg.scale_range)
     c, s = math.cos(angle) / scale, math.sin(angle) / scale  # the transform maps output to input points
     matrix = np.eye(dim)
-    matrix[-2:, -2:] = [[c, -s], [s, c]]  # sitk's (x, y[, z]) order: rotate x, y about z
+    matrix[:2, :2] = [[c, -s], [s, c]]  # sitk's (x, y[, z]) order: rotate x, y about z
     if dim == 3:
-        matrix = np.eye(3)
-        matrix[:2, :2] = [[c, -s], [s, c]]
         matrix[2, 2] = 1.0 / scale
     shift = [rng.uniform(-cfg.translation_px, cfg.translation_px) for _ in range(2)] + [0.0] * (dim - 2)
     t = sitk.AffineTransform(dim)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from segthor.devices import DEVICE_CHOICES
+from segthor_training.config import available_recipes
 
 HELP = "train a segmentation network on a SegTHOR-format folder and export a model package"
 
@@ -15,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="run folder: config, split, log.csv, checkpoints/, model/ (the exported package)")
     parser.add_argument("--recipe", default="enet_fast2d",
-                        help="recipe name (segthor_training/recipes: enet_fast2d, enet_seed004, sunet_seed000, "
-                             "unet_seed000, sunet_se_ca_seed002, c2f3d_seed001) or a config .json path")
+                        help=f"recipe name (segthor_training/recipes: {', '.join(available_recipes())}) "
+                             "or a config .json path")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float, help="learning rate (overrides the recipe's optimizer.lr)")

@@ -17,6 +17,7 @@ from segthor.io.atomic import write_text_atomic
 from segthor.organs import NUM_CLASSES
 
 SPLIT_FILE = "split.json"
+CASE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")
 
 
 @dataclass
@@ -36,16 +37,17 @@ class Case:
     spacing: tuple[float, float, float]
 
 
+def _image_file(folder: Path, stem: str) -> Path | None:
+    return next((p for p in (folder / f"{stem}{s}" for s in CASE_SUFFIXES) if p.is_file()), None)
+
+
 def find_cases(data_dir: str | Path) -> list[CaseFiles]:
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise InputError(f"training data folder {data_dir} does not exist")
     cases = []
     for folder in sorted(p for p in data_dir.iterdir() if p.is_dir()):
-        image = next((folder / f"{folder.name}{s}" for s in (".nii.gz", ".nii", ".nrrd", ".mha")
-                      if (folder / f"{folder.name}{s}").is_file()), None)
-        labels = next((folder / f"GT{s}" for s in (".nii.gz", ".nii", ".nrrd", ".mha")
-                       if (folder / f"GT{s}").is_file()), None)
+        image, labels = _image_file(folder, folder.name), _image_file(folder, "GT")
         if image is not None and labels is not None:
             cases.append(CaseFiles(folder.name, image, labels))
     if not cases:

@@ -11,7 +11,7 @@ import numpy as np
 
 from segthor_training.checkpoint import model_state, read_checkpoint
 from segthor_training.config import TrainConfig
-from segthor_training.dataset import CaseFiles
+from segthor_training.dataset import SPLIT_FILE, CaseFiles
 from segthor_training.validation import dice_per_organ, mean_dice
 
 
@@ -63,15 +63,15 @@ def export_package(run_dir: Path, config: TrainConfig, checkpoint: Path, data_di
     net.load_state_dict(model_state(tensors), strict=True)
     if config.model_dtype == "float16":
         net.half().float()  # measure what ships: weights rounded as the package stores them
-    split = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
+    split = json.loads((run_dir / SPLIT_FILE).read_text(encoding="utf-8"))
+    recipe = get_recipe(config.preprocessing)
     network_dice = _finite(info.get("validation_dice", {}))
-    dice = _finite(input_grid_dice(net, get_recipe(config.preprocessing), validation_files)) \
-        if validation_files else network_dice
+    dice = _finite(input_grid_dice(net, recipe, validation_files)) if validation_files else network_dice
     metadata = {
         "id": config.model_id or f"{config.architecture}-{Path(run_dir).name}",
         "architecture": config.architecture,
         "arguments": dict(net.arguments),
-        "preprocessing": get_recipe(config.preprocessing).to_dict(),
+        "preprocessing": recipe.to_dict(),
         "description": config.description,
         "training": {
             "data_summary": summary,

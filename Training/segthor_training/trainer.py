@@ -28,7 +28,7 @@ from segthor_training.dataset import Case, data_summary, find_cases, load_cases,
 from segthor_training.losses import build_loss
 from segthor_training.optim import build_optimizer, build_scheduler, current_lr
 from segthor_training.sampling import epoch_order, organ_slices, pad_stack, random_crop3d
-from segthor_training.validation import validate
+from segthor_training.validation import as_input, validate
 
 CONFIG_FILE = "config.json"
 LOG_FILE = "log.csv"
@@ -117,10 +117,26 @@ def _prepare_output(out: Path, resume: bool, info: ddp.DistInfo) -> None:
 def _resolve_config(recipe: str | Path | TrainConfig, out: Path, resume: bool, overrides: dict[str, Any],
                     sets: list[str] | None) -> TrainConfig:
     if resume:
-        base = TrainConfig.from_dict(json.loads((out / CONFIG_FILE).read_text(encoding="utf-8")))
+        base = load_config(out / CONFIG_FILE)
     else:
         base = recipe if isinstance(recipe, TrainConfig) else load_config(recipe)
     return apply_overrides(base, overrides, sets)
+
+
+def _build_from_config(config: TrainConfig) -> tuple[Any, nn.Module, nn.Module]:
+    """(preprocessing recipe, fresh network, loss) of `config`; InputError naming the bad entry otherwise."""
+    from segthor.networks import build_network
+    from segthor.preprocessing import get_recipe
+
+    try:
+        recipe = get_recipe(config.preprocessing)
+        AugmentConfig.from_dict(config.augmentation)
+        loss_fn = build_loss(config.loss)
+    except (KeyError, TypeError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise InputError(f"training config {config.name!r}: {message}; fix the recipe file or the --set option"
+                         ) from exc
+    return recipe, build_network(config.architecture, **config.arguments), loss_fn
 
 
 def _append_log(path: Path, row: dict[str, Any]) -> None:
@@ -130,11 +146,6 @@ def _append_log(path: Path, row: dict[str, Any]) -> None:
         if new:
             writer.writeheader()
         writer.writerow(row)
-
-
-def _to_input(batch: np.ndarray, device: torch.device, channels_last: bool) -> torch.Tensor:
-    x = torch.from_numpy(batch).unsqueeze(1).to(device, non_blocking=True)
-    return x.contiguous(memory_format=torch.channels_last) if channels_last and x.ndim == 4 else x
 
 
 def train(
@@ -164,8 +175,6 @@ def train(
     """
     from tqdm import tqdm
 
-    from segthor.networks import build_network
-
     out = Path(output)
     info, dev = ddp.setup(device)
     try:
@@ -179,6 +188,9 @@ def train(
         if config.threads:
             torch.set_num_threads(int(config.threads))
         torch.manual_seed(config.seed)
+        # Interpret the config before config.json is written: a typo in a recipe or --set must not leave a
+        # folder that refuses a corrected run ("already holds a training run") and fails again on --resume.
+        recipe_obj, net, loss_fn = _build_from_config(config)
         if info.is_main:
             write_text_atomic(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
 
@@ -190,13 +202,10 @@ def train(
         ddp.barrier(info)
         split = load_or_make_split(out, [f.patient for f in files], config.validation_fraction, config.split_seed)
         by_name = {f.patient: f for f in files}
-        from segthor.preprocessing import get_recipe
-
-        recipe_obj = get_recipe(config.preprocessing)
         train_cases = load_cases([by_name[p] for p in split["train"]], recipe_obj)
         val_cases = load_cases([by_name[p] for p in split["validation"]], recipe_obj)
 
-        net = build_network(config.architecture, **config.arguments).to(dev)
+        net = net.to(dev)
         spatial_dims = int(getattr(net, "spatial_dims", 2))
         channels_last = bool(config.channels_last and spatial_dims == 2)
         if channels_last:
@@ -210,7 +219,7 @@ def train(
         optimizer = build_optimizer(net.parameters(), config.optimizer)
         scheduler = build_scheduler(optimizer, config.scheduler)
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-        loss_fn = build_loss(config.loss).to(dev)
+        loss_fn = loss_fn.to(dev)
         source = BatchSource(train_cases, config, spatial_dims, info)
 
         state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_loss": math.inf, "best_epoch": -1,
@@ -239,7 +248,7 @@ def train(
             try:
                 for step in bar:
                     x_np, y_np = source.batch(epoch, step)
-                    x = _to_input(x_np, dev, channels_last)
+                    x = as_input(x_np, dev, channels_last)
                     y = torch.from_numpy(y_np).to(dev)
                     with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
                         outputs = wrapper(x, y)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from segthor.metrics.overlap import dice_3d
 from segthor.organs import ORGANS
 from segthor_training.dataset import Case
 
@@ -17,8 +18,7 @@ def dice_per_organ(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     out = {}
     for organ in ORGANS:
         p, t = pred == organ.label, truth == organ.label
-        denominator = int(p.sum()) + int(t.sum())
-        out[organ.key] = 2.0 * int((p & t).sum()) / denominator if denominator else math.nan
+        out[organ.key] = dice_3d(p, t) if p.any() or t.any() else math.nan
     return out
 
 
@@ -30,8 +30,9 @@ def mean_dice(per_case: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-def _as_input(batch: np.ndarray, device: torch.device, channels_last: bool) -> torch.Tensor:
-    x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).unsqueeze(1).to(device)
+def as_input(batch: np.ndarray, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """(N, ...) float array -> (N, 1, ...) tensor on `device`, channels_last for 2D nets when asked."""
+    x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).unsqueeze(1).to(device, non_blocking=True)
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.ndim == 4 else x
 
 
@@ -47,7 +48,7 @@ def validate(net: torch.nn.Module, cases: list[Case], loss_fn: Any, device: torc
     try:
         for case in cases:
             if getattr(net, "spatial_dims", 2) == 3:
-                x = _as_input(case.image[None], device, False)
+                x = as_input(case.image[None], device, False)
                 y = torch.from_numpy(case.labels[None].astype(np.int64)).to(device)
                 with autocast:
                     losses.append((float(loss_fn(net.forward_train(x, y))), 1))
@@ -58,7 +59,7 @@ def validate(net: torch.nn.Module, cases: list[Case], loss_fn: Any, device: torc
                 for start in range(0, case.image.shape[0], batch_size):
                     stop = min(start + batch_size, case.image.shape[0])
                     with autocast:
-                        logits = net(_as_input(case.image[start:stop], device, channels_last))
+                        logits = net(as_input(case.image[start:stop], device, channels_last))
                     pred[start:stop] = logits.argmax(1).to(torch.uint8).cpu().numpy()
                     keep = torch.from_numpy(has_organ[start:stop]).to(device)
                     if keep.any():

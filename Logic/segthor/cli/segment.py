@@ -10,10 +10,10 @@ HELP = "segment the esophagus, heart, trachea and aorta in one CT (NIfTI/NRRD/MH
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `segment` and `batch` (the same names as the Python API's arguments)."""
-    from segthor.model_packages import DEFAULT_MODEL_ID
+    from segthor.model_packages import DEFAULT_MODEL_ID, DEMO_DISCLAIMER
 
     parser.add_argument("--model", default=None, help="model id (see `segthor models`) or package folder; "
-                        f"default: {DEFAULT_MODEL_ID} (demo weights, synthetic training data, not for clinical use)")
+                        f"default: {DEFAULT_MODEL_ID} ({DEMO_DISCLAIMER})")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     parser.add_argument("--postprocess", action="append", default=None, metavar="[ORGAN:]STEPS",
                         help="clean-up steps close,open,lcc (or all/none), for every organ or one, e.g. "

@@ -75,8 +75,10 @@ def run_network(
             progress.report(1.0, "3D network done")
             return out, torch.get_num_threads()
         n = array.shape[0]
-        probe = _network_input(array[n // 2 : n // 2 + 1], device)
-        governor = ThreadGovernor(lambda: model(probe), device) if n > 2 * batch_size else None
+        governor = None
+        if n > 2 * batch_size:  # only a long run repays probing the thread count
+            probe = _network_input(array[n // 2 : n // 2 + 1], device)
+            governor = ThreadGovernor(lambda: model(probe), device)
         try:
             for start in range(0, n, batch_size):
                 stop = min(n, start + batch_size)

@@ -9,6 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; do that once, at import, before any worker thread exists,
+    # so no other thread ever creates a file under the temporary umask.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `final`; on success it is renamed onto `final` in one step.
@@ -25,9 +36,7 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         # mkstemp makes the file private (0600); give it the permissions a normal new file would get.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, final)
     finally:
         if tmp.exists():

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from segthor.errors import InputError
 from segthor.io.volume import FILE_SUFFIXES
+from segthor.metrics.label_files import SEG_NRRD_SUFFIX
 
-LABEL_SUFFIXES = (".seg.nrrd", *FILE_SUFFIXES)
+LABEL_SUFFIXES = (SEG_NRRD_SUFFIX, *FILE_SUFFIXES)
 # Name endings that mark a file as a label image, most explicit first.
 _LABEL_MARKERS = ("_labels", "_label", "_gt", "_seg")
 _GT_STEM = "gt"
@@ -39,7 +40,7 @@ def split_label_name(name: str) -> tuple[str, int] | None:
     if suffix is None:
         return None
     stem = name[: -len(suffix)]
-    if suffix == ".seg.nrrd":
+    if suffix == SEG_NRRD_SUFFIX:
         return stem, 1
     for marker in _LABEL_MARKERS:
         if stem.lower().endswith(marker) and len(stem) > len(marker):

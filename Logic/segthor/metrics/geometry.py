@@ -15,11 +15,10 @@ def describe(volume: Volume) -> str:
     return text
 
 
-def check_same_geometry(pred: Volume, ref: Volume, what: str = "") -> None:
+def check_same_geometry(pred: Volume, ref: Volume) -> None:
     if not pred.same_geometry(ref):
-        where = f" ({what})" if what else ""
         raise InputError(
-            f"prediction and reference have different geometries{where}: prediction {describe(pred)}; "
+            f"prediction and reference have different geometries: prediction {describe(pred)}; "
             f"reference {describe(ref)}. Give both on the same voxel grid, or resample the prediction onto "
             "the reference (--resample-to-reference, nearest neighbour)"
         )

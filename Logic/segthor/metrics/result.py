@@ -35,7 +35,6 @@ HD95_CONVENTIONS = (HD95_POOLED, HD95_MAX_DIRECTED)
 
 # Column order used by tables, CSV and plots; the distance metrics are in mm, volumes in ml.
 METRIC_NAMES = ("dice", "dice_2d", "hd", "hd95", "assd", "ahd", "volume_ref_ml", "volume_pred_ml", "volume_diff_ml")
-DISTANCE_METRICS = ("hd", "hd95", "assd", "ahd")
 
 
 def check_hd95_convention(convention: str) -> str:

@@ -2,7 +2,7 @@
 
 Inside the real Slicer application none of this is needed (or used): `slicer.mrmlScene` and
 `slicer.modules` already exist. Outside it, `HeadlessSlicer()` builds the pieces `slicer.util` expects:
-a scene, an application logic, the colour, volumes, segmentations, terminologies and subject-hierarchy logics,
+a scene, an application logic, the colour, volumes, segmentations, terminologies, subject-hierarchy and tables logics,
 and a `slicer.modules` namespace whose `<name>.logic()` returns them. The same pattern is in trame-slicer's
 `core/slicer_app.py`.
 """
@@ -12,15 +12,6 @@ from __future__ import annotations
 import types
 from dataclasses import dataclass, field
 from typing import Any
-
-
-def in_slicer_application() -> bool:
-    """True inside the real 3D Slicer application (which has `slicer.app`)."""
-    try:
-        import slicer
-    except ImportError:
-        return False
-    return hasattr(slicer, "app")
 
 
 @dataclass

@@ -18,22 +18,18 @@ import numpy as np
 
 from segthor.errors import InputError
 from segthor.io.volume import Volume
-from segthor.mrml.volume_nodes import ijk_to_ras_matrix
-from segthor.organs import ORGANS, Organ, organ_by_name, organ_by_snomed_code
+from segthor.mrml.volume_nodes import (
+    geometry_from_node,
+    ijk_to_ras_matrix,
+    numpy_to_vtk_matrix,
+    volume_from_ijk_to_ras,
+    vtk_matrix_to_numpy,
+)
+from segthor.organs import LABELS, ORGANS, Organ, organ_by_name, organ_by_snomed_code
 
 REPLACE_HINT = (
     "tick 'Replace existing segments' (replace_existing=True), or choose a new output segmentation"
 )
-
-
-def _vtk_matrix(array: np.ndarray) -> Any:
-    import vtk
-
-    m = vtk.vtkMatrix4x4()
-    for r in range(4):
-        for c in range(4):
-            m.SetElement(r, c, float(array[r, c]))
-    return m
 
 
 def oriented_image_from_mask(mask: np.ndarray, volume: Volume) -> Any:
@@ -43,7 +39,7 @@ def oriented_image_from_mask(mask: np.ndarray, volume: Volume) -> Any:
     from vtk.util import numpy_support
 
     image = slicer.vtkOrientedImageData()
-    image.SetImageToWorldMatrix(_vtk_matrix(ijk_to_ras_matrix(volume)))
+    image.SetImageToWorldMatrix(numpy_to_vtk_matrix(ijk_to_ras_matrix(volume)))
     nz = [np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis))) for axis in range(3)]
     if any(n.size == 0 for n in nz):
         image.SetExtent(0, -1, 0, -1, 0, -1)
@@ -105,7 +101,10 @@ def check_can_write(segmentation_node: Any | None, replace_existing: bool) -> No
     if segmentation_node is None:
         return
     if not segmentation_node.IsA("vtkMRMLSegmentationNode"):
-        raise InputError(f"'{segmentation_node.GetName()}' is not a segmentation node")
+        raise InputError(
+            f"'{segmentation_node.GetName()}' is not a segmentation node; "
+            "choose a segmentation as output, or none to create a new one"
+        )
     segmentation = segmentation_node.GetSegmentation()
     source = segmentation.GetSourceRepresentationName()
     binary = "Binary labelmap"
@@ -215,7 +214,7 @@ def _grid_image(grid: Volume) -> Any:
     import vtk
 
     image = slicer.vtkOrientedImageData()
-    image.SetImageToWorldMatrix(_vtk_matrix(ijk_to_ras_matrix(grid)))
+    image.SetImageToWorldMatrix(numpy_to_vtk_matrix(ijk_to_ras_matrix(grid)))
     x, y, z = grid.shape_xyz
     image.SetExtent(0, x - 1, 0, y - 1, 0, z - 1)
     image.AllocateScalars(vtk.VTK_UNSIGNED_CHAR, 1)
@@ -227,8 +226,6 @@ def reference_grid(segmentation_node: Any) -> Volume:
     import slicer
     import vtk
 
-    from segthor.mrml.volume_nodes import RAS_TO_LPS, _matrix_to_numpy
-
     converter = slicer.vtkSegmentationConverter
     text = segmentation_node.GetSegmentation().GetConversionParameter(
         converter.GetReferenceImageGeometryParameterName()
@@ -239,16 +236,10 @@ def reference_grid(segmentation_node: Any) -> Volume:
             f"segmentation '{segmentation_node.GetName()}' has no reference geometry; "
             "choose the CT volume as reference for the comparison"
         )
-    ijk_to_ras = _matrix_to_numpy(matrix)
-    spacing = np.linalg.norm(ijk_to_ras[:3, :3], axis=0)
-    origin_ras = ijk_to_ras @ np.array([extent[0], extent[2], extent[4], 1.0])
+    ijk_to_ras = vtk_matrix_to_numpy(matrix)
+    ijk_to_ras[:, 3] = ijk_to_ras @ np.array([extent[0], extent[2], extent[4], 1.0])  # origin at the extent's start
     shape = (extent[5] - extent[4] + 1, extent[3] - extent[2] + 1, extent[1] - extent[0] + 1)
-    return Volume(
-        np.zeros(shape, np.uint8),
-        spacing=tuple(spacing),
-        origin=tuple(RAS_TO_LPS @ origin_ras[:3]),
-        direction=RAS_TO_LPS @ (ijk_to_ras[:3, :3] / spacing),
-    )
+    return volume_from_ijk_to_ras(np.zeros(shape, np.uint8), ijk_to_ras)
 
 
 def segment_mask(segmentation_node: Any, segment_id: str, grid: Volume) -> np.ndarray:
@@ -263,7 +254,10 @@ def segment_mask(segmentation_node: Any, segment_id: str, grid: Volume) -> np.nd
     source = slicer.vtkOrientedImageData()
     logic = slicer.vtkSlicerSegmentationsModuleLogic
     if not logic.GetSegmentBinaryLabelmapRepresentation(segmentation_node, segment_id, source, False):
-        raise InputError(f"segment {segment_id} of '{segmentation_node.GetName()}' has no binary labelmap")
+        raise InputError(
+            f"segment {segment_id} of '{segmentation_node.GetName()}' has no binary labelmap; "
+            "create its binary labelmap representation in the Segmentations module (Representations section)"
+        )
     extent = source.GetExtent()
     if extent[1] < extent[0] or extent[3] < extent[2] or extent[5] < extent[4]:
         return np.zeros(grid.array.shape, np.uint8)
@@ -279,9 +273,6 @@ def segment_mask(segmentation_node: Any, segment_id: str, grid: Volume) -> np.nd
 
 def labels_from_segmentation(segmentation_node: Any, grid: Volume | Any) -> np.ndarray:
     """A SegTHOR label array [z,y,x] (0-4) of a segmentation on `grid` (a `Volume` or a volume node)."""
-    from segthor.mrml.volume_nodes import geometry_from_node
-    from segthor.organs import LABELS
-
     if not isinstance(grid, Volume):
         grid = geometry_from_node(grid)
     labels = np.zeros(grid.array.shape, dtype=np.uint8)

@@ -16,14 +16,37 @@ from segthor.io.volume import Volume
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
 
 
-def _matrix_to_numpy(vtk_matrix: Any) -> np.ndarray:
-    return np.array([[vtk_matrix.GetElement(r, c) for c in range(4)] for r in range(4)])
+def vtk_matrix_to_numpy(matrix: Any) -> np.ndarray:
+    """A vtkMatrix4x4 as a 4x4 numpy matrix."""
+    return np.array([[matrix.GetElement(r, c) for c in range(4)] for r in range(4)])
+
+
+def numpy_to_vtk_matrix(array: np.ndarray) -> Any:
+    """A vtkMatrix4x4 holding a 4x4 numpy matrix."""
+    import vtk
+
+    m = vtk.vtkMatrix4x4()
+    for r in range(4):
+        for c in range(4):
+            m.SetElement(r, c, float(array[r, c]))
+    return m
 
 
 def ijk_to_ras_matrix(volume: Volume) -> np.ndarray:
     """4x4 IJK->RAS matrix of a `Volume` (the matrix MRML volume nodes use)."""
     flip = np.diag([-1.0, -1.0, 1.0, 1.0])
     return flip @ volume.ijk_to_lps()
+
+
+def volume_from_ijk_to_ras(array: np.ndarray, ijk_to_ras: np.ndarray) -> Volume:
+    """A `Volume` (LPS geometry) around `array` from a 4x4 IJK->RAS matrix, the inverse of `ijk_to_ras_matrix`."""
+    spacing = np.linalg.norm(ijk_to_ras[:3, :3], axis=0)
+    return Volume(
+        array,
+        spacing=tuple(spacing),
+        origin=tuple(RAS_TO_LPS @ ijk_to_ras[:3, 3]),
+        direction=RAS_TO_LPS @ (ijk_to_ras[:3, :3] / spacing),
+    )
 
 
 def volume_from_node(node: Any) -> Volume:
@@ -49,14 +72,7 @@ def volume_from_node(node: Any) -> Volume:
 
 def set_node_geometry(node: Any, volume: Volume) -> None:
     """Give a volume (or labelmap) node the geometry of `volume`."""
-    import vtk
-
-    m = vtk.vtkMatrix4x4()
-    ijk_to_ras = ijk_to_ras_matrix(volume)
-    for r in range(4):
-        for c in range(4):
-            m.SetElement(r, c, float(ijk_to_ras[r, c]))
-    node.SetIJKToRASMatrix(m)
+    node.SetIJKToRASMatrix(numpy_to_vtk_matrix(ijk_to_ras_matrix(volume)))
 
 
 def node_from_volume(volume: Volume, name: str = "CT", scene: Any = None, labelmap: bool = False) -> Any:
@@ -79,11 +95,4 @@ def geometry_from_node(node: Any) -> Volume:
 
     m = vtk.vtkMatrix4x4()
     node.GetIJKToRASMatrix(m)
-    ijk_to_ras = _matrix_to_numpy(m)
-    spacing = np.array(node.GetSpacing(), dtype=float)
-    return Volume(
-        np.array(slicer.util.arrayFromVolume(node), copy=True),
-        spacing=tuple(spacing),
-        origin=tuple(RAS_TO_LPS @ ijk_to_ras[:3, 3]),
-        direction=RAS_TO_LPS @ (ijk_to_ras[:3, :3] / spacing),
-    )
+    return volume_from_ijk_to_ras(np.array(slicer.util.arrayFromVolume(node), copy=True), vtk_matrix_to_numpy(m))

@@ -222,7 +222,7 @@ class CoarseToFine3d(nn.Module):
             key = class_key(label)
             out[f"fine_logits/{key}"] = self._fine(label, levels, box)
             out[f"fine_target/{key}"] = _crop(onehot[:, label : label + 1], box, STRIDE)
-            out[f"fine_box/{key}"] = torch.tensor([b * s for b, s in zip(box, (2, 2, 8, 8, 8, 8), strict=True)])
+            out[f"fine_box/{key}"] = torch.tensor([b * STRIDE[i // 2] for i, b in enumerate(box)])
         return out
 
     # -- inference -----------------------------------------------------------------------------------
@@ -233,13 +233,13 @@ class CoarseToFine3d(nn.Module):
         grid = tuple(coarse.shape[2:])
         for n in range(x.shape[0]):
             sample = [f[n : n + 1] for f in levels[:3]]
+            f0 = levels[3][n : n + 1] if levels[3] is not None else None  # kept only in training mode
             for label in range(1, self.num_classes):
                 box = _box_of(coarse[n, label] > self.threshold)
                 if box is None:
                     continue
                 box = _grow(box, self.roi_margin, grid)
                 crops = [_crop(f, box, s) for f, s in zip(sample, LEVEL_SCALES[:3], strict=True)]
-                f0 = levels[3][n : n + 1] if levels[3] is not None else None
                 crops.append(_crop(f0, box, STRIDE) if f0 is not None else self._stem_crop(x[n : n + 1], box))
                 prob = torch.sigmoid(self.fine[label - 1](crops))[0, 0]
                 _crop(organs[n, label - 1], box, STRIDE).copy_(prob)

@@ -6,13 +6,11 @@ complete (what `batch --resume` relies on).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from segthor.io.atomic import write_text_atomic
 from segthor.io.volume import Volume, write_volume
 from segthor.outputs.seg_nrrd import write_seg_nrrd
 
@@ -54,23 +52,7 @@ def write_image_outputs(ct: Volume, labels: Volume, paths: CasePaths, title: str
 
 def write_report(report: dict[str, Any], path: Path) -> Path:
     """Write the case JSON (strict JSON: NaN/inf, e.g. HD95 of an empty organ, become null)."""
-    write_text_atomic(path, json.dumps(_jsonable(report), indent=2, allow_nan=False) + "\n")
+    from segthor.metrics.writers import write_json
+
+    write_json(report, path)
     return path
-
-
-def _jsonable(value: Any) -> Any:
-    import math
-
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value

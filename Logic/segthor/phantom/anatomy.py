@@ -81,7 +81,6 @@ def _heart_outline(grid: Grid, lay: Layout, parts: list[Solid], margin: float = 
 
 
 def _abdomen(tissue: np.ndarray, grid: Grid, lay: Layout) -> None:
-    p = lay.p
     yv = float(lay.spine_y(lay.z_r))
     A = Tissue.ABDOMEN
     liver = ellipsoid(grid, (-50.0, -5.0, lay.z_r - 72.0), (108.0, 88.0, 88.0))
@@ -101,11 +100,9 @@ def _abdomen(tissue: np.ndarray, grid: Grid, lay: Layout) -> None:
     for side in (-1.0, 1.0):
         kidney = ellipsoid(grid, (side * 72.0, yv + 8.0, lay.z_r - 125.0), (28.0, 24.0, 55.0))
         _paint_box(tissue, kidney, Tissue.KIDNEY, only=[A, Tissue.LIVER, Tissue.SPLEEN])
-    del p
 
 
-def build_anatomy(p: dict, grid: Grid, layout: Layout | None = None) -> Anatomy:
-    lay = layout or Layout(p, grid.axis("z")[0], grid.axis("z")[-1])
+def build_anatomy(p: dict, grid: Grid, lay: Layout) -> Anatomy:
     tissue = np.zeros(grid.shape, dtype=np.uint8)
     paint_trunk(tissue, grid, lay)
     _abdomen(tissue, grid, lay)

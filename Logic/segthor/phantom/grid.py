@@ -52,6 +52,3 @@ class Grid:
     def to_index(self, points: np.ndarray) -> np.ndarray:
         """Continuous voxel indices (i, j, k) = (x, y, z order) of anatomical points (..., 3)."""
         return (np.asarray(points, dtype=float) - self.first) / np.asarray(self.spacing)
-
-    def z_index(self, z_mm: float) -> float:
-        return (z_mm - self.first[2]) / self.spacing[2]

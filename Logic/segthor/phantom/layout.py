@@ -269,7 +269,6 @@ class Layout:
             s *= 0.95
         self.heart_scale = s
         self.heart_parts = parts
-        self.heart_center = parts[0].center
 
         def inside_point(solid: Solid, direction, frac: float) -> np.ndarray:
             d = np.asarray(direction, dtype=float)

@@ -142,8 +142,6 @@ def draw_params(
     if unknown:
         raise InputError(f"unknown phantom parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(p))}")
     for key, value in overrides.items():
-        if key in ("size", "n_slices", "seed", "contrast"):
-            raise InputError(f"{key} is an argument of its own, not an override")
         try:
             p[key] = bool(value) if isinstance(p[key], bool) else type(p[key])(value)
         except (TypeError, ValueError) as exc:

@@ -31,12 +31,6 @@ class BoxMask:
     def count(self) -> int:
         return int(np.count_nonzero(self.mask))
 
-    def full(self, shape: tuple[int, int, int]) -> np.ndarray:
-        """The mask as a full-size boolean volume (for tests and small grids)."""
-        out = np.zeros(shape, dtype=bool)
-        out[self.slices] = self.mask
-        return out
-
     def z_coords(self, grid: Grid) -> np.ndarray:
         """Anatomical z (mm) of the box's slices, broadcastable against the mask."""
         return grid.axis("z")[self.slices[0]][:, None, None]
@@ -185,17 +179,6 @@ def mask_from_voxels(zyx: tuple[np.ndarray, np.ndarray, np.ndarray]) -> BoxMask:
     mask = np.zeros(shape, dtype=bool)
     mask[z - lo[0], y - lo[1], x - lo[2]] = True
     return BoxMask(lo, mask)
-
-
-def tube(
-    grid: Grid,
-    points: np.ndarray,
-    radii: np.ndarray | float,
-    scale: tuple[float, float, float] = (1.0, 1.0, 1.0),
-) -> BoxMask:
-    """Voxels within `radii` of the polyline `points` (a swept sphere), as a boxed mask."""
-    pts, rad = resample_path(points, radii)
-    return mask_from_voxels(stamp_voxels(grid, pts, rad, scale))
 
 
 def push_clear(

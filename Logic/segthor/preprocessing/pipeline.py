@@ -190,11 +190,12 @@ def restore_scores(scores: np.ndarray, context: PreprocessContext) -> np.ndarray
     _check_network_shape(scores, context, "scores")
     if scores.ndim != 4:
         raise ValueError(f"scores must be [classes, z, y, x], got shape {scores.shape}")
+    same_grid = context.network_grid.same_as(context.input_grid)
     best: np.ndarray | None = None
     labels: np.ndarray | None = None
     for c in range(scores.shape[0]):
         channel = np.asarray(scores[c], dtype=np.float32)
-        if context.network_grid.same_as(context.input_grid):
+        if same_grid:
             restored = channel
         else:
             default = 1.0 if c == 0 else 0.0
@@ -223,10 +224,7 @@ def transfer_labels(labels: Volume | np.ndarray, context: PreprocessContext) -> 
             f"the label image has shape {array.shape} but its CT {context.input_grid.shape_zyx}; "
             "ground truth must be on the CT's grid"
         )
-    image = labels.to_sitk() if isinstance(labels, Volume) else _image_on(array, context.input_grid)
-    image = sitk.Cast(image, sitk.sitkUInt8)
-    image.SetOrigin(context.input_grid.origin)  # GT headers can differ in float noise only
-    image.SetSpacing(context.input_grid.spacing)
-    image.SetDirection(context.input_grid.direction)
+    # On the CT's grid by construction: GT headers can differ from the CT's in float noise only.
+    image = sitk.Cast(_image_on(array, context.input_grid), sitk.sitkUInt8)
     out = resample(image, context.network_grid, "nearest", 0, sitk.sitkUInt8)
     return sitk.GetArrayFromImage(out)
