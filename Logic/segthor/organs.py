@@ -71,3 +71,18 @@ def organ_by_snomed_code(code: str) -> Organ | None:
         if organ.snomed_code == code:
             return organ
     return None
+
+
+def organ_for_segment(name: str, snomed_code: str | None = None) -> Organ | None:
+    """The organ a segment stands for: by its SNOMED CT code when it is one of ours, else by its name.
+
+    The one matching rule for segments read from .seg.nrrd files and from Slicer segmentation nodes alike.
+    """
+    if snomed_code:
+        organ = organ_by_snomed_code(snomed_code)
+        if organ is not None:
+            return organ
+    try:
+        return organ_by_name(name)
+    except KeyError:
+        return None

@@ -10,10 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from segthor.errors import InputError
+from segthor.io.volume import write_volume
+from segthor.phantom import sample_case
+from segthor.preprocessing import RECIPES
 from segthor_training.augment import AugmentConfig, augment
 from segthor_training.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from segthor_training.config import apply_overrides, available_recipes, load_config
-from segthor_training.dataset import Case, load_or_make_split, split_patients
+from segthor_training.dataset import Case, CaseFiles, load_case, load_or_make_split, split_patients
 from segthor_training.losses import (
     CoarseToFineLoss,
     HardVoxelDiceLoss,
@@ -182,3 +185,19 @@ def test_segthor_train_says_how_to_get_the_training_package(monkeypatch):
     train_cli.add_arguments(parser)
     with pytest.raises(SegthorError, match="pip install -e"):
         train_cli.run(parser.parse_args(["data", "-o", "out"]))
+
+
+def test_ground_truth_that_does_not_fit_its_ct_is_refused(tmp_path):
+    case = sample_case()
+    image = write_volume(case.ct, tmp_path / "Patient_01.nii.gz")
+    wrapped = case.labels.with_array(case.labels.array.astype(np.int16))
+    wrapped.array[0, 0, 0] = 256  # would become 0 (background) in a uint8 cast
+    bad_values = write_volume(wrapped, tmp_path / "GT_values.nii.gz")
+    cropped = case.labels.with_array(case.labels.array)
+    cropped.array = cropped.array[:-1]
+    bad_shape = write_volume(cropped, tmp_path / "GT_shape.nii.gz")
+
+    with pytest.raises(InputError, match="labels 0..256"):
+        load_case(CaseFiles("Patient_01", image, bad_values), RECIPES["fast2d"])
+    with pytest.raises(InputError, match="does not match its CT"):
+        load_case(CaseFiles("Patient_01", image, bad_shape), RECIPES["fast2d"])

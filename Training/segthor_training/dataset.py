@@ -91,10 +91,17 @@ def load_case(files: CaseFiles, recipe: Any) -> Case:
 
     volume = read_volume(files.image)
     labels = read_volume(files.labels)
+    if labels.array.shape != volume.array.shape:
+        raise InputError(
+            f"{files.labels} ({labels.describe_geometry()}) does not match its CT {files.image} "
+            f"({volume.describe_geometry()}); each GT.nii.gz must lie on its CT's voxel grid"
+        )
+    # Check the range before the uint8 cast, which would wrap e.g. 256 to 0 silently.
+    low, high = int(labels.array.min(initial=0)), int(labels.array.max(initial=0))
+    if low < 0 or high >= NUM_CLASSES:
+        raise InputError(f"{files.labels} holds labels {low}..{high}; SegTHOR labels are 0-{NUM_CLASSES - 1}")
     pre = preprocess(volume, recipe)
     net_labels = transfer_labels(labels.array.astype(np.uint8), pre.context)
-    if net_labels.max(initial=0) >= NUM_CLASSES:
-        raise InputError(f"{files.labels} holds label {int(net_labels.max())}; SegTHOR labels are 0-4")
     return Case(files.patient, pre.array, net_labels, pre.context.network_grid.spacing)
 
 

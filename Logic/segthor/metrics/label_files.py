@@ -17,7 +17,7 @@ import numpy as np
 
 from segthor.errors import InputError
 from segthor.io.volume import Volume, read_volume
-from segthor.organs import ORGANS, Organ, organ_by_name, organ_by_snomed_code
+from segthor.organs import ORGANS, organ_for_segment
 
 SEG_NRRD_SUFFIX = ".seg.nrrd"
 
@@ -51,17 +51,6 @@ def read_label_volume(path: str | os.PathLike[str], use_slicerio: bool | None = 
     return Volume(segments_to_labels(layers, segments, path), **geometry)
 
 
-def organ_for_segment(segment: Segment) -> Organ | None:
-    if segment.snomed_code:
-        organ = organ_by_snomed_code(segment.snomed_code)
-        if organ is not None:
-            return organ
-    try:
-        return organ_by_name(segment.name)
-    except KeyError:
-        return None
-
-
 def segments_to_labels(layers: np.ndarray, segments: list[Segment], path: Path) -> np.ndarray:
     """Collapse segment layers [layer, z, y, x] into one SegTHOR label array [z, y, x]."""
     labels = np.zeros(layers.shape[1:], dtype=np.uint8)
@@ -69,7 +58,7 @@ def segments_to_labels(layers: np.ndarray, segments: list[Segment], path: Path) 
     # Later organs win where segments overlap (Slicer allows overlap, a label image does not).
     for organ in ORGANS:
         for segment in segments:
-            if organ_for_segment(segment) == organ:
+            if organ_for_segment(segment.name, segment.snomed_code) == organ:
                 if not 0 <= segment.layer < layers.shape[0]:
                     raise InputError(f"{path.name}: segment {segment.name!r} refers to a missing layer {segment.layer}")
                 labels[layers[segment.layer] == segment.label_value] = organ.label

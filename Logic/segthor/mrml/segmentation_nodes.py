@@ -25,7 +25,7 @@ from segthor.mrml.volume_nodes import (
     volume_from_ijk_to_ras,
     vtk_matrix_to_numpy,
 )
-from segthor.organs import LABELS, ORGANS, Organ, organ_by_name, organ_by_snomed_code
+from segthor.organs import LABELS, ORGANS, Organ, organ_for_segment
 
 REPLACE_HINT = (
     "tick 'Replace existing segments' (replace_existing=True), or choose a new output segmentation"
@@ -73,16 +73,13 @@ def build_organ_segments(labels: Volume) -> list[tuple[Organ, Any]]:
 def organ_of_segment(segment: Any) -> Organ | None:
     """The organ a segment stands for: by SNOMED code in its terminology, else by name."""
     terminology = segment.GetTerminology() if segment.HasTerminology() else ""
-    for part in terminology.split("~"):
-        fields = part.split("^")
-        if len(fields) >= 2 and fields[0] == "SCT":
-            organ = organ_by_snomed_code(fields[1])
-            if organ is not None:
-                return organ
-    try:
-        return organ_by_name(segment.GetName())
-    except KeyError:
-        return None
+    codes = [f[1] for f in (part.split("^") for part in terminology.split("~")) if len(f) >= 2 and f[0] == "SCT"]
+    # An entry holds several SCT codes (category, type, region...); the first that names one of our organs decides.
+    for code in codes:
+        organ = organ_for_segment("", code)
+        if organ is not None:
+            return organ
+    return organ_for_segment(segment.GetName())
 
 
 def organ_segment_ids(segmentation_node: Any) -> dict[str, str]:
