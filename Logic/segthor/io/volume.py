@@ -2,7 +2,7 @@
 
 Arrays are indexed [z, y, x] (slice, row, column) like SimpleITK's and `slicer.util`'s numpy views.
 Geometry is in ITK's LPS convention: spacing and origin in mm as (x, y, z), direction as a 3x3 matrix whose
-columns are the image axes. Slicer's RAS is handled by the MRML adapter, not here.
+columns are the image axes. `ijk_to_ras` / `from_ijk_to_ras` convert to and from Slicer's RAS matrices.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from segthor.errors import InputError
 
 # Suffixes SimpleITK reads as one file; a folder is read as a DICOM series.
 FILE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
+
+# LPS <-> RAS: negate x and y (the matrix is its own inverse).
+_LPS_TO_RAS4 = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
 @dataclass
@@ -63,6 +66,21 @@ class Volume:
         m[:3, :3] = self.direction @ np.diag(self.spacing)
         m[:3, 3] = self.origin
         return m
+
+    def ijk_to_ras(self) -> np.ndarray:
+        """4x4 matrix mapping voxel indices to Slicer's RAS mm (LPS with x and y negated)."""
+        return _LPS_TO_RAS4 @ self.ijk_to_lps()
+
+    @classmethod
+    def from_ijk_to_ras(cls, array: np.ndarray, ijk_to_ras: np.ndarray) -> Volume:
+        """A Volume around `array` from a 4x4 IJK->RAS matrix (what MRML volume nodes hold)."""
+        spacing = np.linalg.norm(ijk_to_ras[:3, :3], axis=0)
+        return cls(
+            array,
+            spacing=tuple(spacing),
+            origin=tuple(_LPS_TO_RAS4[:3, :3] @ ijk_to_ras[:3, 3]),
+            direction=_LPS_TO_RAS4[:3, :3] @ (ijk_to_ras[:3, :3] / spacing),
+        )
 
     def to_sitk(self):
         import SimpleITK as sitk

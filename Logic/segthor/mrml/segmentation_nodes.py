@@ -20,9 +20,7 @@ from segthor.errors import InputError
 from segthor.io.volume import Volume
 from segthor.mrml.volume_nodes import (
     geometry_from_node,
-    ijk_to_ras_matrix,
     numpy_to_vtk_matrix,
-    volume_from_ijk_to_ras,
     vtk_matrix_to_numpy,
 )
 from segthor.organs import LABELS, ORGANS, Organ, organ_for_segment
@@ -39,7 +37,7 @@ def oriented_image_from_mask(mask: np.ndarray, volume: Volume) -> Any:
     from vtk.util import numpy_support
 
     image = slicer.vtkOrientedImageData()
-    image.SetImageToWorldMatrix(numpy_to_vtk_matrix(ijk_to_ras_matrix(volume)))
+    image.SetImageToWorldMatrix(numpy_to_vtk_matrix(volume.ijk_to_ras()))
     nz = [np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis))) for axis in range(3)]
     if any(n.size == 0 for n in nz):
         image.SetExtent(0, -1, 0, -1, 0, -1)
@@ -211,7 +209,7 @@ def _grid_image(grid: Volume) -> Any:
     import vtk
 
     image = slicer.vtkOrientedImageData()
-    image.SetImageToWorldMatrix(numpy_to_vtk_matrix(ijk_to_ras_matrix(grid)))
+    image.SetImageToWorldMatrix(numpy_to_vtk_matrix(grid.ijk_to_ras()))
     x, y, z = grid.shape_xyz
     image.SetExtent(0, x - 1, 0, y - 1, 0, z - 1)
     image.AllocateScalars(vtk.VTK_UNSIGNED_CHAR, 1)
@@ -236,7 +234,7 @@ def reference_grid(segmentation_node: Any) -> Volume:
     ijk_to_ras = vtk_matrix_to_numpy(matrix)
     ijk_to_ras[:, 3] = ijk_to_ras @ np.array([extent[0], extent[2], extent[4], 1.0])  # origin at the extent's start
     shape = (extent[5] - extent[4] + 1, extent[3] - extent[2] + 1, extent[1] - extent[0] + 1)
-    return volume_from_ijk_to_ras(np.zeros(shape, np.uint8), ijk_to_ras)
+    return Volume.from_ijk_to_ras(np.zeros(shape, np.uint8), ijk_to_ras)
 
 
 def segment_mask(segmentation_node: Any, segment_id: str, grid: Volume) -> np.ndarray:

@@ -13,8 +13,6 @@ import numpy as np
 from segthor.errors import InputError
 from segthor.io.volume import Volume
 
-RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
-
 
 def vtk_matrix_to_numpy(matrix: Any) -> np.ndarray:
     """A vtkMatrix4x4 as a 4x4 numpy matrix."""
@@ -30,23 +28,6 @@ def numpy_to_vtk_matrix(array: np.ndarray) -> Any:
         for c in range(4):
             m.SetElement(r, c, float(array[r, c]))
     return m
-
-
-def ijk_to_ras_matrix(volume: Volume) -> np.ndarray:
-    """4x4 IJK->RAS matrix of a `Volume` (the matrix MRML volume nodes use)."""
-    flip = np.diag([-1.0, -1.0, 1.0, 1.0])
-    return flip @ volume.ijk_to_lps()
-
-
-def volume_from_ijk_to_ras(array: np.ndarray, ijk_to_ras: np.ndarray) -> Volume:
-    """A `Volume` (LPS geometry) around `array` from a 4x4 IJK->RAS matrix, the inverse of `ijk_to_ras_matrix`."""
-    spacing = np.linalg.norm(ijk_to_ras[:3, :3], axis=0)
-    return Volume(
-        array,
-        spacing=tuple(spacing),
-        origin=tuple(RAS_TO_LPS @ ijk_to_ras[:3, 3]),
-        direction=RAS_TO_LPS @ (ijk_to_ras[:3, :3] / spacing),
-    )
 
 
 def volume_from_node(node: Any) -> Volume:
@@ -72,7 +53,7 @@ def volume_from_node(node: Any) -> Volume:
 
 def set_node_geometry(node: Any, volume: Volume) -> None:
     """Give a volume (or labelmap) node the geometry of `volume`."""
-    node.SetIJKToRASMatrix(numpy_to_vtk_matrix(ijk_to_ras_matrix(volume)))
+    node.SetIJKToRASMatrix(numpy_to_vtk_matrix(volume.ijk_to_ras()))
 
 
 def node_from_volume(volume: Volume, name: str = "CT", scene: Any = None, labelmap: bool = False) -> Any:
@@ -95,4 +76,4 @@ def geometry_from_node(node: Any) -> Volume:
 
     m = vtk.vtkMatrix4x4()
     node.GetIJKToRASMatrix(m)
-    return volume_from_ijk_to_ras(np.array(slicer.util.arrayFromVolume(node), copy=True), vtk_matrix_to_numpy(m))
+    return Volume.from_ijk_to_ras(np.array(slicer.util.arrayFromVolume(node), copy=True), vtk_matrix_to_numpy(m))

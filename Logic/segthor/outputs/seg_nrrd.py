@@ -26,8 +26,7 @@ def _extent(mask: np.ndarray) -> str:
 
 def _reference_geometry(volume: Volume) -> str:
     """Slicer's image geometry string: IJK->RAS matrix (row-major) then the extent."""
-    flip = np.diag([-1.0, -1.0, 1.0, 1.0])
-    matrix = flip @ volume.ijk_to_lps()
+    matrix = volume.ijk_to_ras()
     x, y, z = volume.shape_xyz
     values = [f"{v:.10g}" for v in matrix.flatten()] + ["0", str(x - 1), "0", str(y - 1), "0", str(z - 1)]
     return ";".join(values) + ";"
