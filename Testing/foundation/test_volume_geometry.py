@@ -34,3 +34,13 @@ def test_written_files_get_normal_permissions_and_round_trip(tmp_path):
     back = read_volume(path)
     assert back.same_geometry(v)
     np.testing.assert_array_equal(back.array, v.array)
+
+
+def test_bounding_box_with_margin_is_clipped_and_empty_is_none():
+    from segthor.boxes import bounding_box
+
+    mask = np.zeros((5, 6, 7), bool)
+    assert bounding_box(mask) is None
+    mask[1, 2:4, 6] = True
+    assert bounding_box(mask) == (slice(1, 2), slice(2, 4), slice(6, 7))
+    assert bounding_box(mask, margin=2) == (slice(0, 4), slice(0, 6), slice(4, 7))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from segthor.boxes import bounding_box
 from segthor.errors import InputError
 from segthor.organs import ORGANS, organ_by_name
 
@@ -74,16 +75,6 @@ def _parse_steps(text: str, spec: str) -> tuple[str, ...]:
     return tuple(s for s in STEPS if s in chosen)  # always the paper's order
 
 
-def _bounding_box(mask: np.ndarray, margin: int) -> tuple[slice, ...] | None:
-    coords = [np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis))) for axis in range(3)]
-    if any(c.size == 0 for c in coords):
-        return None
-    return tuple(
-        slice(max(0, int(c[0]) - margin), min(n, int(c[-1]) + margin + 1))
-        for c, n in zip(coords, mask.shape, strict=True)
-    )
-
-
 def clean_mask(mask: np.ndarray, steps: tuple[str, ...]) -> np.ndarray:
     """Apply the steps to one binary mask (a 3x3x3 neighbourhood, 6-connected components)."""
     from scipy import ndimage
@@ -116,7 +107,7 @@ def postprocess_labels(labels: np.ndarray, options: PostprocessOptions) -> np.nd
         steps = options.for_organ(organ.key)
         if not steps:
             continue
-        box = _bounding_box(labels == organ.label, margin=2)
+        box = bounding_box(labels == organ.label, margin=2)
         if box is None:
             continue
         region = out[box]

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from segthor.boxes import bounding_box
 from segthor.errors import InputError
 from segthor.io.volume import Volume
 from segthor.mrml.volume_nodes import (
@@ -38,16 +39,17 @@ def oriented_image_from_mask(mask: np.ndarray, volume: Volume) -> Any:
 
     image = slicer.vtkOrientedImageData()
     image.SetImageToWorldMatrix(numpy_to_vtk_matrix(volume.ijk_to_ras()))
-    nz = [np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis))) for axis in range(3)]
-    if any(n.size == 0 for n in nz):
+    box = bounding_box(mask)
+    if box is None:
         image.SetExtent(0, -1, 0, -1, 0, -1)
         image.AllocateScalars(vtk.VTK_UNSIGNED_CHAR, 1)
         return image
-    (z0, z1), (y0, y1), (x0, x1) = ((int(n[0]), int(n[-1])) for n in nz)
-    image.SetExtent(x0, x1, y0, y1, z0, z1)
+    z, y, x = box
+    image.SetExtent(x.start, x.stop - 1, y.start, y.stop - 1, z.start, z.stop - 1)
     image.AllocateScalars(vtk.VTK_UNSIGNED_CHAR, 1)
     voxels = numpy_support.vtk_to_numpy(image.GetPointData().GetScalars())
-    voxels.reshape(z1 - z0 + 1, y1 - y0 + 1, x1 - x0 + 1)[:] = mask[z0 : z1 + 1, y0 : y1 + 1, x0 : x1 + 1]
+    cropped = mask[box]
+    voxels.reshape(cropped.shape)[:] = cropped
     return image
 
 

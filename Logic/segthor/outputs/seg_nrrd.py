@@ -12,16 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
+from segthor.boxes import bounding_box
 from segthor.io.atomic import atomic_path
 from segthor.io.volume import Volume
 from segthor.organs import ORGANS
 
 
 def _extent(mask: np.ndarray) -> str:
-    nz = [np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis))) for axis in (2, 1, 0)]
-    if any(n.size == 0 for n in nz):
+    """Slicer's segment extent: "i0 i1 j0 j1 k0 k1" (inclusive, x first) of the mask's bounding box."""
+    box = bounding_box(mask)
+    if box is None:
         return "0 -1 0 -1 0 -1"
-    return " ".join(f"{int(n[0])} {int(n[-1])}" for n in nz)
+    return " ".join(f"{s.start} {s.stop - 1}" for s in reversed(box))
 
 
 def _reference_geometry(volume: Volume) -> str:
