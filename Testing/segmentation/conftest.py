@@ -16,15 +16,9 @@ from segthor.io.volume import Volume  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _single_torch_thread():
-    """One torch thread: these inputs are tiny, and two OpenMP threads spinning against other processes on a
-    busy 2-core machine made inference up to 10x slower (see Testing/networks/conftest.py)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
+    """One torch thread for these tiny inputs (see `one_torch_thread` in Testing/conftest.py)."""
     yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

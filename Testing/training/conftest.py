@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from segthor.phantom import write_cohort
-
-# So test modules can `from conftest import TINY_ENET` (import mode is importlib).
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(scope="session")
@@ -19,10 +15,6 @@ def tiny_cohort(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cohort")
     write_cohort(out, 4, 3, size=48)
     return out
-
-
-# Tiny networks so a step takes milliseconds on a 2-core CPU.
-TINY_ENET = ["arguments.base_width=8"]
 
 
 @pytest.fixture(autouse=True)

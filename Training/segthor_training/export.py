@@ -20,16 +20,11 @@ def _finite(d: dict[str, float]) -> dict[str, float]:
 
 
 def _predict(net: Any, array: np.ndarray, batch: int = 16) -> np.ndarray:
-    import torch
+    """The inference pipeline's own network loop, so validation Dice is measured as `segthor segment` runs."""
+    from segthor.inference.prediction import run_network
 
-    with torch.inference_mode():
-        if getattr(net, "spatial_dims", 2) == 3:
-            return net(torch.from_numpy(array)[None, None]).argmax(1)[0].to(torch.uint8).numpy()
-        out = np.empty(array.shape, np.uint8)
-        for start in range(0, array.shape[0], batch):
-            x = torch.from_numpy(np.ascontiguousarray(array[start : start + batch]))[:, None]
-            out[start : start + batch] = net(x).argmax(1).to(torch.uint8).numpy()
-        return out
+    device = next(net.parameters()).device
+    return run_network(net, array, device, batch, tune_threads=False)[0]
 
 
 def input_grid_dice(net: Any, recipe: Any, cases: list[CaseFiles]) -> dict[str, float]:

@@ -56,10 +56,16 @@ def _logits(model: Any, x: Any, device: Any) -> Any:
 
 
 def run_network(
-    model: Any, array: np.ndarray, device: Any, batch_size: int, progress: Progress | None = None
+    model: Any,
+    array: np.ndarray,
+    device: Any,
+    batch_size: int,
+    progress: Progress | None = None,
+    tune_threads: bool = True,
 ) -> tuple[np.ndarray, int]:
     """Argmax labels (uint8, [z,y,x]) of `model` over a preprocessed float32 array, in batches of slices,
-    and the CPU thread count used (chosen by measurement on one slice, see `threads.py`)."""
+    and the CPU thread count used (chosen by measurement on one slice, see `threads.py`, unless
+    `tune_threads` is False: the training package keeps its own thread setting)."""
     import torch
 
     from segthor.inference.threads import ThreadGovernor
@@ -76,7 +82,7 @@ def run_network(
             return out, torch.get_num_threads()
         n = array.shape[0]
         governor = None
-        if n > 2 * batch_size:  # only a long run repays probing the thread count
+        if tune_threads and n > 2 * batch_size:  # only a long run repays probing the thread count
             probe = _network_input(array[n // 2 : n // 2 + 1], device)
             governor = ThreadGovernor(lambda: model(probe), device)
         try:
