@@ -49,10 +49,14 @@ def test_enet_any_size(size):
     assert out.shape == (3, 5, *size) and torch.isfinite(out).all()
 
 
-def test_enet_channels_last_matches_and_trains():
+@pytest.mark.parametrize(
+    ("architecture", "arguments", "shape"),
+    [("enet", {}, (2, 1, 64, 48)), ("sunet", {"features": [16, 32, 64, 64]}, (2, 1, 48, 40))],
+)
+def test_channels_last_gives_the_same_logits_and_trains(architecture, arguments, shape):
     torch.manual_seed(0)
-    net = build_network("enet").eval()
-    x = torch.randn(2, 1, 64, 48)
+    net = build_network(architecture, **arguments).eval()
+    x = torch.randn(*shape)
     with torch.inference_mode():
         reference = net(x)
     net = net.to(memory_format=torch.channels_last)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from segthor.errors import InputError
+from segthor.io.json_file import read_json_object
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 DEFAULT_DISCLAIMER = "research use only: validate on your own data before any use; not for clinical use"
@@ -74,12 +75,7 @@ def load_config(name_or_path: str | Path) -> TrainConfig:
             )
     if not path.is_file():
         raise InputError(f"training config {path} does not exist")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"training config {path} is not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise InputError(f"training config {path} must hold a JSON object")
+    data = read_json_object(path, InputError, what="training config ")
     data.setdefault("name", path.stem)
     return TrainConfig.from_dict(data)
 

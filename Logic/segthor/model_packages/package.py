@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from segthor._version import __version__
 from segthor.errors import ModelError
 from segthor.io.atomic import atomic_path, write_text_atomic
+from segthor.io.json_file import read_json_object
 from segthor.organs import ORGANS
 
 if TYPE_CHECKING:
@@ -161,12 +162,7 @@ def read_metadata(directory: Path) -> dict[str, Any]:
     meta_path = directory / METADATA_FILE
     if not meta_path.is_file():
         raise ModelError(f"{meta_path} is missing; a model package folder needs {METADATA_FILE} and {WEIGHTS_FILE}")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{meta_path} is not valid JSON ({exc}); reinstall or re-export the model") from exc
-    if not isinstance(meta, dict):
-        raise ModelError(f"{meta_path} must hold a JSON object; reinstall or re-export the model")
+    meta = read_json_object(meta_path, ModelError, hint="reinstall or re-export the model")
     missing = [k for k in REQUIRED_KEYS if k not in meta]
     if missing:
         raise ModelError(f"{meta_path} lacks required key(s) {', '.join(missing)}; re-export the model package")
