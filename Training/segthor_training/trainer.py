@@ -152,6 +152,20 @@ def _build_from_config(config: TrainConfig) -> tuple[Any, nn.Module, nn.Module]:
     return recipe, build_network(config.architecture, **config.arguments), loss_fn
 
 
+def _init_from_package(net: nn.Module, package: str) -> None:
+    """Copy the weights of a model package (folder or catalogue id) into `net` (fine-tuning); InputError when
+    the package holds another network or other arguments."""
+    from segthor.errors import SegthorError
+    from segthor.model_packages import load_model_package
+
+    try:
+        source = load_model_package(package, "cpu").model
+        net.load_state_dict(source.state_dict(), strict=True)
+    except (SegthorError, RuntimeError) as exc:
+        raise InputError(f"init_weights {package!r} cannot start this network: {str(exc).splitlines()[0]}; "
+                         "name a package of the same architecture and arguments") from exc
+
+
 def _append_log(path: Path, row: dict[str, Any]) -> None:
     new = not path.is_file()
     with path.open("a", newline="", encoding="utf-8") as f:
@@ -218,6 +232,8 @@ def train(
         train_cases = load_cases([by_name[p] for p in split["train"]], recipe_obj)
         val_cases = load_cases([by_name[p] for p in split["validation"]], recipe_obj)
 
+        if config.init_weights and not resume:
+            _init_from_package(net, config.init_weights)
         net = net.to(dev)
         spatial_dims = int(getattr(net, "spatial_dims", 2))
         channels_last = bool(config.channels_last and spatial_dims == 2)
