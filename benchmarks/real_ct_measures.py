@@ -286,4 +286,4 @@ def checks(figures: dict[str, dict[str, float | int | None]], lumen_present: boo
     out["trachea_anterior_to_esophagus"] = (pos["trachea_anterior_to_esophagus"] or 0.0) >= MIN_POSITION_SHARE
     out["aortic_arch_above_heart"] = (pos["aorta_top_above_heart_top_mm"] or 0.0) > 0
     out["esophagus_anterior_to_spine"] = (pos["esophagus_anterior_to_spine"] or 0.0) >= MIN_POSITION_SHARE
-    return out
+    return {k: bool(v) for k, v in out.items()}
