@@ -282,8 +282,13 @@ class SegTHORSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._parameterNode.outputSegmentation = result.segmentation_node
             result.segmentation_node.CreateClosedSurfaceRepresentation()
             seconds = sum(result.timings.values())
+            from segthor.quality import status_text, summary_lines
+
+            # Per-organ plausibility (full reasons are in each segment's SegTHOR.* tags and the tooltip).
+            self.ui.statusLabel.toolTip = "\n".join(summary_lines(result.quality)) if result.quality else ""
             self.setStatus(f"Done in {seconds:.1f} s on {job.logic.device}: "
-                           f"{', '.join(result.segment_ids)} ready for editing.", 1.0)
+                           f"{', '.join(result.segment_ids)} ready for editing. "
+                           f"{status_text(result.quality) if result.quality else ''}", 1.0)
         except Exception as exc:
             self.showError(exc)
         self.updateGUIFromParameterNode()

@@ -41,4 +41,8 @@ def run(args: argparse.Namespace) -> int:
           f"summary: {summary.csv_path}")
     for row in summary.failed:
         print(f"  {row['case']}: {row['message']}")
+    review = [r["case"] for r in summary.rows if r.get("needs_review") == "yes" and r["status"] != "error"]
+    if review:
+        print(f"{len(review)} case(s) need review (plausibility flags, see the summary's needs_review and flags "
+              f"columns): {', '.join(review[:10])}{' ...' if len(review) > 10 else ''}")
     return 1 if summary.failed else 0

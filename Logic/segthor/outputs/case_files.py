@@ -43,10 +43,11 @@ def write_preview(ct: Volume, labels: Volume, path: Path, title: str) -> Path:
     return path
 
 
-def write_image_outputs(ct: Volume, labels: Volume, paths: CasePaths, title: str) -> None:
-    """Labels NIfTI, Slicer .seg.nrrd and the preview PNG (not the report)."""
+def write_image_outputs(ct: Volume, labels: Volume, paths: CasePaths, title: str, quality: Any = None) -> None:
+    """Labels NIfTI, Slicer .seg.nrrd (with each organ's plausibility in its segment tags when `quality`, a
+    `segthor.quality.QualityReport`, is given) and the preview PNG (not the report)."""
     write_volume(labels, paths.labels)
-    write_seg_nrrd(labels, paths.seg_nrrd)
+    write_seg_nrrd(labels, paths.seg_nrrd, quality)
     write_preview(ct, labels, paths.preview, title)
 
 
