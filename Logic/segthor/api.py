@@ -32,7 +32,9 @@ def segment(
     progress: ProgressCallback | None = None,
 ) -> CaseResult:
     """Segment one CT (NIfTI/NRRD/MHA file or DICOM folder) into OUTDIR/<case>.seg.nrrd, <case>_labels.nii.gz,
-    <case>_preview.png and <case>.json (model, device, stage timings, metrics when `reference` is given)."""
+    <case>_preview.png and <case>.json (model, device, stage timings, clean-up applied, input warnings and
+    per-organ plausibility under "quality", metrics when `reference` is given). `postprocess` None takes the
+    measured defaults, "none" turns clean-up off (spec syntax: `PostprocessOptions.parse`, docs/quality.md)."""
     logic = SegmentationLogic(model, device, postprocess, batch_size, progress)
     return logic.segment_file(input, output_dir, reference, case_name)
 

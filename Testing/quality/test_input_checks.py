@@ -112,3 +112,11 @@ def test_coarse_voxels_are_refused_in_one_line(spacing, word):
     with pytest.raises(InputError, match=word) as info:
         check_input(Volume(ct.array, spacing), METADATA, name="coarse.nii.gz")
     assert "\n" not in str(info.value) and "coarse.nii.gz" in str(info.value)
+
+
+def test_tight_crop_through_the_lungs_says_why_no_lungs_were_found():
+    ct = make_thorax()[0]
+    crop = Volume(np.ascontiguousarray(ct.array[:, 8:40, 4:28]), ct.spacing)  # a box through the right lung
+    fired, quality = _fired(crop)
+    assert fired == {"fov_cuts_body", "outside_thorax"}
+    assert "cut so tightly" in next(w.message for w in quality.warnings if w.check == "outside_thorax")

@@ -114,6 +114,15 @@ def test_heart_cut_by_the_scan_and_below_the_lungs():
     _only(verdict, "heart", "implausible", "position")
 
 
+def test_esophagus_covering_too_little_of_the_thorax():
+    ct, labels = make_thorax()
+    upper = labels.array[16:]
+    upper[upper == 1] = 0  # esophagus left only on slices 0-15: 8 of the lungs' 28 slices (8-35)
+    verdict, report = _verdict(ct, labels)
+    assert verdict["esophagus"] == ("check", {"coverage"})
+    assert report.organs["esophagus"].measures["lung_extent_covered"] == pytest.approx(8 / 28, abs=1e-3)
+
+
 def test_organ_longer_than_anatomy_allows():
     ct, labels = make_thorax()
     labels.array[labels.array == 3] = 0

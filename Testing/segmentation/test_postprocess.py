@@ -12,9 +12,9 @@ def test_parse_specs():
     assert PostprocessOptions.parse(None).source == "default"
     assert not PostprocessOptions.parse(["none"]).enabled
     everything = PostprocessOptions.parse("all")
-    assert everything.for_organ("aorta") == ("close", "fill", "open", "lcc")
+    assert everything.for_organ("aorta") == ("close", "open", "lcc", "fill")
     one = PostprocessOptions.parse(["lcc,close", "Heart:open"])
-    assert one.for_organ("trachea") == ("close", "lcc")  # the paper's order, whatever the spec's order
+    assert one.for_organ("trachea") == ("close", "lcc")  # a fixed order (the paper's), whatever the spec's
     assert one.for_organ("heart") == ("open",)
     with pytest.raises(InputError, match="unknown step"):
         PostprocessOptions.parse("dilate")
@@ -22,7 +22,7 @@ def test_parse_specs():
         PostprocessOptions.parse("lung:lcc")
     drop = PostprocessOptions.parse(["drop=0.5ml", "heart:fill,drop=200mm3", "trachea:none"])
     assert drop.min_piece_mm3 == {"esophagus": 500.0, "heart": 200.0, "aorta": 500.0}
-    assert drop.for_organ("heart") == ("fill", "drop") and drop.for_organ("trachea") == ()
+    assert drop.for_organ("heart") == ("drop", "fill") and drop.for_organ("trachea") == ()
     with pytest.raises(InputError, match="needs a volume"):
         PostprocessOptions.parse("drop")
     with pytest.raises(InputError, match="not a volume"):

@@ -92,7 +92,14 @@ def _check_body_region(marks: Landmarks, out: InputQuality) -> None:
         "lung_slice_range_from_inferior": list(lung_range) if lung_range else None,
         "scan_extent_mm": round(scan_mm, 1),
     }
-    if n_lung == 0:
+    n_body = max(1, int(marks.body_slices.sum()))
+    tight = max(marks.fov_cut_sides.values(), default=0) > 0.5 * n_body
+    if n_lung == 0 and tight:
+        # Lungs are found as air enclosed by the body; a body cut open by the image edge encloses nothing.
+        out.warn("outside_thorax", f"no lungs found on any of the {n} slices: the scan lies outside the thorax, or "
+                                   "its field of view is cut so tightly that lungs cannot be told from outside air; "
+                                   "expect missing or wrong organs")
+    elif n_lung == 0:
         out.warn("outside_thorax", f"no lungs on any of the {n} slices: the scan lies outside the thorax, so the "
                                    "four organs will be missing or wrong")
     elif extent < T.MIN_LUNG_EXTENT_MM or n_lung < T.MIN_LUNG_SLICE_FRACTION * n:

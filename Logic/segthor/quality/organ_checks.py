@@ -111,6 +111,8 @@ def assess_organs(
         shapes[organ.key] = _Shape(z_lo, z_hi, z_centroid, y_per_slice)
         if organ.key == "heart":
             _check_heart_coverage(q, z_lo, z_hi, z_centroid, n_slices, landmarks)
+        elif organ.key in ("esophagus", "aorta"):
+            _check_tube_coverage(q, organ.key, z_lo, z_hi, landmarks)
 
         c = (confidence or {}).get(organ.key)
         if c is not None:
@@ -147,6 +149,19 @@ def _check_heart_coverage(q: OrganQuality, z_lo: int, z_hi: int, z_centroid: flo
     if not lo <= z_centroid <= hi:
         side = "below" if z_centroid < lo else "above"
         q.flag("position", IMPLAUSIBLE, f"lies {side} the lungs: the heart sits between them")
+
+
+def _check_tube_coverage(q: OrganQuality, key: str, z_lo: int, z_hi: int, landmarks: Landmarks) -> None:
+    lung = landmarks.lung_range()
+    if lung is None or landmarks.lung_extent_mm() < T.MIN_LUNG_EXTENT_MM:
+        return  # too little thorax in the scan to expect the whole tube (the input check says so)
+    overlap = max(0, min(z_hi, lung[1]) - max(z_lo, lung[0]) + 1)
+    share = overlap / (lung[1] - lung[0] + 1)
+    q.measures["lung_extent_covered"] = round(share, 3)
+    if share < T.TUBE_LUNG_COVERAGE:
+        sz = landmarks.frame.spacing_zyx[0]
+        q.flag("coverage", CHECK, f"covers only {overlap * sz:.0f} mm of the {landmarks.lung_extent_mm():.0f} mm "
+                                  f"of thorax in the scan; the {key} runs through the whole thorax")
 
 
 def _median_offset(a: dict[int, float], b: dict[int, float] | np.ndarray) -> float | None:

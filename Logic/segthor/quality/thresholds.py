@@ -90,5 +90,8 @@ POSITION_MARGIN_MM = 5.0
 # Mean max-softmax inside the organ on the network grid: below these the network itself was unsure.
 CONFIDENCE_CHECK = 0.80
 CONFIDENCE_IMPLAUSIBLE = 0.60
+# The esophagus and the (descending) aorta run through the whole thorax: on a scan that shows the lungs, they
+# should cover at least this share of the lungs' superior-inferior extent.
+TUBE_LUNG_COVERAGE = 0.6
 # The heart's centre must lie within this many mm of the lungs' superior-inferior extent.
 HEART_OUTSIDE_LUNGS_MM = 30.0
