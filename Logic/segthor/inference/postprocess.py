@@ -236,7 +236,7 @@ def postprocess_labels(
         raw_box = boxes[organ.label - 1]
         if not steps or raw_box is None:
             continue
-        box = tuple(slice(max(0, b.start - 2), min(n, b.stop + 2)) for b, n in zip(raw_box, labels.shape))
+        box = tuple(slice(max(0, b.start - 2), min(n, b.stop + 2)) for b, n in zip(raw_box, labels.shape, strict=True))
         region = out[box]
         mask = region == organ.label
         cleaned = clean_mask(mask, steps, options.min_piece_mm3.get(organ.key, 0.0) / voxel_mm3)

@@ -1,6 +1,6 @@
 """Coarse anatomy found by thresholds alone: body, lungs, mediastinal blood pool and spine, per axial slice.
 
-Computed once per CT on a decimated patient-aligned view (in-plane voxels of ~4 mm; every slice kept),
+Computed once per CT on a decimated patient-aligned view (in-plane voxels of ~5 mm; every slice kept),
 so it costs a fraction of a second even for a 512x512x300 CT. Used by the input checks (does the scan cover the
 thorax, is the body cut, contrast phase) and by the organ checks (where the spine is).
 """
@@ -16,7 +16,7 @@ from segthor.quality import thresholds as T
 from segthor.quality.frame import PatientFrame
 
 # In-plane decimation target: thresholds and areas need no finer grid.
-_TARGET_IN_PLANE_MM = 4.0
+_TARGET_IN_PLANE_MM = 5.0
 
 
 @dataclass
