@@ -19,3 +19,23 @@ class ModelError(SegthorError):
 
 class CancelledError(SegthorError):
     """The user cancelled a running job; nothing was changed."""
+
+
+class OutputError(SegthorError):
+    """An output that cannot be written (read-only folder, full disk, a file where a folder should be)."""
+
+
+class OverwriteRefusedError(InputError):
+    """Outputs already exist and replacing them was not asked for.
+
+    The message names the option in the words of whoever reads it: ``overwrite=True`` from the Python API,
+    ``--overwrite`` on the command line (the CLI prints ``worded("--overwrite")``).
+    """
+
+    def __init__(self, problem: str, alternatives: str = "choose another output folder") -> None:
+        self.problem = problem
+        self.alternatives = alternatives
+        super().__init__(self.worded("overwrite=True"))
+
+    def worded(self, option: str) -> str:
+        return f"{self.problem}; {self.alternatives}, or pass {option} to replace it"
