@@ -91,6 +91,22 @@ def test_evaluate_write_failure_leaves_no_half_set(tmp_path, monkeypatch, capsys
     assert list((tmp_path / "out").iterdir()) == []  # the CSV written before the failure is gone too
 
 
+def test_segment_refuses_a_folder_the_os_will_not_write(tmp_path, small_ct, tiny_model_dir, no_inference,
+                                                         monkeypatch, capsys):
+    """What a read-only folder does for a normal user, simulated so it also runs as root."""
+    import segthor.io.writable as writable
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(writable.tempfile, "mkstemp", denied)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["segment", str(small_ct), "-o", str(out), *_model_args(tiny_model_dir)]) == 2
+    assert "permission denied" in _one_line_error(capsys, "segment")
+    assert list(out.iterdir()) == []
+
+
 @pytest.mark.skipif(IS_ROOT, reason="root writes into read-only folders; the regular-file case covers root")
 def test_segment_refuses_a_read_only_folder(tmp_path, small_ct, tiny_model_dir, no_inference, capsys):
     out = tmp_path / "ro"

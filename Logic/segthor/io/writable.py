@@ -22,15 +22,20 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def check_writable_dir(folder: str | os.PathLike[str]) -> Path:
-    """Create ``folder`` (and its parents) if needed and prove a file can be created in it.
+    """Prove that files can be created in ``folder`` (or, when it does not exist yet, that it can be created).
 
-    A probe file is created and removed again (``os.access`` is not enough: it ignores read-only mounts and,
-    for root, permissions). Raises ``OutputError`` naming the folder and the reason.
+    Nothing is left behind: a missing folder is not created here (the writers create it), its nearest existing
+    ancestor is probed instead. The probe creates and removes a file (``os.access`` is not enough: it ignores
+    read-only mounts and, for root, permissions). Raises ``OutputError`` naming the folder and the reason.
     """
     folder = Path(folder)
+    probe_in = folder
+    while not probe_in.exists() and probe_in.parent != probe_in:
+        probe_in = probe_in.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".segthor-write-check.", dir=folder)
+        if not probe_in.is_dir():
+            raise NotADirectoryError(20, "a path component is a file, not a folder", str(probe_in))
+        fd, name = tempfile.mkstemp(prefix=".segthor-write-check.", dir=probe_in)
         os.close(fd)
         os.unlink(name)
     except OSError as exc:
