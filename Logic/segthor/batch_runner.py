@@ -252,6 +252,8 @@ def run_batch(
     from segthor.io.writable import check_writable_dir
 
     out = check_writable_dir(output_dir)
+    with output_errors("the output folder"):
+        out.mkdir(parents=True, exist_ok=True)  # a batch always leaves its summary there
     r, world = rank_and_world_size(rank, world_size)
     mine = split_for_rank(discover_cases(input_dir), r, world)
     summary = BatchSummary(rank=r, world_size=world)
