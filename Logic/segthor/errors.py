@@ -29,13 +29,19 @@ class OverwriteRefusedError(InputError):
     """Outputs already exist and replacing them was not asked for.
 
     The message names the option in the words of whoever reads it: ``overwrite=True`` from the Python API,
-    ``--overwrite`` on the command line (the CLI prints ``worded("--overwrite")``).
+    ``--overwrite`` on the command line, which sets ``OverwriteRefusedError.option`` when it starts (so batch
+    rows and progress lines say it the same way).
     """
+
+    option = "overwrite=True"
 
     def __init__(self, problem: str, alternatives: str = "choose another output folder") -> None:
         self.problem = problem
         self.alternatives = alternatives
-        super().__init__(self.worded("overwrite=True"))
+        super().__init__(problem)
 
     def worded(self, option: str) -> str:
         return f"{self.problem}; {self.alternatives}, or pass {option} to replace it"
+
+    def __str__(self) -> str:
+        return self.worded(type(self).option)

@@ -221,3 +221,18 @@ def test_batch_does_not_resume_from_another_inputs_report(tmp_path):
     run_batch(lambda case, ref: ran.append(case.name) or {"status": "ok"}, tmp_path / "in", out, resume=True,
               show_progress=False)
     assert ran == ["a"]
+
+
+def test_batch_never_replaces_another_inputs_case_without_overwrite(tmp_path, tiny_model_dir, capsys):
+    write_volume(make_ct(shape=(6, 30, 30)), tmp_path / "in" / "a.nii.gz")
+    out = tmp_path / "out"
+    out.mkdir()
+    foreign = {"case": "a", "status": "ok", "input_resolved": str(tmp_path / "elsewhere" / "a.nii.gz")}
+    (out / "a.json").write_text(json.dumps(foreign))
+    args = ["batch", str(tmp_path / "in"), "-o", str(out), "--model", str(tiny_model_dir), "--device", "cpu", "-q"]
+    assert main(args) == 1
+    printed = capsys.readouterr().out
+    assert "another input" in printed and "--overwrite" in printed and "overwrite=True" not in printed
+    assert json.loads((out / "a.json").read_text()) == foreign  # untouched
+    assert main([*args, "--overwrite"]) == 0
+    assert json.loads((out / "a.json").read_text())["input_resolved"] == str((tmp_path / "in" / "a.nii.gz").resolve())

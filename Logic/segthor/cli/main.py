@@ -55,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    api_option = OverwriteRefusedError.option
+    OverwriteRefusedError.option = "--overwrite"  # refusals name the CLI's option, also inside batch rows
+    try:
+        return _run(args)
+    finally:
+        OverwriteRefusedError.option = api_option  # a caller of main() in-process keeps the API's wording
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code = int(args._run(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
@@ -65,9 +74,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CancelledError as exc:
         print(f"segthor {args.command}: cancelled: {exc}", file=sys.stderr)
         return EXIT_CANCELLED
-    except OverwriteRefusedError as exc:
-        print(f"segthor {args.command}: error: {exc.worded('--overwrite')}", file=sys.stderr)
-        return EXIT_USAGE
     except SegthorError as exc:
         print(f"segthor {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
