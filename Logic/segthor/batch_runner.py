@@ -132,15 +132,22 @@ def _distinct_names(found: list[tuple[Case, Path]]) -> list[Case]:
 
 
 def find_reference(case: Case, reference_dir: str | os.PathLike[str] | None) -> Path | None:
-    """The case's reference labels in `reference_dir` (SegTHOR GT.nii.gz or <case>_labels/_GT/<case> files)."""
+    """The case's reference labels in `reference_dir` (SegTHOR GT.nii.gz or <case>_labels/_GT/<case> files).
+
+    A case renamed apart from a same-named input (`a_nii`) is also looked up under its input's own name (`a`).
+    """
     if reference_dir is None:
         return None
+    from segthor.logic import case_name_for
+
     root = Path(reference_dir)
-    candidates = [root / case.name / "GT.nii.gz", root / case.name / f"{case.name}_GT.nii.gz"]
-    for suffix in FILE_SUFFIXES:
-        candidates += [root / f"{case.name}_labels{suffix}", root / f"{case.name}_GT{suffix}"]
-        if root.resolve() != case.image.parent.resolve():
-            candidates.append(root / f"{case.name}{suffix}")
+    candidates = []
+    for name in dict.fromkeys([case.name, case_name_for(case.image)]):
+        candidates += [root / name / "GT.nii.gz", root / name / f"{name}_GT.nii.gz"]
+        for suffix in FILE_SUFFIXES:
+            candidates += [root / f"{name}_labels{suffix}", root / f"{name}_GT{suffix}"]
+            if root.resolve() != case.image.parent.resolve():
+                candidates.append(root / f"{name}{suffix}")
     return next((p for p in candidates if p.is_file()), None)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from segmentation_helpers import make_ct
 
-from segthor.batch_runner import discover_cases, run_batch
+from segthor.batch_runner import discover_cases, find_reference, run_batch
 from segthor.cli.main import main
 from segthor.io.volume import write_volume
 
@@ -193,6 +193,8 @@ def test_batch_names_same_stem_inputs_apart(tmp_path):
     write_volume(ct, tmp_path / "in" / "b.nii.gz")
     cases = discover_cases(tmp_path / "in")
     assert [(c.name, c.image.name) for c in cases] == [("a_nii", "a.nii.gz"), ("a_nrrd", "a.nrrd"), ("b", "b.nii.gz")]
+    write_volume(ct, tmp_path / "ref" / "a_labels.nii.gz")
+    assert find_reference(cases[0], tmp_path / "ref").name == "a_labels.nii.gz"  # found under the input's name
 
 
 def test_batch_summary_is_written_as_cases_finish(tmp_path):
