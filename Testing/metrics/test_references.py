@@ -185,3 +185,17 @@ def test_cropped_reference_is_padded_and_false_positives_outside_count(tmp_path)
     # Cropping the prediction to the reference's box would have dropped the false positive (Dice 1.0, HD small).
     assert result.dice < 1.0 and result.hd > 20.0
     assert result.volume_pred_ml == pytest.approx(np.count_nonzero(pred) * float(np.prod(SPACING_XYZ)) / 1000)
+
+
+def test_resampling_refuses_volumes_that_do_not_overlap_and_handles_a_much_finer_reference():
+    pred, ref = label_pair()
+    far = Volume(ref, SPACING_XYZ, origin=(500.0, 0.0, 0.0))
+    with pytest.raises(InputError, match="do not overlap in space"):
+        evaluate_volumes(Volume(pred, SPACING_XYZ), far, resample_to_reference=True)
+    # A reference on a lattice twice as fine in every axis: the covering grid would be 8x the prediction, so
+    # the reference goes onto the prediction's grid; the same organs still agree.
+    fine = np.repeat(np.repeat(np.repeat(ref, 2, axis=0), 2, axis=1), 2, axis=2)
+    half = tuple(s / 2 for s in SPACING_XYZ)
+    origin = tuple(-s / 4 for s in SPACING_XYZ)  # fine voxel centres inside the coarse voxels
+    results = evaluate_volumes(Volume(ref, SPACING_XYZ), Volume(fine, half, origin), resample_to_reference=True)
+    assert all(results[k].dice == 1.0 for k in results)

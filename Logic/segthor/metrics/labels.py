@@ -146,14 +146,20 @@ def evaluate_volumes(
     (``geometry.axial_array_axis``), so the storage order (axial, sagittal, coronal) does not change a result.
     Different geometries raise ``InputError`` naming both, unless ``resample_to_reference`` is set: then both
     go onto the reference's lattice extended to cover the prediction (``geometry.covering_grid``): the
-    reference is padded, the prediction resampled by nearest neighbour, and never cropped.
+    reference is padded, the prediction resampled by nearest neighbour, and never cropped (for a reference
+    on a far finer lattice, the reference is resampled onto the prediction's grid instead).
     """
     pred_image = pred if isinstance(pred, LabelImage) else LabelImage(pred)
     ref_image = ref if isinstance(ref, LabelImage) else LabelImage(ref)
     if resample_to_reference and not pred_image.volume.same_geometry(ref_image.volume):
-        grid, offset = covering_grid(pred_image.volume, ref_image.volume)
-        pred_image = _onto(pred_image, grid, None)
-        ref_image = _onto(ref_image, grid, offset)
+        placed = covering_grid(pred_image.volume, ref_image.volume)
+        if placed is None:  # a much finer reference lattice: the prediction's own grid, reference resampled
+            ref_image = _onto(ref_image, pred_image.volume.with_array(np.zeros(pred_image.volume.array.shape,
+                                                                                np.uint8)), None)
+        else:
+            grid, offset = placed
+            pred_image = _onto(pred_image, grid, None)
+            ref_image = _onto(ref_image, grid, offset)
     else:
         check_same_geometry(pred_image.volume, ref_image.volume)
     ref_volume = ref_image.volume
