@@ -199,3 +199,24 @@ def test_resampling_refuses_volumes_that_do_not_overlap_and_handles_a_much_finer
     origin = tuple(-s / 4 for s in SPACING_XYZ)  # fine voxel centres inside the coarse voxels
     results = evaluate_volumes(Volume(ref, SPACING_XYZ), Volume(fine, half, origin), resample_to_reference=True)
     assert all(results[k].dice == 1.0 for k in results)
+
+
+@READERS
+def test_non_ascii_segment_names_match_the_users_map(tmp_path, use_slicerio):
+    """Slicer writes segment names in UTF-8 ('Speiseröhre'); both readers must keep them for --map."""
+    import SimpleITK as sitk
+
+    from segthor.outputs.seg_nrrd import segmentation_fields
+
+    _, ref = label_pair()
+    volume = Volume(ref, SPACING_XYZ)
+    image = volume.to_sitk()
+    fields = segmentation_fields(volume)
+    fields.update({"Segment0_Name": "Speiseröhre", "Segment0_Tags": "", "Segment1_Name": "Cœur", "Segment1_Tags": ""})
+    for key, value in fields.items():
+        image.SetMetaData(key, value)
+    sitk.WriteImage(image, str(tmp_path / "ref.seg.nrrd"))
+    read = read_label_image(tmp_path / "ref.seg.nrrd", use_slicerio=use_slicerio,
+                            user_map=read_user_map(["Speiseröhre=esophagus"]))
+    assert read.unused_segments == ["Cœur"]
+    assert np.array_equal(read.volume.array, np.where(ref == 2, 0, ref))

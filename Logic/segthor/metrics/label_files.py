@@ -147,16 +147,34 @@ def _read_with_slicerio(path: Path) -> tuple[np.ndarray, list[Segment], dict]:
     if voxels.ndim == 3:
         voxels = voxels[np.newaxis]
     layers = np.ascontiguousarray(voxels.transpose(0, 3, 2, 1))  # slicerio gives [layer, i, j, k]
+    names = _utf8_segment_names(path)
+    if len(names) != len(seg["segments"]):
+        names = [s.get("name", s.get("id", "")) for s in seg["segments"]]
     segments = [
         Segment(
-            name=s.get("name", s.get("id", "")),
+            name=name,
             code=_code(s.get("terminology", {}).get("type")),
             layer=int(s.get("layer", 0)),
             label_value=int(s.get("labelValue", 1)),
         )
-        for s in seg["segments"]
+        for name, s in zip(names, seg["segments"], strict=True)
     ]
     return layers, segments, _geometry_from_ijk_to_lps(seg["ijkToLPS"])
+
+
+def _utf8_segment_names(path: Path) -> list[str]:
+    """Segment names in index order, read from the header as UTF-8 (Slicer writes names such as 'Speiseröhre'
+    in UTF-8; pynrrd, under slicerio, drops every non-ASCII byte, so a user's --map would not match)."""
+    names: dict[int, str] = {}
+    with open(path, "rb") as f:
+        for _ in range(100_000):  # the header ends at the first empty line
+            line = f.readline()
+            if not line or not line.strip():
+                break
+            match = re.match(rb"Segment(\d+)_Name:=(.*?)\r?\n?$", line)
+            if match:
+                names[int(match.group(1))] = match.group(2).decode("utf-8", errors="replace")
+    return [names[i] for i in sorted(names)]
 
 
 def _code(coded: list[str] | None) -> str | None:
