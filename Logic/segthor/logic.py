@@ -267,6 +267,8 @@ class SegmentationLogic:
             "status": "ok",
             "input": str(input_path),
             "reference": str(reference) if reference else None,
+            # what reading the input left out, resampled or chose (DICOM geometry, NIfTI transforms)
+            "input_warnings": list(volume.warnings),
             "geometry": {
                 "size_xyz": list(volume.shape_xyz),
                 "spacing_xyz_mm": list(volume.spacing),
