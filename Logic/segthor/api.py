@@ -30,11 +30,14 @@ def segment(
     batch_size: int | None = None,
     case_name: str | None = None,
     progress: ProgressCallback | None = None,
+    series: str | None = None,
 ) -> CaseResult:
     """Segment one CT (NIfTI/NRRD/MHA file or DICOM folder) into OUTDIR/<case>.seg.nrrd, <case>_labels.nii.gz,
-    <case>_preview.png and <case>.json (model, device, stage timings, metrics when `reference` is given)."""
+    <case>_preview.png and <case>.json (model, device, stage timings, metrics when `reference` is given,
+    `input_warnings` for what reading the input left out or resampled). `series`: SeriesNumber or
+    SeriesInstanceUID of the series to read from a folder holding several."""
     logic = SegmentationLogic(model, device, postprocess, batch_size, progress)
-    return logic.segment_file(input, output_dir, reference, case_name)
+    return logic.segment_file(input, output_dir, reference, case_name, series)
 
 
 def batch(

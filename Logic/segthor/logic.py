@@ -234,8 +234,12 @@ class SegmentationLogic:
         output_dir: str | os.PathLike[str],
         reference: str | os.PathLike[str] | None = None,
         case_name: str | None = None,
+        series: str | None = None,
     ) -> CaseResult:
-        """Segment a CT file or DICOM folder; write .seg.nrrd, _labels.nii.gz, preview PNG and case JSON."""
+        """Segment a CT file or DICOM folder; write .seg.nrrd, _labels.nii.gz, preview PNG and case JSON.
+
+        `series` picks one of several DICOM series in the folder (SeriesNumber or SeriesInstanceUID).
+        """
         from segthor.io.volume import read_volume
         from segthor.outputs import CasePaths, write_image_outputs, write_report
 
@@ -248,7 +252,7 @@ class SegmentationLogic:
         with timer.stage("read"):
             progress.report(0.0, f"reading {Path(input_path).name}")
             check_file_fits(input_path)
-            volume = read_volume(input_path)
+            volume = read_volume(input_path, series)
             check_ct_volume(volume, name=Path(input_path).name)
             reference_volume = read_reference(reference, volume) if reference else None
         prediction = self.segment(volume, progress.sub(0.05, 0.85), timer)

@@ -24,9 +24,12 @@ FRAME_OF_REFERENCE = generate_uid()
 
 
 def hu_at(points_lps: np.ndarray) -> np.ndarray:
-    """The CT value at patient positions (..., 3) in mm: linear, so linear interpolation reproduces it."""
+    """The CT value at patient positions (..., 3) in mm: linear, so linear interpolation reproduces it.
+
+    From air (-1000 HU) at the first voxel of the default series to about soft tissue at the far corner.
+    """
     p = np.asarray(points_lps, float)
-    return 2.0 * p[..., 0] + 4.0 * p[..., 1] + 10.0 * p[..., 2] - 300.0
+    return 40.0 * (p[..., 0] + 8.0) + 20.0 * (p[..., 1] + 8.0) + 10.0 * p[..., 2] - 1000.0
 
 
 def plane_values(position, iop=AXIAL, rows=ROWS, columns=COLUMNS, pixel=PIXEL) -> np.ndarray:

@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", default=None, metavar="REF",
                         help="reference labels on the CT's grid (SegTHOR values 0-4) to compute metrics")
     parser.add_argument("--case-name", default=None, help="output file prefix (default: the input's name)")
+    parser.add_argument("--series", default=None, metavar="NUMBER|UID",
+                        help="the DICOM series to read (SeriesNumber or SeriesInstanceUID) when the folder holds "
+                             "several")
     add_model_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
 
@@ -63,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         postprocess=args.postprocess,
         batch_size=args.batch_size,
         case_name=args.case_name,
+        series=args.series,
     )
     if not args.quiet:
         print(format_report(result.report), file=sys.stdout)
