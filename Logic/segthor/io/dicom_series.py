@@ -4,7 +4,7 @@ Headers are read with pydicom; pixels of classic (one image per file) series wit
 decodes compressed transfer syntaxes; enhanced (multi-frame) CT pixels with pydicom. The geometry is never
 taken on trust: see `segthor.io.dicom_geometry` for which slices are kept and how the grid is made.
 
-Folder rules (documented in docs/architecture.md, "DICOM input"):
+Folder rules (documented in docs/inputs.md):
 - the image series directly in the folder are used; non-image objects (RTSTRUCT, SEG, SR, ...) are ignored;
 - several series: choose one with `series=` (SeriesInstanceUID or SeriesNumber), otherwise an error lists them;
 - no series in the folder itself but exactly one below it (a patient/study folder): that one is read, with a
