@@ -65,3 +65,21 @@ def test_nifti_sform_qform_disagreement_is_reported_and_labels_keep_both(tmp_pat
     np.testing.assert_allclose(labels.header.get_qform(), qform, atol=1e-5)
     assert (int(labels.header["sform_code"]), int(labels.header["qform_code"])) == (2, 1)
     np.testing.assert_allclose(labels.affine, nib.load(str(tmp_path / "ct.nii.gz")).affine)  # sform-first tools
+
+
+def test_batch_finds_patient_folders_with_the_series_below_and_reports_the_warnings(tmp_path, tiny_model_dir,
+                                                                                    capsys):
+    import csv
+
+    write_series(tmp_path / "cases" / "patientA" / "study" / "CT", axial_positions(8, 2.0))
+    positions = axial_positions(9, 2.0)
+    del positions[2]
+    write_series(tmp_path / "cases" / "patientB", positions)
+    out = tmp_path / "out"
+    assert main(["batch", str(tmp_path / "cases"), "-o", str(out), "--model", str(tiny_model_dir),
+                 "--device", "cpu", "-q"]) == 0
+    rows = {r["case"]: r for r in csv.DictReader((out / "summary.csv").open())}
+    assert rows["patientA"]["status"] == "ok" and "subfolder study/CT" in rows["patientA"]["message"]
+    assert rows["patientB"]["status"] == "ok" and "1 missing slice" in rows["patientB"]["message"]
+    printed = capsys.readouterr().out
+    assert "patientB (warning): " in printed
