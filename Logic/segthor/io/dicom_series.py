@@ -14,6 +14,7 @@ Folder rules (documented in docs/inputs.md):
 from __future__ import annotations
 
 import os
+import warnings as python_warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,9 @@ def _read_header(path: Path):
     from pydicom.errors import InvalidDicomError
 
     try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
+        with python_warnings.catch_warnings():
+            python_warnings.simplefilter("ignore")  # pydicom notes on non-conformant values: not for the user
+            return pydicom.dcmread(path, stop_before_pixels=True)
     except (InvalidDicomError, OSError, ValueError, EOFError, TypeError, AttributeError, KeyError):
         return None  # not DICOM (or not readable as such): folders also hold README, DICOMDIR, thumbnails
 

@@ -140,6 +140,8 @@ def read_volume(path: str | os.PathLike[str], series: str | None = None) -> Volu
         from segthor.io.dicom_series import read_dicom_folder
 
         return read_dicom_folder(path, series)
+    if series is not None:
+        raise InputError(f"{path.name} is a file; a series (--series {series}) can only be chosen in a DICOM folder")
     if not _is_image_file(path):
         raise InputError(
             f"{path.name}: unsupported file type; supported: {', '.join(FILE_SUFFIXES)} or a DICOM folder"
