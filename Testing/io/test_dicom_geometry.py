@@ -184,3 +184,21 @@ def test_compressed_transfer_syntax_is_still_decoded_by_gdcm(tmp_path):
     np.testing.assert_array_equal(plain.array, rle.array)
     assert plain.same_geometry(rle)
     shutil.rmtree(tmp_path / "plain")
+
+
+def test_one_tiny_gap_in_a_coarse_series_is_refused_not_blown_up(tmp_path):
+    positions = [(-8.0, -8.0, z) for z in (0, 5, 10, 10.5, 15, 20, 25, 30)]  # 0.5 mm next to 5 mm gaps
+    write_series(tmp_path / "ct", positions)
+    with pytest.raises(InputError, match="spacing varies from 0.5 to 5 mm.*export the series with even spacing"):
+        read_volume(tmp_path / "ct")
+
+
+@pytest.mark.parametrize("shift", [(0.3, -1.7), (-2.5, 0.25), (3.0, 0.0), (0.0, -15.5)])
+def test_slice_shift_matches_scipy_linear_shift(shift):
+    from scipy import ndimage
+
+    from segthor.io.dicom_geometry import shift_bilinear
+
+    plane = np.random.default_rng(1).normal(size=(12, 17)).astype(np.float32)
+    expected = ndimage.shift(plane, shift, order=1, mode="constant", cval=-5.0)
+    np.testing.assert_allclose(shift_bilinear(plane, *shift, fill=-5.0), expected, atol=1e-5)
