@@ -26,7 +26,7 @@ def test_dicom_gap_is_reported_and_labels_are_on_the_regular_grid(tmp_path, tiny
     assert len(warnings) == 2 and "subfolder CT" in warnings[0] and "1 missing slice" in warnings[1]
     assert report["geometry"]["size_xyz"] == [16, 16, 9]
     printed = capsys.readouterr().out
-    assert "warning: " in printed and "1 missing slice" in printed
+    assert "input warning: " in printed and "1 missing slice" in printed
     labels = nib.load(str(out / "patient_labels.nii.gz"))
     assert labels.shape == (16, 16, 9)
     np.testing.assert_allclose(labels.header.get_zooms(), (1.0, 1.0, 2.0))

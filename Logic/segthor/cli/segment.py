@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def format_report(report: dict) -> str:
     lines = [f"{report['case']}: model {report['model']['id']} on {report['device']}"]
-    lines.extend(f"  warning: {w}" for w in report.get("input_warnings") or [])
+    lines.extend(f"  input warning: {w}" for w in report.get("input_warnings") or [])
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in report["timings_s"].items())
     lines.append(f"  timings: {timings}")
     volumes = ", ".join(f"{k} {v:.1f} ml" for k, v in report["organ_volumes_ml"].items())
