@@ -202,3 +202,15 @@ def test_slice_shift_matches_scipy_linear_shift(shift):
     plane = np.random.default_rng(1).normal(size=(12, 17)).astype(np.float32)
     expected = ndimage.shift(plane, shift, order=1, mode="constant", cval=-5.0)
     np.testing.assert_allclose(shift_bilinear(plane, *shift, fill=-5.0), expected, atol=1e-5)
+
+
+def test_tilt_and_a_missing_slice_together_are_both_regularised(tmp_path):
+    positions = [(-8.0, -8.0 + 0.5 * k, 2.0 * k) for k in range(9)]
+    del positions[6]
+    write_series(tmp_path / "ct", positions, gantry_tilt=14.0)
+    ct = read_volume(tmp_path / "ct")
+    assert ct.array.shape == (9, 16, 16) and len(ct.warnings) == 2
+    assert "missing slice" in ct.warnings[0] and "gantry tilt (GantryDetectorTilt 14 deg)" in ct.warnings[1]
+    right = np.abs(ct.array - volume_values(ct)) <= 1.0
+    assert right[0].all() and right.mean() > 0.6
+    assert (right | (ct.array == ct.array.min())).all()

@@ -207,6 +207,14 @@ def _integer_shift(plane: np.ndarray, dy: int, dx: int, fill: float) -> np.ndarr
     return out
 
 
+def _inside(shape: tuple[int, int], dy: float, dx: float) -> np.ndarray:
+    """Pixels (a, b) whose source (a - dy, b - dx) lies within a plane of `shape`."""
+    rows, cols = shape
+    a = np.arange(rows)[:, None] - dy
+    b = np.arange(cols)[None, :] - dx
+    return (a >= -1e-6) & (a <= rows - 1 + 1e-6) & (b >= -1e-6) & (b <= cols - 1 + 1e-6)
+
+
 def shift_bilinear(plane: np.ndarray, dy: float, dx: float, fill: float) -> np.ndarray:
     """out[a, b] = plane at (a - dy, b - dx) by bilinear interpolation (float32); `fill` outside the plane.
 
@@ -220,11 +228,7 @@ def shift_bilinear(plane: np.ndarray, dy: float, dx: float, fill: float) -> np.n
         for wx, sx in ((1.0 - fx, ix), (fx, ix + 1)):
             if wy * wx > 1e-9:
                 out += np.float32(wy * wx) * _integer_shift(plane, sy, sx, fill)
-    rows, cols = plane.shape
-    a = np.arange(rows)[:, None] - dy
-    b = np.arange(cols)[None, :] - dx
-    inside = (a >= -1e-6) & (a <= rows - 1 + 1e-6) & (b >= -1e-6) & (b <= cols - 1 + 1e-6)
-    out[~inside] = fill
+    out[~_inside(plane.shape, dy, dx)] = fill
     return out
 
 
@@ -241,15 +245,18 @@ def resample_stack(stack: np.ndarray, plan: GridPlan, pixel_spacing: tuple[float
     out = np.empty((len(plan.target_distances), *stack.shape[1:]), dtype=stack.dtype)
     # A slice moved by o within its plane holds at pixel (a, b) what the grid has at (a + o_col/dy, b + o_row/dx).
     shifts = plan.inplane_offsets[:, ::-1] / np.asarray(pixel_spacing, dtype=float)
-    cache: dict[int, np.ndarray] = {}
+    cache: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
 
-    def aligned(i: int) -> np.ndarray:
+    def aligned(i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Slice i moved onto the grid's in-plane lattice, and where it covers the grid (None: everywhere)."""
         if i not in cache:
             for old in [key for key in cache if key < i - 1]:
                 del cache[old]  # targets go forward: keep only the two neighbours in memory
             dy, dx = shifts[i]
-            moved = abs(dy) > 1e-6 or abs(dx) > 1e-6
-            cache[i] = shift_bilinear(stack[i], dy, dx, fill) if moved else stack[i]
+            if abs(dy) > 1e-6 or abs(dx) > 1e-6:
+                cache[i] = (shift_bilinear(stack[i], dy, dx, fill), _inside(stack.shape[1:], dy, dx))
+            else:
+                cache[i] = (stack[i], None)
         return cache[i]
 
     integer = np.issubdtype(stack.dtype, np.integer)
@@ -259,11 +266,15 @@ def resample_stack(stack: np.ndarray, plan: GridPlan, pixel_spacing: tuple[float
         i = int(np.clip(np.searchsorted(d, t, side="right") - 1, 0, len(d) - 2))
         w = float(np.clip((t - d[i]) / (d[i + 1] - d[i]), 0.0, 1.0))
         if w < 1e-6:
-            value = aligned(i)
+            value = aligned(i)[0]
         elif w > 1 - 1e-6:
-            value = aligned(i + 1)
+            value = aligned(i + 1)[0]
         else:
-            value = np.float32(1.0 - w) * aligned(i) + np.float32(w) * aligned(i + 1)
+            (below, covered_below), (above, covered_above) = aligned(i), aligned(i + 1)
+            value = np.float32(1.0 - w) * below + np.float32(w) * above
+            for covered in (covered_below, covered_above):
+                if covered is not None:
+                    value[~covered] = fill  # only where both neighbours cover the voxel is a blend honest
         if integer and value.dtype != stack.dtype:
             value = np.rint(value, out=np.asarray(value, dtype=np.float32))
             np.clip(value, low, high, out=value)
