@@ -127,11 +127,13 @@ def plan_grid(slices: list[SlicePlane], label: str) -> GridPlan:
     """The regular grid for slices already sorted along their normal (no two in one plane).
 
     Tilt: slice positions that move within the slice plane (a sheared stack, as a tilted gantry acquires)
-    beyond a tenth of a pixel. Uneven spacing: gaps between neighbours that differ by more than
-    max(0.01 mm, 1% of the typical gap) (a missing slice is one such gap). Either way the grid gets the smallest
-    gap as its spacing and a warning says what was done. Raises InputError for stacks that cannot be made
-    regular honestly: gaps over MAX_GAP_RATIO times the typical one (two stacks in one series), or a smallest
-    gap so small that the grid would need over MAX_UPSAMPLING times as many slices.
+    beyond a tenth of a pixel. Uneven spacing: a gap, or a slice's distance from its place on the evenly
+    spaced grid, off by more than max(0.01 mm, 1% of the typical gap) (a missing slice is one such gap).
+    Either way the grid gets the smallest gap as its spacing and a warning says what was done.
+
+    Raises InputError for stacks that cannot be made regular honestly: gaps over MAX_GAP_RATIO times the
+    typical one (two stacks in one series), or a smallest gap so small that the grid would need over
+    MAX_UPSAMPLING times as many slices.
     """
     first = slices[0]
     row, col = np.asarray(first.row_cosine, float), np.asarray(first.col_cosine, float)
@@ -146,8 +148,11 @@ def plan_grid(slices: list[SlicePlane], label: str) -> GridPlan:
         offsets = np.zeros_like(offsets)
     gaps = np.diff(distances)
     typical = float(np.median(gaps))
-    uneven = bool(np.abs(gaps - typical).max() > max(SPACING_EPS_MM, 0.01 * typical))
     length = float(distances[-1] - distances[0])
+    tolerance = max(SPACING_EPS_MM, 0.01 * typical)
+    # uneven: a gap off the typical one, or small deviations adding up to a slice off its regular place
+    off_grid = distances - (distances[0] + np.arange(len(distances)) * length / (len(distances) - 1))
+    uneven = bool(np.abs(gaps - typical).max() > tolerance or np.abs(off_grid).max() > tolerance)
     warnings: list[str] = []
     if uneven:
         smallest = float(gaps.min())
