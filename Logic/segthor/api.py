@@ -42,15 +42,20 @@ def segment(
     progress: ProgressCallback | None = None,
     overwrite: bool = False,
     segment_map: SegmentMap = None,
+    series: str | None = None,
 ) -> CaseResult:
     """Segment one CT (NIfTI/NRRD/MHA file or DICOM folder) into OUTDIR/<case>.seg.nrrd, <case>_labels.nii.gz,
-    <case>_preview.png and <case>.json (model, device, stage timings, metrics when `reference` is given).
+    <case>_preview.png and <case>.json (model, device, stage timings, metrics when `reference` is given,
+    `input_warnings` for what reading the input left out or resampled).
 
     The case name is `case_name` or the input's name; a derived name already used by another input's outputs
     becomes `<parent>_<name>` (see `outputs.case_files.choose_case_name`); `overwrite` replaces them instead.
-    `segment_map`: reference segment name -> organ (`--map`). The output folder is checked before any work."""
+    `segment_map`: reference segment name -> organ (`--map`). `series`: SeriesNumber or SeriesInstanceUID of the
+    series to read from a folder holding several. The output folder is checked before any work."""
     logic = SegmentationLogic(model, device, postprocess, batch_size, progress)
-    return logic.segment_file(input, output_dir, reference, case_name, overwrite=overwrite, segment_map=segment_map)
+    return logic.segment_file(
+        input, output_dir, reference, case_name, overwrite=overwrite, segment_map=segment_map, series=series
+    )
 
 
 def batch(

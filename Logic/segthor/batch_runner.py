@@ -62,7 +62,9 @@ def _is_label_file(path: Path) -> bool:
     return name.startswith(_LABEL_PREFIX) or any(m in name for m in _LABEL_MARKERS)
 
 
-def _looks_like_dicom_folder(folder: Path) -> bool:
+def _looks_like_dicom_folder(folder: Path, depth: int = 2) -> bool:
+    """DICOM files in the folder or, for patient/study folders, up to `depth` levels below it
+    (read_volume then reads the one series below or names the subfolders to choose from)."""
     for child in sorted(folder.iterdir())[:5]:
         if child.is_file():
             if child.suffix.lower() == ".dcm":
@@ -71,6 +73,8 @@ def _looks_like_dicom_folder(folder: Path) -> bool:
                 head = f.read(132)
             if head[128:132] == b"DICM":
                 return True
+        elif depth > 0 and child.is_dir() and _looks_like_dicom_folder(child, depth - 1):
+            return True
     return False
 
 
@@ -191,6 +195,8 @@ CSV_FIELDS = (
 
 
 def summary_row(case: Case, status: str, report: dict[str, Any] | None, seconds: float, message: str = "") -> dict:
+    if report and not message:
+        message = "; ".join(report.get("input_warnings") or [])  # what reading the input left out or resampled
     row: dict[str, Any] = {"case": case.name, "status": status, "seconds": round(seconds, 2), "message": message}
     if report:
         row["device"] = report.get("device", "")

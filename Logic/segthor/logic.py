@@ -236,12 +236,14 @@ class SegmentationLogic:
         case_name: str | None = None,
         overwrite: bool = False,
         segment_map: Any = None,
+        series: str | None = None,
     ) -> CaseResult:
         """Segment a CT file or DICOM folder; write .seg.nrrd, _labels.nii.gz, preview PNG and case JSON.
 
         Before any work the output folder is checked for writing and the case name chosen so it takes no
         other input's outputs (``outputs.case_files.choose_case_name``; ``overwrite`` replaces them instead).
         ``segment_map``: reference segment name -> organ (``--map`` values or a mapping, ``read_user_map``).
+        ``series`` picks one of several DICOM series in the folder (SeriesNumber or SeriesInstanceUID).
         Raises ``OutputError`` (nothing of the case left behind) when an output cannot be written.
         """
         from segthor.io.volume import read_volume
@@ -263,7 +265,7 @@ class SegmentationLogic:
         with timer.stage("read"):
             progress.report(0.0, f"reading {Path(input_path).name}")
             check_file_fits(input_path)
-            volume = read_volume(input_path)
+            volume = read_volume(input_path, series)
             check_ct_volume(volume, name=Path(input_path).name)
             reference_volume = read_reference_image(reference, volume, user_map) if reference else None
         prediction = self.segment(volume, progress.sub(0.05, 0.85), timer)
@@ -284,6 +286,8 @@ class SegmentationLogic:
             "input_resolved": input_key(input_path),
             "reference": str(reference) if reference else None,
             "reference_unused_segments": reference_volume.unused_segments if reference_volume is not None else [],
+            # what reading the input left out, resampled or chose (DICOM geometry, NIfTI transforms)
+            "input_warnings": list(volume.warnings),
             "geometry": {
                 "size_xyz": list(volume.shape_xyz),
                 "spacing_xyz_mm": list(volume.spacing),

@@ -50,4 +50,7 @@ def run(args: argparse.Namespace) -> int:
           f"summary: {summary.csv_path}")
     for row in summary.failed:
         print(f"  {row['case']}: {row['message']}")
+    for row in summary.rows:
+        if row["status"] == "ok" and row["message"]:
+            print(f"  {row['case']} (warning): {row['message']}")
     return 1 if summary.failed else 0

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "<parent>_<name> when another input's results already use it)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace another input's results of the same case name in OUTDIR")
+    parser.add_argument("--series", default=None, metavar="NUMBER|UID",
+                        help="the DICOM series to read (SeriesNumber or SeriesInstanceUID) when the folder holds "
+                             "several")
     add_map_argument(parser)
     add_model_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors (no progress line)")
@@ -72,6 +75,7 @@ def progress_display(quiet: bool, stream=None) -> TerminalProgress | None:
 
 def format_report(report: dict) -> str:
     lines = [f"{report['case']}: model {report['model']['id']} on {report['device']}"]
+    lines.extend(f"  input warning: {w}" for w in report.get("input_warnings") or [])
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in report["timings_s"].items())
     lines.append(f"  timings: {timings}")
     volumes = ", ".join(f"{k} {v:.1f} ml" for k, v in report["organ_volumes_ml"].items())
@@ -108,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             progress=display,
             overwrite=args.overwrite,
             segment_map=args.segment_map,
+            series=args.series,
         )
     finally:
         if display is not None:
