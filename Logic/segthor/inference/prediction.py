@@ -87,6 +87,12 @@ def _logits(model: Any, x: Any, device: Any) -> Any:
     return out
 
 
+def _argmax(logits: Any) -> Any:
+    """Class index per voxel. `max` over the class axis rather than `argmax`: the same indices, but torch's CPU
+    `argmax` along a non-last axis took ~5x longer (78 vs 14 ms for a 8x5x145x172 batch, 1 thread)."""
+    return logits.max(dim=1)[1]
+
+
 def run_network(
     model: Any,
     array: np.ndarray,
@@ -112,7 +118,7 @@ def run_network(
             progress.report(0.0, "running the 3D network")
             x = torch.from_numpy(np.ascontiguousarray(array))[None, None].to(device)
             logits = _logits(model, x, device)
-            labels = confidence.labels_and_add(logits) if confidence is not None else logits.argmax(1)
+            labels = confidence.labels_and_add(logits) if confidence is not None else _argmax(logits)
             out[:] = labels[0].to(torch.uint8).cpu().numpy()
             progress.report(1.0, "3D network done")
             return out, torch.get_num_threads()
@@ -127,7 +133,7 @@ def run_network(
                 t0 = time.perf_counter()
                 x = _network_input(array[start:stop], device)
                 logits = _logits(model, x, device)
-                labels = confidence.labels_and_add(logits) if confidence is not None else logits.argmax(1)
+                labels = confidence.labels_and_add(logits) if confidence is not None else _argmax(logits)
                 out[start:stop] = labels.to(torch.uint8).cpu().numpy()
                 if governor is not None:
                     governor.observe((time.perf_counter() - t0) / (stop - start))
