@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,12 @@ from typing import Any
 import numpy as np
 
 from segthor.errors import InputError
+from segthor.io.volume import Volume
 from segthor.metrics.cases import pair_cases
 from segthor.metrics.label_files import read_label_volume
 from segthor.metrics.labels import OrganSpec, evaluate_volumes, select_organs
-from segthor.metrics.result import HD95_POOLED, METRIC_NAMES, OrganMetrics, check_hd95_convention
+from segthor.metrics.registry import METRIC_NAMES, metric_options
+from segthor.metrics.result import HD95_POOLED, OrganMetrics, check_hd95_convention
 
 
 @dataclass
@@ -34,6 +37,7 @@ class CohortEvaluation:
     hd95_convention: str
     restricted: bool
     unmatched_predictions: list[str] = field(default_factory=list)
+    options: dict[str, float] = field(default_factory=metric_options)
 
     def values(self, organ: str, metric: str) -> dict[str, float | None]:
         """Case name -> value of one metric for one organ (None where undefined)."""
@@ -59,13 +63,17 @@ def evaluate_paths(
     restricted: bool = False,
     resample_to_reference: bool = False,
     on_case: Callable[[int, int, str], None] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> CohortEvaluation:
     """Evaluate a predicted label file against a reference one, or every case of two folders.
 
     ``on_case(index, total, case)`` is called before each case (progress reporting). Geometry mismatches
-    raise ``InputError`` naming the case and both geometries unless ``resample_to_reference``.
+    raise ``InputError`` naming the case and both geometries unless ``resample_to_reference``. ``options``:
+    metric parameters by name (``segthor.metrics.registry``, e.g. ``{"nsd_tolerance_mm": 3.0}``). The two
+    files of a case are read concurrently (decompression releases the GIL).
     """
     hd95 = check_hd95_convention(hd95)
+    options = metric_options(options)
     chosen = select_organs(organs)
     pairs, extra = pair_cases(pred, ref)
     cases = []
@@ -74,17 +82,26 @@ def evaluate_paths(
             on_case(i, len(pairs), pair.case)
         try:
             metrics = evaluate_volumes(
-                read_label_volume(pair.pred),
-                read_label_volume(pair.ref),
+                *read_pair(pair.pred, pair.ref),
                 chosen,
                 hd95=hd95,
                 restricted=restricted,
                 resample_to_reference=resample_to_reference,
+                options=options,
             )
         except InputError as exc:
             raise InputError(f"case {pair.case} ({pair.pred.name} vs {pair.ref.name}): {exc}") from exc
         cases.append(CaseEvaluation(pair.case, pair.pred, pair.ref, metrics))
-    return CohortEvaluation(cases, tuple(o.key for o in chosen), hd95, restricted, extra)
+    return CohortEvaluation(cases, tuple(o.key for o in chosen), hd95, restricted, extra, options)
+
+
+def read_pair(pred: Path, ref: Path) -> tuple[Volume, Volume]:
+    """Both label files of a case, the reference read in a second thread while this one reads the prediction
+    (gzip and NRRD decompression release the GIL, so the two reads overlap)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ref_future = pool.submit(read_label_volume, ref)
+        pred_volume = read_label_volume(pred)  # an error here is raised after the pool has joined the thread
+        return pred_volume, ref_future.result()
 
 
 @dataclass(frozen=True)

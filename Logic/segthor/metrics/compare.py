@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from segthor.errors import InputError
+from segthor.metrics import registry
 from segthor.metrics.cohort import CohortEvaluation
 
-COMPARED_METRICS = ("dice", "dice_2d", "hd95", "assd", "ahd")
+COMPARED_METRICS = registry.names("compare")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ def compare_cohorts(
     """Wilcoxon signed-rank tests between two methods' evaluations of the same reference cases."""
     if a.hd95_convention != b.hd95_convention or a.restricted != b.restricted:
         raise InputError("compare evaluations made with the same HD95 convention and restriction")
+    if a.options != b.options:
+        raise InputError(f"compare evaluations made with the same metric options ({a.options} vs {b.options})")
     results = []
     for organ in a.organs:
         if organ not in b.organs:

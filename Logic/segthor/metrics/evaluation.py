@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from segthor._version import __version__
+from segthor.metrics import registry
 from segthor.metrics.cohort import CohortEvaluation, evaluate_paths, status_counts, summarize
 from segthor.metrics.compare import Comparison, compare_cohorts
 from segthor.metrics.labels import OrganSpec
@@ -58,6 +59,11 @@ class EvaluationReport:
             "restricted": self.cohort.restricted,
             "organs": list(self.cohort.organs),
             "units": {"distances": "mm", "volumes": "ml"},
+            "metric_options": dict(self.cohort.options),
+            "metrics": [
+                {"name": m.name, "label": m.label, "unit": m.unit, "better": m.better, "definition": m.definition}
+                for m in registry.METRICS
+            ],
             "pred": one(self.cohort),
         }
         if self.against is not None and self.comparison is not None:
@@ -78,14 +84,16 @@ def evaluate(
     against: PathLike | None = None,
     resample_to_reference: bool = False,
     on_case: Callable[[int, int, str], None] | None = None,
+    metric_options: Mapping[str, Any] | None = None,
 ) -> EvaluationReport:
     """Evaluate predicted label files/folders against references; optionally write CSV, JSON and a plot.
 
     ``against``: a second prediction (file or folder) of the same cases, compared with ``pred`` by a
-    Wilcoxon signed-rank test per organ and metric.
+    Wilcoxon signed-rank test per organ and metric. ``metric_options``: metric parameters by name, e.g.
+    ``{"nsd_tolerance_mm": 3.0}`` (``segthor.metrics.registry.PARAMETERS``; the CLI's ``--nsd-tolerance``).
     """
     organs = list(organs) if organs is not None else None
-    options = {"organs": organs, "hd95": hd95, "restricted": restricted}
+    options = {"organs": organs, "hd95": hd95, "restricted": restricted, "options": metric_options}
     cohort = evaluate_paths(pred, ref, resample_to_reference=resample_to_reference, on_case=on_case, **options)
     report = EvaluationReport(cohort)
     if against is not None:

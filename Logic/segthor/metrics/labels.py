@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -11,6 +12,7 @@ from segthor.errors import InputError
 from segthor.io.volume import Volume
 from segthor.metrics.binary import check_spacing, masks_metrics
 from segthor.metrics.geometry import check_same_geometry, resample_to
+from segthor.metrics.registry import metric_options
 from segthor.metrics.result import HD95_POOLED, OrganMetrics
 from segthor.metrics.surfaces import merge_boxes
 from segthor.organs import ORGANS, Organ, organ_by_label, organ_by_name
@@ -89,27 +91,30 @@ def evaluate_labels(
     organs: Iterable[OrganSpec] | None = None,
     hd95: str = HD95_POOLED,
     restricted: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, OrganMetrics]:
     """``binary_metrics`` for each organ of two label arrays; keys are organ keys ('esophagus', ...).
 
     ``spacing`` in mm in array-axis order (``volume.spacing[::-1]`` for a segthor Volume); the first axis is
-    the axial one. Each organ is cropped to the bounding box of both its masks before any distance transform.
+    the axial one. ``options``: metric parameters (``segthor.metrics.registry``). Each organ is cropped to
+    the bounding box of both its masks before any distance transform.
     """
     pred, ref = _label_array(pred, "prediction"), _label_array(ref, "reference")
     if pred.shape != ref.shape or pred.ndim != 3:
         raise InputError(f"prediction {pred.shape} and reference {ref.shape} must be 3D arrays of the same shape")
     spacing = check_spacing(spacing)
     chosen = select_organs(organs)
+    options = metric_options(options)
     pred_boxes, ref_boxes = _organ_boxes(pred, "prediction"), _organ_boxes(ref, "reference")
     results: dict[str, OrganMetrics] = {}
     empty = np.zeros((1, 1, 1), dtype=bool)
     for organ in chosen:
         box = merge_boxes(pred_boxes[organ.label - 1], ref_boxes[organ.label - 1], pred.shape, margin=1)
         if box is None:
-            results[organ.key] = masks_metrics(empty, empty, spacing, hd95, restricted)
+            results[organ.key] = masks_metrics(empty, empty, spacing, hd95, restricted, options)
         else:
             results[organ.key] = masks_metrics(
-                pred[box] == organ.label, ref[box] == organ.label, spacing, hd95, restricted
+                pred[box] == organ.label, ref[box] == organ.label, spacing, hd95, restricted, options
             )
     return results
 
@@ -121,6 +126,7 @@ def evaluate_volumes(
     hd95: str = HD95_POOLED,
     restricted: bool = False,
     resample_to_reference: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, OrganMetrics]:
     """``evaluate_labels`` on two label Volumes, with spacing and axis order taken from their geometry.
 
@@ -131,4 +137,4 @@ def evaluate_volumes(
         pred = resample_to(pred, ref)
     else:
         check_same_geometry(pred, ref)
-    return evaluate_labels(pred.array, ref.array, ref.spacing[::-1], organs, hd95, restricted)
+    return evaluate_labels(pred.array, ref.array, ref.spacing[::-1], organs, hd95, restricted, options)

@@ -11,19 +11,16 @@ from pathlib import Path
 
 from segthor.errors import InputError
 from segthor.io.atomic import atomic_path
+from segthor.metrics import registry
 from segthor.metrics.cohort import CohortEvaluation
 from segthor.organs import organ_by_name
 
-PLOT_METRICS = ("dice", "dice_2d", "hd95", "assd", "ahd", "volume_diff_ml")
-_TITLES = {
-    "dice": "Dice",
-    "dice_2d": "Dice 2D",
-    "hd95": "HD95 (mm)",
-    "assd": "ASSD (mm)",
-    "ahd": "AHD (mm)",
-    "hd": "HD (mm)",
-    "volume_diff_ml": "Volume pred - ref (ml)",
-}
+PLOT_METRICS = registry.names("plot")
+
+
+def _title(name: str) -> str:
+    m = registry.metric(name)
+    return f"{m.label} ({m.unit})" if m.unit else m.label
 
 
 def plot_boxes(
@@ -55,13 +52,15 @@ def plot_boxes(
                 patch.set_alpha(1.0 if k == 0 else 0.45)
                 patch.set_label(label if organ == organs[0] else None)
         ax.set_xticks(range(len(organs)), organs, rotation=30)
-        ax.set_title(_TITLES.get(metric, metric))
+        ax.set_title(_title(metric))
         ax.grid(axis="y", alpha=0.3)
     if len(cohorts) > 1:
         axes[0][0].legend(fontsize="small")
     first = cohorts[0][1]
     fig.suptitle(
-        f"{len(first.cases)} case(s), HD95 {first.hd95_convention}" + (", restricted" if first.restricted else "")
+        f"{len(first.cases)} case(s), HD95 {first.hd95_convention}"
+        + (", restricted" if first.restricted else "")
+        + (f", {registry.describe_options(first.options)}" if registry.PARAMETERS else "")
     )
     fig.tight_layout()
     path = Path(path)
