@@ -13,10 +13,11 @@ import numpy as np
 
 from segthor.errors import InputError
 from segthor.io.volume import Volume
+from segthor.metrics import registry
 from segthor.metrics.cases import pair_cases
 from segthor.metrics.label_files import read_label_volume
 from segthor.metrics.labels import OrganSpec, evaluate_volumes, select_organs
-from segthor.metrics.registry import METRIC_NAMES, metric_options
+from segthor.metrics.registry import metric_options
 from segthor.metrics.result import HD95_POOLED, OrganMetrics, check_hd95_convention
 
 
@@ -125,8 +126,11 @@ def summarize_values(values: Sequence[float | None]) -> MetricSummary:
     return MetricSummary(mean, std, n, len(values) - n)
 
 
-def summarize(cohort: CohortEvaluation, metrics: Sequence[str] = METRIC_NAMES) -> dict[str, dict[str, MetricSummary]]:
-    """Organ -> metric -> summary over the cases, like the papers' tables."""
+def summarize(
+    cohort: CohortEvaluation, metrics: Sequence[str] | None = None
+) -> dict[str, dict[str, MetricSummary]]:
+    """Organ -> metric -> summary over the cases, like the papers' tables (default: every registry metric)."""
+    metrics = registry.names() if metrics is None else metrics
     return {
         organ: {m: summarize_values(list(cohort.values(organ, m).values())) for m in metrics} for organ in cohort.organs
     }

@@ -16,8 +16,6 @@ from segthor.errors import InputError
 from segthor.metrics import registry
 from segthor.metrics.cohort import CohortEvaluation
 
-COMPARED_METRICS = registry.names("compare")
-
 
 @dataclass(frozen=True)
 class WilcoxonResult:
@@ -56,10 +54,12 @@ def wilcoxon_paired(a: Sequence[float], b: Sequence[float]) -> tuple[float | Non
 def compare_cohorts(
     a: CohortEvaluation,
     b: CohortEvaluation,
-    metrics: Sequence[str] = COMPARED_METRICS,
+    metrics: Sequence[str] | None = None,
     labels: tuple[str, str] = ("pred", "against"),
 ) -> Comparison:
-    """Wilcoxon signed-rank tests between two methods' evaluations of the same reference cases."""
+    """Wilcoxon signed-rank tests between two methods' evaluations of the same reference cases, for each organ
+    and metric (default: the registry's ``compare`` view)."""
+    metrics = registry.names("compare") if metrics is None else metrics
     if a.hd95_convention != b.hd95_convention or a.restricted != b.restricted:
         raise InputError("compare evaluations made with the same HD95 convention and restriction")
     if a.options != b.options:

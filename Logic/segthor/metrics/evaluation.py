@@ -62,7 +62,7 @@ class EvaluationReport:
             "metric_options": dict(self.cohort.options),
             "metrics": [
                 {"name": m.name, "label": m.label, "unit": m.unit, "better": m.better, "definition": m.definition}
-                for m in registry.METRICS
+                for m in map(registry.metric, registry.names())
             ],
             "pred": one(self.cohort),
         }
@@ -90,7 +90,7 @@ def evaluate(
 
     ``against``: a second prediction (file or folder) of the same cases, compared with ``pred`` by a
     Wilcoxon signed-rank test per organ and metric. ``metric_options``: metric parameters by name, e.g.
-    ``{"nsd_tolerance_mm": 3.0}`` (``segthor.metrics.registry.PARAMETERS``; the CLI's ``--nsd-tolerance``).
+    ``{"nsd_tolerance_mm": 3.0}`` (``segthor.metrics.registry.parameters()``; the CLI's ``--nsd-tolerance``).
     """
     organs = list(organs) if organs is not None else None
     options = {"organs": organs, "hd95": hd95, "restricted": restricted, "options": metric_options}

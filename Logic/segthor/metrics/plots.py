@@ -15,8 +15,6 @@ from segthor.metrics import registry
 from segthor.metrics.cohort import CohortEvaluation
 from segthor.organs import organ_by_name
 
-PLOT_METRICS = registry.names("plot")
-
 
 def _title(name: str) -> str:
     m = registry.metric(name)
@@ -26,9 +24,11 @@ def _title(name: str) -> str:
 def plot_boxes(
     cohorts: Sequence[tuple[str, CohortEvaluation]],
     path: str | os.PathLike[str],
-    metrics: Sequence[str] = PLOT_METRICS,
+    metrics: Sequence[str] | None = None,
 ) -> Path:
-    """Write a PNG of box plots; ``cohorts`` is [(method label, evaluation), ...] (one or two methods)."""
+    """Write a PNG of box plots; ``cohorts`` is [(method label, evaluation), ...] (one or two methods);
+    ``metrics`` default to the registry's ``plot`` view."""
+    metrics = registry.names("plot") if metrics is None else metrics
     try:
         import matplotlib
 
@@ -60,7 +60,7 @@ def plot_boxes(
     fig.suptitle(
         f"{len(first.cases)} case(s), HD95 {first.hd95_convention}"
         + (", restricted" if first.restricted else "")
-        + (f", {registry.describe_options(first.options)}" if registry.PARAMETERS else "")
+        + (f", {registry.describe_options(first.options)}" if registry.parameters() else "")
     )
     fig.tight_layout()
     path = Path(path)

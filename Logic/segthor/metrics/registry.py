@@ -172,17 +172,23 @@ METRICS: tuple[Metric, ...] = (
     ),
 )
 
+# Import-time snapshots for readers that want constants; the functions below read METRICS at call time, so a
+# metric added to METRICS (in a test, say) reaches every consumer that calls them.
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
 PARAMETERS: tuple[Parameter, ...] = tuple(p for m in METRICS for p in m.parameters)
-_BY_NAME = {m.name: m for m in METRICS}
 
 
 def metric(name: str) -> Metric:
     """The registry entry of ``name``; ``KeyError`` naming the known metrics otherwise."""
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRIC_NAMES)}") from None
+    for m in METRICS:
+        if m.name == name:
+            return m
+    raise KeyError(f"unknown metric {name!r}; known: {', '.join(names())}")
+
+
+def parameters() -> tuple[Parameter, ...]:
+    """Every metric's parameters, in registry order."""
+    return tuple(p for m in METRICS for p in m.parameters)
 
 
 def names(view: str | None = None) -> tuple[str, ...]:
@@ -195,7 +201,7 @@ def names(view: str | None = None) -> tuple[str, ...]:
 def metric_options(options: Mapping[str, Any] | None = None) -> dict[str, float]:
     """Every parameter's value: the defaults, overridden by ``options``. Unknown names or non-positive
     values raise ``InputError`` (a tolerance of 0 mm or less has no meaning)."""
-    values = {p.name: p.default for p in PARAMETERS}
+    values = {p.name: p.default for p in parameters()}
     for key, value in (options or {}).items():
         if key not in values:
             raise InputError(f"unknown metric option {key!r}; known: {', '.join(values) or 'none'}")
@@ -213,19 +219,19 @@ def metric_options(options: Mapping[str, Any] | None = None) -> dict[str, float]
 
 def describe_options(options: Mapping[str, float]) -> str:
     """``NSD tolerance 2 mm`` (for table footers and plot titles)."""
-    return "; ".join(f"{p.label} {options.get(p.name, p.default):g} {p.unit}".rstrip() for p in PARAMETERS)
+    return "; ".join(f"{p.label} {options.get(p.name, p.default):g} {p.unit}".rstrip() for p in parameters())
 
 
 def add_parameter_arguments(parser: argparse.ArgumentParser) -> None:
     """One ``--flag VALUE`` per metric parameter (``--nsd-tolerance 2``)."""
-    for p in PARAMETERS:
+    for p in parameters():
         parser.add_argument(p.flag, dest=p.name, type=float, default=None, metavar=p.unit.upper() or "VALUE",
                             help=p.help)
 
 
 def options_from_arguments(args: argparse.Namespace) -> dict[str, float]:
     """The ``metric_options`` given on a command line parsed with ``add_parameter_arguments``."""
-    return {p.name: getattr(args, p.name) for p in PARAMETERS if getattr(args, p.name, None) is not None}
+    return {p.name: getattr(args, p.name) for p in parameters() if getattr(args, p.name, None) is not None}
 
 
 def compute_all(pair: MaskPair, empty_case: int | None) -> dict[str, float | None]:
@@ -243,7 +249,8 @@ def compute_all(pair: MaskPair, empty_case: int | None) -> dict[str, float | Non
 def check_names(requested: Iterable[str]) -> tuple[str, ...]:
     """``requested`` as a tuple, each a registry name (``InputError`` otherwise)."""
     out = tuple(requested)
-    unknown = [n for n in out if n not in _BY_NAME]
+    known = names()
+    unknown = [n for n in out if n not in known]
     if unknown:
-        raise InputError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRIC_NAMES)}")
+        raise InputError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(known)}")
     return out

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from segthor.errors import InputError
-from segthor.metrics.registry import METRIC_NAMES as REGISTRY_NAMES
 
 STATUS_OK = "ok"
 STATUS_BOTH_EMPTY = "both_empty"
@@ -35,10 +34,6 @@ STATUSES = (STATUS_OK, STATUS_BOTH_EMPTY, STATUS_PRED_EMPTY, STATUS_REF_EMPTY)
 HD95_POOLED = "pooled"
 HD95_MAX_DIRECTED = "max-directed"
 HD95_CONVENTIONS = (HD95_POOLED, HD95_MAX_DIRECTED)
-
-# Column order used by tables, CSV and plots: the metric registry's (distances in mm, volumes in ml).
-METRIC_NAMES = REGISTRY_NAMES
-
 
 def check_hd95_convention(convention: str) -> str:
     if convention not in HD95_CONVENTIONS:
@@ -64,7 +59,7 @@ class OrganMetrics:
     nsd: normalised surface Dice at ``options["nsd_tolerance_mm"]`` (share of both surfaces within it).
     volume_ref_ml, volume_pred_ml, volume_diff_ml: volumes in ml; the difference is pred - ref.
     status: ``ok``, ``both_empty``, ``pred_empty`` or ``ref_empty``.
-    options: the metric parameters used (``segthor.metrics.registry.PARAMETERS``).
+    options: the metric parameters used (``segthor.metrics.registry.parameters()``).
     """
 
     values: Mapping[str, float | None]

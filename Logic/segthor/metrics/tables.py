@@ -8,8 +8,6 @@ from segthor.metrics import registry
 from segthor.metrics.cohort import CohortEvaluation, MetricSummary, status_counts, summarize
 from segthor.metrics.compare import Comparison
 
-TABLE_METRICS = registry.names("table")
-
 
 def _cell(s: MetricSummary, metric: str) -> str:
     if s.mean is None:
@@ -26,14 +24,16 @@ def _render(header: Sequence[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def summary_table(cohort: CohortEvaluation, metrics: Sequence[str] = TABLE_METRICS) -> str:
-    """Organ rows, metric columns of mean ± std over cases, then the conventions and empty-mask counts."""
+def summary_table(cohort: CohortEvaluation, metrics: Sequence[str] | None = None) -> str:
+    """Organ rows, metric columns (default: the registry's ``table`` view) of mean ± std over cases, then the
+    conventions and empty-mask counts."""
+    metrics = registry.names("table") if metrics is None else metrics
     summary = summarize(cohort, metrics)
     rows = [[organ, *(_cell(summary[organ][m], m) for m in metrics)] for organ in cohort.organs]
     text = _render(["organ", *(registry.metric(m).heading for m in metrics)], rows)
     scope = "restricted to the reference's axial slices" if cohort.restricted else "all slices"
     text += f"\n{len(cohort.cases)} case(s); mean ± sample std; HD95 convention: {cohort.hd95_convention}; {scope}"
-    text += f"; {registry.describe_options(cohort.options)}." if registry.PARAMETERS else "."
+    text += f"; {registry.describe_options(cohort.options)}." if registry.parameters() else "."
     unusual = {organ: {k: v for k, v in counts.items() if k != "ok"} for organ, counts in status_counts(cohort).items()}
     notes = [f"{organ}: " + ", ".join(f"{k} x{v}" for k, v in c.items()) for organ, c in unusual.items() if c]
     if notes:
