@@ -16,11 +16,6 @@ from segthor.metrics.cohort import CohortEvaluation
 from segthor.organs import organ_by_name
 
 
-def _title(name: str) -> str:
-    m = registry.metric(name)
-    return f"{m.label} ({m.unit})" if m.unit else m.label
-
-
 def plot_boxes(
     cohorts: Sequence[tuple[str, CohortEvaluation]],
     path: str | os.PathLike[str],
@@ -52,7 +47,7 @@ def plot_boxes(
                 patch.set_alpha(1.0 if k == 0 else 0.45)
                 patch.set_label(label if organ == organs[0] else None)
         ax.set_xticks(range(len(organs)), organs, rotation=30)
-        ax.set_title(_title(metric))
+        ax.set_title(registry.metric(metric).title)
         ax.grid(axis="y", alpha=0.3)
     if len(cohorts) > 1:
         axes[0][0].legend(fontsize="small")

@@ -97,6 +97,11 @@ class Metric:
         """Column heading: label and unit, e.g. ``HD95 mm``."""
         return f"{self.label} {self.unit}" if self.unit else self.label
 
+    @property
+    def title(self) -> str:
+        """Plot and MRML column title: label and unit in brackets, e.g. ``HD95 (mm)``."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
 
 def _dice(p: MaskPair) -> float:
     from segthor.metrics.overlap import dice_3d

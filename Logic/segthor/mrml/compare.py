@@ -14,8 +14,7 @@ from segthor.organs import ORGANS
 
 def table_columns() -> tuple[str, ...]:
     """Organ, one column per metric of the registry's ``mrml`` view (Dice, HD95, ASSD, NSD, ...), Status."""
-    shown = map(registry.metric, registry.names("mrml"))
-    return ("Organ", *(f"{m.label} ({m.unit})" if m.unit else m.label for m in shown), "Status")
+    return ("Organ", *(registry.metric(m).title for m in registry.names("mrml")), "Status")
 
 
 TABLE_COLUMNS = table_columns()
