@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from segthor.case_layout import case_name_for
 from segthor.errors import CancelledError, InputError, SegthorError
 from segthor.io.atomic import write_text_atomic
 from segthor.io.volume import FILE_SUFFIXES
@@ -70,8 +71,6 @@ def _looks_like_dicom_folder(folder: Path) -> bool:
 
 def discover_cases(input_dir: str | os.PathLike[str]) -> list[Case]:
     """The CT cases of a folder, sorted by name (the order ranks split on)."""
-    from segthor.logic import case_name_for
-
     root = Path(input_dir)
     if not root.is_dir():
         raise InputError(f"{root} is not a folder; give the folder holding the CT cases")
