@@ -15,7 +15,7 @@ from segthor.errors import InputError
 from segthor.io.volume import Volume, write_volume
 from segthor.metrics import evaluate, evaluate_paths, registry
 from segthor.metrics.cohort import summarize_values
-from segthor.metrics.compare import wilcoxon_paired
+from segthor.metrics.wilcoxon import wilcoxon_paired
 
 
 def run_cli(argv: list[str]) -> int:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from segthor.metrics import evaluate, evaluate_paths, registry
-from segthor.metrics.compare import compare_cohorts
 from segthor.metrics.tables import summary_table
+from segthor.metrics.wilcoxon import compare_cohorts
 
 # Columns of a per-case row that are not metrics: identity, status, conventions and options.
 ROW_EXTRAS = {"method", "case", "organ", "status", "hd95_convention", "restricted", "pred_file", "ref_file"}

@@ -27,7 +27,7 @@ _EXPORTS = {
     "EvaluationReport": "segthor.metrics.evaluation",
     "OrganMetrics": "segthor.metrics.result",
     "binary_metrics": "segthor.metrics.binary",
-    "compare_cohorts": "segthor.metrics.compare",
+    "compare_cohorts": "segthor.metrics.wilcoxon",
     "evaluate": "segthor.metrics.evaluation",
     "evaluate_labels": "segthor.metrics.labels",
     "evaluate_paths": "segthor.metrics.cohort",

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from segthor.boxes import bounding_box
 from segthor.errors import InputError
 from segthor.metrics.registry import MaskPair, compute_all, metric_options
 from segthor.metrics.result import (
@@ -18,7 +19,6 @@ from segthor.metrics.result import (
     OrganMetrics,
     check_hd95_convention,
 )
-from segthor.metrics.surfaces import union_box
 
 
 def binary_metrics(
@@ -71,7 +71,7 @@ def masks_metrics(
     options = metric_options() if options is None else options
     if restricted:
         pred = pred & np.any(ref, axis=(1, 2))[:, None, None]
-    box = union_box(pred, ref, margin=1)
+    box = bounding_box(pred, ref, margin=1)
     if box is None:
         status, empty_case = STATUS_BOTH_EMPTY, 0
         pred = ref = np.zeros((1, 1, 1), dtype=bool)

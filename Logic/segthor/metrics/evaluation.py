@@ -11,10 +11,10 @@ from typing import Any
 from segthor._version import __version__
 from segthor.metrics import registry
 from segthor.metrics.cohort import CohortEvaluation, evaluate_paths, status_counts, summarize
-from segthor.metrics.compare import Comparison, compare_cohorts
 from segthor.metrics.labels import OrganSpec
 from segthor.metrics.result import HD95_POOLED
 from segthor.metrics.tables import comparison_table, summary_table
+from segthor.metrics.wilcoxon import Comparison, compare_cohorts
 from segthor.metrics.writers import write_csv, write_json
 
 PathLike = str | os.PathLike[str]

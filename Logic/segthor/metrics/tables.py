@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from segthor.metrics import registry
 from segthor.metrics.cohort import CohortEvaluation, MetricSummary, status_counts, summarize
-from segthor.metrics.compare import Comparison
+from segthor.metrics.wilcoxon import Comparison
 
 
 def _cell(s: MetricSummary, metric: str) -> str:
