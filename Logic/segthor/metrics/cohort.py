@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from segthor.errors import InputError
-from segthor.io.volume import Volume
 from segthor.metrics import registry
 from segthor.metrics.cases import pair_cases
 from segthor.metrics.label_files import read_label_volume
-from segthor.metrics.labels import OrganSpec, evaluate_volumes, select_organs
 from segthor.metrics.registry import metric_options
 from segthor.metrics.result import HD95_POOLED, OrganMetrics, check_hd95_convention
+
+if TYPE_CHECKING:
+    from segthor.metrics.labels import OrganSpec
 
 
 @dataclass
@@ -70,39 +71,45 @@ def evaluate_paths(
 
     ``on_case(index, total, case)`` is called before each case (progress reporting). Geometry mismatches
     raise ``InputError`` naming the case and both geometries unless ``resample_to_reference``. ``options``:
-    metric parameters by name (``segthor.metrics.registry``, e.g. ``{"nsd_tolerance_mm": 3.0}``). The two
-    files of a case are read concurrently (decompression releases the GIL).
+    metric parameters by name (``segthor.metrics.registry``, e.g. ``{"nsd_tolerance_mm": 3.0}``).
+
+    Files are read in two worker threads (SimpleITK releases the GIL while it reads and decompresses): the
+    first case's two files while the metric code and scipy are imported, then case i + 1 while case i is
+    evaluated. At most two cases are held in memory.
     """
     hd95 = check_hd95_convention(hd95)
     options = metric_options(options)
-    chosen = select_organs(organs)
     pairs, extra = pair_cases(pred, ref)
     cases = []
-    for i, pair in enumerate(pairs):
-        if on_case is not None:
-            on_case(i, len(pairs), pair.case)
-        try:
-            metrics = evaluate_volumes(
-                *read_pair(pair.pred, pair.ref),
-                chosen,
-                hd95=hd95,
-                restricted=restricted,
-                resample_to_reference=resample_to_reference,
-                options=options,
-            )
-        except InputError as exc:
-            raise InputError(f"case {pair.case} ({pair.pred.name} vs {pair.ref.name}): {exc}") from exc
-        cases.append(CaseEvaluation(pair.case, pair.pred, pair.ref, metrics))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reads: list[tuple[Future, Future] | None] = [_read_later(pool, pairs[0])] if pairs else []
+        from segthor.metrics.labels import evaluate_volumes, select_organs
+
+        chosen = select_organs(organs)
+        for i, pair in enumerate(pairs):
+            if i + 1 < len(pairs):
+                reads.append(_read_later(pool, pairs[i + 1]))
+            if on_case is not None:
+                on_case(i, len(pairs), pair.case)
+            pending, reads[i] = reads[i], None  # drop the reference: one case's volumes in memory at a time
+            try:
+                metrics = evaluate_volumes(
+                    pending[0].result(),
+                    pending[1].result(),
+                    chosen,
+                    hd95=hd95,
+                    restricted=restricted,
+                    resample_to_reference=resample_to_reference,
+                    options=options,
+                )
+            except InputError as exc:
+                raise InputError(f"case {pair.case} ({pair.pred.name} vs {pair.ref.name}): {exc}") from exc
+            cases.append(CaseEvaluation(pair.case, pair.pred, pair.ref, metrics))
     return CohortEvaluation(cases, tuple(o.key for o in chosen), hd95, restricted, extra, options)
 
 
-def read_pair(pred: Path, ref: Path) -> tuple[Volume, Volume]:
-    """Both label files of a case, the reference read in a second thread while this one reads the prediction
-    (gzip and NRRD decompression release the GIL, so the two reads overlap)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        ref_future = pool.submit(read_label_volume, ref)
-        pred_volume = read_label_volume(pred)  # an error here is raised after the pool has joined the thread
-        return pred_volume, ref_future.result()
+def _read_later(pool: ThreadPoolExecutor, pair: Any) -> tuple[Future, Future]:
+    return pool.submit(read_label_volume, pair.pred), pool.submit(read_label_volume, pair.ref)
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,18 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segthor._version import __version__
 from segthor.metrics import registry
 from segthor.metrics.cohort import CohortEvaluation, evaluate_paths, status_counts, summarize
-from segthor.metrics.labels import OrganSpec
 from segthor.metrics.result import HD95_POOLED
 from segthor.metrics.tables import comparison_table, summary_table
 from segthor.metrics.wilcoxon import Comparison, compare_cohorts
 from segthor.metrics.writers import write_csv, write_json
+
+if TYPE_CHECKING:
+    from segthor.metrics.labels import OrganSpec  # imported for real only when cases are evaluated (scipy)
 
 PathLike = str | os.PathLike[str]
 
