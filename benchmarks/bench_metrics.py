@@ -265,7 +265,8 @@ pred, ref = (sitk.GetArrayFromImage(image) for image in images)
 spacing = images[1].GetSpacing()[::-1]
 for label in (1, 2, 3, 4):
     sd = surface_distance.compute_surface_distances(ref == label, pred == label, spacing)
-    print(label, surface_distance.compute_robust_hausdorff(sd, 95), surface_distance.compute_average_surface_distance(sd))
+    hd95 = surface_distance.compute_robust_hausdorff(sd, 95)
+    print(label, hd95, surface_distance.compute_average_surface_distance(sd))
 """
 
 
@@ -291,7 +292,8 @@ def bench_whole_process(args: argparse.Namespace) -> bool:
         for array, path in zip((pred, ref), paths, strict=True):
             write_volume(Volume(array, SPACING_XYZ), path)
         sizes = ", ".join(f"{Path(p).stat().st_size / 1024:.0f} KB" for p in paths)
-        print(f"\n== whole process on two .nii.gz files ({SIZE}x{SIZE}x{SLICES} uint8, {sizes}), best of {args.repeats}")
+        shape = f"{SIZE}x{SIZE}x{SLICES} uint8"
+        print(f"\n== whole process on two .nii.gz files ({shape}, {sizes}), best of {args.repeats}")
         commands = {
             "segthor evaluate (all metrics)": [sys.executable, "-m", "segthor", "evaluate", *paths, "--quiet"],
             "python -m segthor --version (start-up only)": [sys.executable, "-m", "segthor", "--version"],
