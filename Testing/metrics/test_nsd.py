@@ -1,4 +1,4 @@
-"""Normalised surface Dice (NSD) against MONAI's and DeepMind's implementations, on anisotropic masks."""
+"""Normalised surface Dice (NSD) against DeepMind's surface-distance and MONAI, on anisotropic masks."""
 
 from __future__ import annotations
 
@@ -17,26 +17,71 @@ TOLERANCES = (1.0, 2.0, 3.0)
 pytestmark = pytest.mark.filterwarnings("ignore:Please import:DeprecationWarning")  # inside surface-distance
 
 
-@pytest.mark.filterwarnings("ignore:.*always_return_as_numpy:FutureWarning")  # raised inside MONAI itself
+def _deepmind():
+    sd = pytest.importorskip("surface_distance")
+    for alias, value in (("bool", bool), ("int", int), ("float", float)):  # surface-distance 0.1 on NumPy 2
+        if alias not in np.__dict__:
+            setattr(np, alias, value)
+    return sd
+
+
+def _deepmind_nsd(pred, ref, tol, spacing=SPACING_ZYX):
+    sd = _deepmind()
+    return sd.compute_surface_dice_at_tolerance(sd.compute_surface_distances(ref, pred, spacing), tol)
+
+
+@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), SPACING_ZYX, (0.7, 3.0, 1.3)])
+def test_surfel_areas_equal_deepminds_table_for_every_cube(spacing):
+    from segthor.metrics.surfels import CORNERS, surfel_area_table
+
+    lookup = _deepmind().lookup_tables
+    kernel = lookup.ENCODE_NEIGHBOURHOOD_3D_KERNEL
+    theirs = lookup.create_table_neighbour_code_to_surface_area(spacing)
+    ours = surfel_area_table(spacing)
+    for code in range(256):  # the same cube configuration under each package's corner numbering
+        their_code = sum(int(kernel[corner]) for bit, corner in enumerate(CORNERS) if code >> bit & 1)
+        assert ours[code] == pytest.approx(theirs[their_code], abs=1e-12), code
+
+
 @pytest.mark.parametrize(("name", "pred", "ref"), PAIRS, ids=[p[0] for p in PAIRS])
-def test_nsd_matches_monai_voxel_surfaces(name, pred, ref):
-    torch = pytest.importorskip("torch")
-    monai_metrics = pytest.importorskip("monai.metrics")
-    onehot = [torch.from_numpy(np.stack([~a, a])[None].astype(np.float32)) for a in (pred, ref)]
+def test_nsd_equals_deepmind(name, pred, ref):
     for tol in TOLERANCES:
         m = binary_metrics(pred, ref, SPACING_ZYX, options={"nsd_tolerance_mm": tol})
-        expected = monai_metrics.compute_surface_dice(*onehot, [tol], spacing=SPACING_ZYX).item()
-        assert m.nsd == pytest.approx(expected, abs=1e-6), tol
+        assert m.nsd == pytest.approx(_deepmind_nsd(pred, ref, tol), abs=1e-9), tol
         assert m.options["nsd_tolerance_mm"] == tol
 
 
-def _deepmind_nsd(pred, ref, tol):
-    sd = pytest.importorskip("surface_distance")
-    return sd.compute_surface_dice_at_tolerance(sd.compute_surface_distances(ref, pred, SPACING_ZYX), tol)
+def test_both_neighbourhood_searches_are_exact():
+    """Shifted copies (small tolerances) and the distance transform (large ones) find the same cubes."""
+    from scipy import ndimage
+
+    from segthor.metrics.surfels import _MAX_SHIFTS, _offsets, within_tolerance
+
+    targets = np.random.default_rng(3).random((14, 20, 18)) > 0.97
+    for tol in (0.5, 1.0, 2.5, 4.0):
+        expected = ndimage.distance_transform_edt(~targets, sampling=SPACING_ZYX) <= tol
+        np.testing.assert_array_equal(within_tolerance(targets, tol, SPACING_ZYX), expected)
+    assert len(_offsets(20.0, SPACING_ZYX)) > _MAX_SHIFTS  # this one takes the transform
+    _, pred, ref = PAIRS[0]
+    m = binary_metrics(pred, ref, SPACING_ZYX, options={"nsd_tolerance_mm": 20.0})
+    assert m.nsd == pytest.approx(_deepmind_nsd(pred, ref, 20.0), abs=1e-9)
 
 
-def test_nsd_agrees_with_deepmind_at_the_limits():
-    """Identical masks, masks further apart than the tolerance, and a tolerance beyond every distance."""
+@pytest.mark.filterwarnings("ignore:.*always_return_as_numpy:FutureWarning")  # raised inside MONAI itself
+def test_nsd_equals_monai_with_subvoxels():
+    torch = pytest.importorskip("torch")
+    monai_metrics = pytest.importorskip("monai.metrics")
+    _, pred, ref = PAIRS[0]
+    onehot = [torch.from_numpy(np.stack([~a, a])[None].astype(np.float32)) for a in (pred, ref)]
+    for tol in TOLERANCES:
+        expected = monai_metrics.compute_surface_dice(*onehot, [tol], spacing=SPACING_ZYX, use_subvoxels=True)
+        m = binary_metrics(pred, ref, SPACING_ZYX, options={"nsd_tolerance_mm": tol})
+        assert m.nsd == pytest.approx(expected.item(), abs=1e-6)  # MONAI computes in float32
+
+
+def test_nsd_agrees_with_deepmind_at_the_limits_and_near_the_image_border():
+    """Identical masks, masks further apart than the tolerance, a tolerance beyond every distance, and masks
+    cut by the image border (the outside counts as background in both)."""
     shape = (12, 30, 30)
     a = ellipsoid(shape, (6, 10, 10), (3, 5, 6))
     far = ellipsoid(shape, (6, 22, 22), (3, 4, 4))
@@ -46,26 +91,8 @@ def test_nsd_agrees_with_deepmind_at_the_limits():
     big = 1.0 + binary_metrics(near, a, SPACING_ZYX).hd
     assert binary_metrics(near, a, SPACING_ZYX, options={"nsd_tolerance_mm": big}).nsd == 1.0
     assert _deepmind_nsd(near, a, big) == 1.0
-
-
-@pytest.mark.parametrize(("name", "pred", "ref"), PAIRS, ids=[p[0] for p in PAIRS])
-def test_nsd_is_the_deepmind_formula_on_voxel_surfaces(name, pred, ref):
-    """DeepMind's definition (surface within tolerance over total surface, both directions) computed from the
-    voxel-centre distances that DeepMind's ``compute_surface_distances`` would return for unit surfels."""
-    from segthor.metrics.distances import surface_distances
-    from segthor.metrics.surfaces import surface
-
-    sd = pytest.importorskip("surface_distance")
-    pred_to_ref, ref_to_pred = surface_distances(surface(pred), surface(ref), SPACING_ZYX)
-    fake = {
-        "distances_gt_to_pred": np.sort(ref_to_pred),
-        "distances_pred_to_gt": np.sort(pred_to_ref),
-        "surfel_areas_gt": np.ones(ref_to_pred.size),
-        "surfel_areas_pred": np.ones(pred_to_ref.size),
-    }
-    for tol in TOLERANCES:
-        expected = sd.compute_surface_dice_at_tolerance(fake, tol)
-        assert binary_metrics(pred, ref, SPACING_ZYX, options={"nsd_tolerance_mm": tol}).nsd == pytest.approx(expected)
+    cut, cut_near = ellipsoid(shape, (1, 2, 3), (4, 6, 7)), ellipsoid(shape, (0, 3, 2), (4, 6, 6))
+    assert binary_metrics(cut_near, cut, SPACING_ZYX).nsd == pytest.approx(_deepmind_nsd(cut_near, cut, 2.0))
 
 
 def test_nsd_grows_with_the_tolerance_and_ignores_the_hd95_convention():

@@ -88,17 +88,3 @@ def boundary_metrics(pred_to_ref: np.ndarray, ref_to_pred: np.ndarray, hd95: str
         assd=float(pooled.mean()),
         ahd=float(max(pred_to_ref.mean(), ref_to_pred.mean())),
     )
-
-
-def surface_dice(pred_to_ref: np.ndarray, ref_to_pred: np.ndarray, tolerance_mm: float) -> float:
-    """Normalised surface Dice (NSD) at ``tolerance_mm`` from the two directed distance sets (both non-empty).
-
-    (#{pred surface voxels within tolerance of ref} + #{ref surface voxels within tolerance of pred}) /
-    (#pred surface voxels + #ref surface voxels), ``<=`` counting as within: Nikolov et al. 2021's surface
-    Dice (DeepMind's ``compute_surface_dice_at_tolerance``) with this package's voxel surfaces, each surface
-    voxel weighing the same, as MONAI's ``compute_surface_dice`` (``use_subvoxels=False``) computes it.
-    DeepMind weighs surface elements between voxels by their area instead; docs/metrics.md gives the size
-    of that difference.
-    """
-    within = int(np.count_nonzero(pred_to_ref <= tolerance_mm)) + int(np.count_nonzero(ref_to_pred <= tolerance_mm))
-    return within / (pred_to_ref.size + ref_to_pred.size)

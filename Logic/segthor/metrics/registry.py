@@ -122,9 +122,9 @@ def _volume(p: MaskPair, which: str) -> float:
 
 
 def _nsd(p: MaskPair) -> float:
-    from segthor.metrics.distances import surface_dice
+    from segthor.metrics.surfels import surfel_dice
 
-    return surface_dice(*p.distances, p.options["nsd_tolerance_mm"])
+    return surfel_dice(p.pred, p.ref, p.spacing, p.options["nsd_tolerance_mm"])
 
 
 _ALL_VIEWS = frozenset({"table", "plot", "compare", "mrml"})
@@ -160,7 +160,7 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         "nsd", "NSD", "", HIGHER, _nsd, (1.0, 0.0), 3, _ALL_VIEWS,
-        "normalised surface Dice: share of both surfaces within the tolerance of the other surface",
+        "normalised surface Dice: share of both boundaries' surfel area within the tolerance of the other one",
         (NSD_TOLERANCE,),
     ),
     Metric(
