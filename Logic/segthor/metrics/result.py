@@ -56,7 +56,8 @@ class OrganMetrics:
         of the two directed 95th percentiles, as MONAI and DeepMind's surface-distance).
     assd: mean of the pooled distances of both directions (mm).
     ahd: the SegTHOR paper's Average Hausdorff Distance, max of the two directed mean distances (mm).
-    nsd: normalised surface Dice at ``options["nsd_tolerance_mm"]`` (share of both surfaces within it).
+    nsd: normalised surface Dice at ``options["nsd_tolerance_mm"]``, as DeepMind's surface-distance computes
+        it (surfel areas within the tolerance of the other boundary; ``segthor.metrics.surfels``).
     volume_ref_ml, volume_pred_ml, volume_diff_ml: volumes in ml; the difference is pred - ref.
     status: ``ok``, ``both_empty``, ``pred_empty`` or ``ref_empty``.
     options: the metric parameters used (``segthor.metrics.registry.parameters()``).
