@@ -19,3 +19,7 @@ class ModelError(SegthorError):
 
 class CancelledError(SegthorError):
     """The user cancelled a running job; nothing was changed."""
+
+
+class ProcessError(SegthorError):
+    """A segmentation child process failed; the message is the child's own one-line error."""
