@@ -299,7 +299,11 @@ class SegmentationLogic:
         reference_volume_node: Any = None,
         table_node: Any = None,
     ) -> tuple[Any, dict[str, Any]]:
-        """Dice/HD95/ASSD per organ of a segmentation node vs a reference node, into a vtkMRMLTableNode."""
+        """Dice/HD95/ASSD per organ of a segmentation node vs a reference node, into a vtkMRMLTableNode.
+
+        The grid is `reference_volume_node`'s: a volume node, or a segmentation node (its reference geometry,
+        e.g. the reference segmentation's own); None: the segmentation's reference geometry.
+        """
         from segthor.mrml.compare import compare_segmentations, metrics_to_table
 
         metrics = compare_segmentations(segmentation_node, reference_node, reference_volume_node)
