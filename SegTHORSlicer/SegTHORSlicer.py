@@ -225,9 +225,10 @@ class SegTHORSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._parameterNode.modelId = self.defaultModelId()
 
     def defaultModelId(self) -> str:
-        """The CLI's default model when it is installed, else the first one listed."""
-        default = next((modelId for modelId, m in self._models.items() if m.get("default")), None)
-        return default or self.ui.modelComboBox.itemData(0)
+        """The CLI's default model (segthor.model_packages.DEFAULT_MODEL_ID) when installed, else the first."""
+        from segthor.model_packages import DEFAULT_MODEL_ID
+
+        return DEFAULT_MODEL_ID if DEFAULT_MODEL_ID in self._models else self.ui.modelComboBox.itemData(0)
 
     def setParameterNode(self, inputParameterNode) -> None:
         if self._parameterNode:

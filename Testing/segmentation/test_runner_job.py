@@ -3,6 +3,8 @@ segments in one step; cancel and failure leave the scene exactly as it was."""
 
 from __future__ import annotations
 
+import ctypes
+import sys
 import time
 
 import numpy as np
@@ -18,6 +20,18 @@ from segthor.runner.job import SegmentationProcessJob
 pytestmark = pytest.mark.mrml
 
 
+def _poll_like_slicer(job, timeout: float = 120.0) -> bool:
+    """Poll as Slicer's QTimer does, the main thread holding the GIL in C between ticks (POSIX: usleep via
+    ctypes.PyDLL, which keeps the GIL); elsewhere plain sleeps."""
+    hold = ctypes.PyDLL(None).usleep if sys.platform != "win32" else (lambda us: time.sleep(us / 1e6))
+    deadline = time.monotonic() + timeout
+    while not job.poll():
+        if time.monotonic() > deadline:
+            return False
+        hold(100_000)
+    return True
+
+
 def test_job_commits_all_four_segments_and_keeps_the_users_own(mrml_scene, tiny_model_dir, threshold_package):
     node = node_from_volume(make_ct(shape=(6, 30, 30), direction=np.eye(3)), "CT", mrml_scene)
     existing = SegmentationLogic(threshold_package, "cpu").segment_node(node).segmentation_node
@@ -26,7 +40,7 @@ def test_job_commits_all_four_segments_and_keeps_the_users_own(mrml_scene, tiny_
     job = SegmentationProcessJob(node, existing, replace_existing=True, model=tiny_model_dir, device="cpu")
     try:
         job.start()
-        assert job.wait(120), "the child did not finish"
+        assert _poll_like_slicer(job), "the child did not finish"
         assert scene_state(mrml_scene) == before  # the child never touches the scene
         result = job.finish()
     finally:

@@ -141,6 +141,23 @@ def test_protocol_round_trip_and_rejects():
         format_message("unknown")
 
 
-def test_find_python_prefers_an_explicit_interpreter_and_falls_back_to_this_one():
+def test_find_python_prefers_an_explicit_interpreter_then_slicers_launcher(tmp_path, monkeypatch):
     assert find_python("/opt/custom/python") == "/opt/custom/python"
-    assert find_python() in (sys.executable, find_python())
+    monkeypatch.delitem(sys.modules, "slicer", raising=False)
+    assert find_python() == sys.executable  # plain Python: this interpreter
+    launcher = tmp_path / "PythonSlicer"
+    launcher.write_text("#!/bin/sh\n")
+    launcher.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "slicer", object())
+    assert find_python() == str(launcher)  # inside Slicer: PythonSlicer from Slicer's PATH
+
+
+def test_the_segment_child_reports_a_bad_input_as_one_error_line(tmp_path, capsys):
+    from segthor.runner.segment_child import main
+
+    assert main(["--input", str(tmp_path / "missing.nrrd"), "--output-dir", str(tmp_path / "out")]) == 2
+    messages = [parse_line(line) for line in capsys.readouterr().out.splitlines()]
+    errors = [m for m in messages if m and m["kind"] == "error"]
+    assert len(errors) == 1 and errors[0]["type"] == "InputError" and "missing.nrrd" in errors[0]["message"]
+    assert not (tmp_path / "out" / "result.json").exists()
