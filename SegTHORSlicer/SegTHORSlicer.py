@@ -524,6 +524,8 @@ class SegTHORSlicerTest(ScriptedLoadableModuleTest):
     def runTest(self):
         self.setUp()
         self.test_SegTHORSlicerPhantom()
+        self.setUp()
+        self.test_SegTHORSlicerChildProcess()
 
     def test_SegTHORSlicerPhantom(self):
         if slicerVersionProblem():
@@ -537,3 +539,30 @@ class SegTHORSlicerTest(ScriptedLoadableModuleTest):
         outcome = run_phantom_scenario(device="auto", min_mean_dice=0.5)
         self.assertEqual(outcome["table_node"].GetTable().GetNumberOfRows(), 4)
         self.delayDisplay(f"Mean Dice on the phantom: {outcome['mean_dice']:.3f} ({DISCLAIMER})")
+
+    def test_SegTHORSlicerChildProcess(self):
+        """The widget's path: PythonSlicer child process, polled while Slicer's event loop runs, one commit."""
+        import time
+
+        if slicerVersionProblem():
+            self.skipTest(slicerVersionProblem())
+        missing = SegTHORSlicerLogic.missingRequirements()
+        if missing:
+            self.skipTest(f"Python dependencies not installed: {', '.join(missing)}")
+        from segthor.mrml.volume_nodes import node_from_volume
+        from segthor.phantom import sample_case
+
+        self.delayDisplay("Segmenting the phantom in a child process")
+        volumeNode = node_from_volume(sample_case().ct, "phantom CT")
+        job = SegTHORSlicerLogic().startSegmentation(volumeNode, device="cpu")
+        try:
+            deadline = time.monotonic() + 600
+            while not job.poll():
+                self.assertLess(time.monotonic(), deadline, "the segmentation process did not finish")
+                slicer.app.processEvents()
+                time.sleep(0.1)
+            result = job.finish()
+        finally:
+            job.close()
+        self.assertEqual(len(result.segment_ids), 4)
+        self.delayDisplay(f"Child process done on {job.result_info.get('device')}")

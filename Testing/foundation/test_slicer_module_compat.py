@@ -9,6 +9,7 @@ annotations are evaluated by `typing.get_type_hints`), so such a Slicer can show
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
 
@@ -106,3 +107,23 @@ def test_dependencies_come_from_the_one_requirements_file():
     assert not re.search(r"[\"'][A-Za-z0-9_.-]+(==|>=)\d", source), "no requirement strings in the module"
     assert "segthor.dependencies" in source and "installTorch(" in source and "testingEnabled()" in source
     assert "import slicer.packaging" in source and 'getattr(slicer, "packaging"' not in source
+
+
+def test_the_widget_calls_only_what_the_runner_job_and_logic_provide():
+    # The module cannot run here (no Slicer application); check its calls against the real classes instead.
+    from segthor.logic import SegmentationLogic
+    from segthor.runner.job import SegmentationProcessJob
+
+    tree = _tree()
+    job_calls = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                 and ast.unparse(n.value) in ("job", "self._job")}
+    assert job_calls >= {"poll", "progress", "cancel", "finish", "close"}
+    assert not {a for a in job_calls if not hasattr(SegmentationProcessJob, a)}, job_calls
+    called = {n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+    assert "startSegmentation" in called
+    job_params = set(inspect.signature(SegmentationProcessJob).parameters)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "SegmentationProcessJob":
+            assert {k.arg for k in node.keywords} <= job_params
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "SegmentationLogic":
+            assert len(node.args) + len(node.keywords) <= len(inspect.signature(SegmentationLogic).parameters)
