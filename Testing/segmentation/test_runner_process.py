@@ -8,6 +8,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -161,3 +162,33 @@ def test_the_segment_child_reports_a_bad_input_as_one_error_line(tmp_path, capsy
     errors = [m for m in messages if m and m["kind"] == "error"]
     assert len(errors) == 1 and errors[0]["type"] == "InputError" and "missing.nrrd" in errors[0]["message"]
     assert not (tmp_path / "out" / "result.json").exists()
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting to be reaped counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_cancel_also_ends_what_the_child_started(tmp_path):
+    # PythonSlicer is a launcher: the interpreter doing the work is the child's own child.
+    code = ("import subprocess, sys, time\nfrom segthor.runner.protocol import emit\n"
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+            "emit('progress', fraction=0.3, message=str(p.pid))\ntime.sleep(60)\n")
+    child = _child(tmp_path, code).start()
+    while child.fraction < 0.3:
+        child.poll()
+        time.sleep(0.01)
+    grandchild = int(child.message)
+    assert _alive(grandchild)
+    t0 = time.perf_counter()
+    child.cancel()
+    assert time.perf_counter() - t0 < 1.0
+    deadline = time.monotonic() + 2
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(grandchild)

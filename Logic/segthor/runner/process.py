@@ -13,6 +13,7 @@ import contextlib
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -108,6 +109,9 @@ class ChildProcess:
                 env=self.env,
                 cwd=self.cwd,
                 creationflags=flags,
+                # Its own process group, so cancel() also ends what the child started: PythonSlicer is a
+                # launcher that runs the real interpreter as its own child.
+                start_new_session=os.name != "nt",
             )
         except OSError:
             self._log.close()
@@ -154,20 +158,35 @@ class ChildProcess:
         return True
 
     def cancel(self, grace: float = TERMINATE_GRACE_S) -> None:
-        """End the child: terminate, then kill after `grace` seconds. Returns once it has ended."""
+        """End the child and what it started: terminate, then kill after `grace` seconds. Returns once the
+        child has ended."""
         if self._proc is None or self.state != RUNNING:
             return
         if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
+            self._signal_tree(kill=False)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        self._signal_tree(kill=True)  # whatever is left of the tree, the child's own children included
+        self._proc.wait()
         self.returncode = self._proc.returncode
         self.state = CANCELLED
         self.message = "cancelled"
         self._close()
+
+    def _signal_tree(self, kill: bool) -> None:
+        """Terminate (or kill) the child and the processes it started."""
+        assert self._proc is not None
+        if os.name == "nt":
+            # No SIGTERM there; end the whole tree at once (/T: PythonSlicer.exe and the interpreter it
+            # launched; a tree is only found while its root runs, hence before the plain kill).
+            if self._proc.poll() is None:
+                subprocess.run(["taskkill", "/F", "/T", "/PID", str(self._proc.pid)], capture_output=True,
+                               creationflags=subprocess.CREATE_NO_WINDOW, check=False)
+            with contextlib.suppress(OSError):
+                self._proc.kill()
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
 
     # -- output ----------------------------------------------------------------------------------------
 
