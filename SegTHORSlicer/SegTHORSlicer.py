@@ -331,14 +331,15 @@ class SegTHORSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.setStatus(_("Python dependencies are missing; nothing was changed (details in the Python console)."))
             return
         try:
-            self._job = self.logic.startSegmentation(
-                p.inputVolume,
-                p.outputSegmentation,
-                modelId=p.modelId or None,
-                device=p.device,
-                replaceExisting=p.replaceExisting,
-                postprocess=self.postprocessSpec(),
-            )
+            with slicer.util.WaitCursor():  # the input volume is written to the job's folder first
+                self._job = self.logic.startSegmentation(
+                    p.inputVolume,
+                    p.outputSegmentation,
+                    modelId=p.modelId or None,
+                    device=p.device,
+                    replaceExisting=p.replaceExisting,
+                    postprocess=self.postprocessSpec(),
+                )
         except Exception as exc:
             self.stopJob()
             self.showError(exc)
