@@ -7,7 +7,8 @@ Cases are found, read, resumed and summarised exactly as by `segthor batch` (seg
 files, SegTHOR-style Patient_XX/Patient_XX.nii.gz folders and one DICOM series per sub-folder, read with the
 segthor package's own reader. Each case becomes a volume node, is segmented into four segments through the
 same logic the module uses, and is saved as OUTDIR/<case>.seg.nrrd, then OUTDIR/<case>.json (written last:
-with --resume, a case whose JSON says "ok" is skipped), and the run ends with OUTDIR/summary.csv. A case that
+with --resume, a case whose JSON says "ok" for the same input is not run again), and the run ends with
+OUTDIR/summary.csv. A case that
 fails is reported and the others still run. Exit code: 0 all done, 1 some case failed, 2 bad arguments or
 input folder; Slicer always exits. Bundled models are demo weights, synthetic training data, not for
 clinical use.
@@ -62,6 +63,7 @@ def segment_case(logic, case, output_dir):
     from segthor.io.volume import read_volume
     from segthor.logic import organ_volumes_ml
     from segthor.mrml.volume_nodes import node_from_volume
+    from segthor.outputs.case_files import input_key
 
     t0 = time.perf_counter()
     volume = read_volume(case.image)  # files and DICOM folders alike
@@ -74,6 +76,8 @@ def segment_case(logic, case, output_dir):
             "case": case.name,
             "status": "ok",
             "input": str(case.image),
+            "input_resolved": input_key(case.image),  # what --resume matches a finished case by
+            "input_warnings": list(volume.warnings),
             "model": logic.model_info(),
             "device": str(logic.device),
             "timings_s": {**result.timings, "total": round(time.perf_counter() - t0, 3)},

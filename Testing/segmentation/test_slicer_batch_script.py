@@ -91,10 +91,10 @@ def test_batch_script_segments_a_dicom_folder_and_a_nifti_and_survives_a_bad_cas
         assert json.loads((out / f"{case}.json").read_text())["status"] == "ok"
     assert mrml_scene.GetFirstNodeByClass("vtkMRMLSegmentationNode") is None  # scene cleared per case
 
-    # --resume follows segthor batch's rule: a case whose JSON says "ok" is skipped; the others run again.
+    # --resume follows segthor batch's rule: a case whose JSON says "ok" for this input is not run again.
     assert script.main([*args, "--resume"]) == 1
     assert {k: r["status"] for k, r in _rows(out).items()} == {
-        "nifti_case": "skipped", "dicom_case": "skipped", "broken": "error"}
+        "nifti_case": "resumed", "dicom_case": "resumed", "broken": "error"}
 
 
 def test_batch_script_exits_non_zero_on_a_bad_folder(tmp_path):
