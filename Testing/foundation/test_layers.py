@@ -18,6 +18,7 @@ LAYERS = {
     "segthor.__main__": "front",
     "segthor.demo": "front",
     "segthor.scenario": "front",
+    "segthor.runner": "front",  # runs the logic in a child process for the Slicer module
     "segthor.logic": "orchestration",
     "segthor.batch_runner": "orchestration",
     "segthor.mrml": "adapters",
@@ -35,8 +36,9 @@ LAYERS = {
     "segthor.boxes": "leaves",
     "segthor.render": "leaves",
     "segthor.case_layout": "leaves",
+    "segthor.segment_mapping": "leaves",
+    "segthor.dependencies": "leaves",
     "segthor._version": "leaves",
-    "segthor": "leaves",  # the package itself: version and errors only
     "segthor_training": "training",
 }
 
@@ -58,8 +60,13 @@ EXCEPTIONS = {
 
 
 def layer_of(module: str) -> str:
+    """The layer of a module; a new ``segthor.<name>`` must be placed in LAYERS explicitly."""
     parts = module.split(".")
-    for n in range(len(parts), 0, -1):
+    if module == "segthor":
+        return "leaves"  # the package itself: version and errors only
+    if parts[0] == "segthor_training":
+        return LAYERS["segthor_training"]
+    for n in range(len(parts), 1, -1):
         layer = LAYERS.get(".".join(parts[:n]))
         if layer is not None:
             return layer

@@ -13,7 +13,9 @@ from segthor.metrics.tables import summary_table
 from segthor.metrics.wilcoxon import compare_cohorts
 
 # Columns of a per-case row that are not metrics: identity, status, conventions and options.
-ROW_EXTRAS = {"method", "case", "organ", "status", "hd95_convention", "restricted", "pred_file", "ref_file"}
+ROW_EXTRAS = {
+    "method", "case", "organ", "status", "hd95_convention", "restricted", "pred_file", "ref_file", "unused_segments"
+}
 
 
 def _metric_columns(row: dict) -> list[str]:

@@ -14,7 +14,7 @@ import numpy as np
 from segthor.errors import InputError
 from segthor.metrics import registry
 from segthor.metrics.cases import pair_cases
-from segthor.metrics.label_files import read_label_volume
+from segthor.metrics.label_files import read_label_image
 from segthor.metrics.registry import metric_options
 from segthor.metrics.result import HD95_POOLED, OrganMetrics, check_hd95_convention
 
@@ -28,6 +28,7 @@ class CaseEvaluation:
     pred: Path
     ref: Path
     organs: dict[str, OrganMetrics]
+    unused_segments: dict[str, list[str]] = field(default_factory=dict)  # "pred"/"ref" -> segment names
 
 
 @dataclass
@@ -53,6 +54,9 @@ class CohortEvaluation:
                 row: dict[str, Any] = {"method": method} if method is not None else {}
                 row.update({"case": c.case, "organ": organ, **c.organs[organ].to_dict()})
                 row.update({"restricted": self.restricted, "pred_file": str(c.pred), "ref_file": str(c.ref)})
+                row["unused_segments"] = "; ".join(
+                    f"{side}: {', '.join(names)}" for side, names in c.unused_segments.items() if names
+                )
                 rows.append(row)
         return rows
 
@@ -65,12 +69,15 @@ def evaluate_paths(
     restricted: bool = False,
     resample_to_reference: bool = False,
     on_case: Callable[[int, int, str], None] | None = None,
+    segment_map: Mapping[str, str] | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> CohortEvaluation:
     """Evaluate a predicted label file against a reference one, or every case of two folders.
 
     ``on_case(index, total, case)`` is called before each case (progress reporting). Geometry mismatches
-    raise ``InputError`` naming the case and both geometries unless ``resample_to_reference``. ``options``:
+    raise ``InputError`` naming the case and both geometries unless ``resample_to_reference``.
+    ``segment_map``: .seg.nrrd segment name -> organ key or "ignore" (``segment_mapping.read_user_map``);
+    segments that map to no organ are listed per case in ``CaseEvaluation.unused_segments``. ``options``:
     metric parameters by name (``segthor.metrics.registry``, e.g. ``{"nsd_tolerance_mm": 3.0}``).
 
     Files are read in two worker threads (SimpleITK releases the GIL while it reads and decompresses): the
@@ -82,20 +89,23 @@ def evaluate_paths(
     pairs, extra = pair_cases(pred, ref)
     cases = []
     with ThreadPoolExecutor(max_workers=2) as pool:
-        reads: list[tuple[Future, Future] | None] = [_read_later(pool, pairs[0])] if pairs else []
+        reads: list[tuple[Future, Future] | None] = []
+        if pairs:
+            reads.append(_read_later(pool, pairs[0], segment_map))
         from segthor.metrics.labels import evaluate_volumes, select_organs
 
         chosen = select_organs(organs)
         for i, pair in enumerate(pairs):
             if i + 1 < len(pairs):
-                reads.append(_read_later(pool, pairs[i + 1]))
+                reads.append(_read_later(pool, pairs[i + 1], segment_map))
             if on_case is not None:
                 on_case(i, len(pairs), pair.case)
             pending, reads[i] = reads[i], None  # drop the reference: one case's volumes in memory at a time
             try:
+                pred_image, ref_image = pending[0].result(), pending[1].result()
                 metrics = evaluate_volumes(
-                    pending[0].result(),
-                    pending[1].result(),
+                    pred_image,
+                    ref_image,
                     chosen,
                     hd95=hd95,
                     restricted=restricted,
@@ -104,12 +114,18 @@ def evaluate_paths(
                 )
             except InputError as exc:
                 raise InputError(f"case {pair.case} ({pair.pred.name} vs {pair.ref.name}): {exc}") from exc
-            cases.append(CaseEvaluation(pair.case, pair.pred, pair.ref, metrics))
+            unused = {"pred": pred_image.unused_segments, "ref": ref_image.unused_segments}
+            cases.append(
+                CaseEvaluation(pair.case, pair.pred, pair.ref, metrics, {k: v for k, v in unused.items() if v})
+            )
     return CohortEvaluation(cases, tuple(o.key for o in chosen), hd95, restricted, extra, options)
 
 
-def _read_later(pool: ThreadPoolExecutor, pair: Any) -> tuple[Future, Future]:
-    return pool.submit(read_label_volume, pair.pred), pool.submit(read_label_volume, pair.ref)
+def _read_later(pool: ThreadPoolExecutor, pair: Any, segment_map: Mapping[str, str] | None) -> tuple[Future, Future]:
+    return (
+        pool.submit(read_label_image, pair.pred, user_map=segment_map),
+        pool.submit(read_label_image, pair.ref, user_map=segment_map),
+    )
 
 
 @dataclass(frozen=True)

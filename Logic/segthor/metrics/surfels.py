@@ -17,6 +17,7 @@ cube the largest area, and the same triangles are then scaled by the spacing.
 from __future__ import annotations
 
 import itertools
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -152,5 +153,6 @@ def surfel_dice(pred: np.ndarray, ref: np.ndarray, spacing: tuple[float, float, 
     pred_areas, ref_areas = table[pred_codes[pred_border]], table[ref_codes[ref_border]]
     pred_near = within_tolerance(ref_border, tolerance_mm, spacing)[pred_border]
     ref_near = within_tolerance(pred_border, tolerance_mm, spacing)[ref_border]
-    within = pred_areas[pred_near].sum() + ref_areas[ref_near].sum()
-    return float(within / (pred_areas.sum() + ref_areas.sum()))
+    # Exactly rounded sums: the result must not depend on the order of the surfels (the array's storage order).
+    within = math.fsum(pred_areas[pred_near]) + math.fsum(ref_areas[ref_near])
+    return within / (math.fsum(pred_areas) + math.fsum(ref_areas))
