@@ -112,3 +112,19 @@ def test_importing_the_metrics_stays_light():
     code = "import sys, segthor.metrics; print(sorted(m for m in ('torch', 'matplotlib', 'monai') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_nsd_tolerance_option_reaches_the_metric(case_folders, tmp_path):
+    pred, _other, ref = case_folders
+    out = tmp_path / "nsd"
+    for tolerance in ("1", "20"):
+        assert run_cli([str(pred), str(ref), "--json", str(out / f"{tolerance}.json"), "--quiet",
+                        "--nsd-tolerance", tolerance]) == 0
+    tight = json.loads((out / "1.json").read_text())
+    loose = json.loads((out / "20.json").read_text())
+    assert tight["metric_options"]["nsd_tolerance_mm"] == 1.0
+    assert loose["metric_options"]["nsd_tolerance_mm"] == 20.0
+    # a wider tolerance never lowers NSD, and at 20 mm these near-identical masks agree almost fully
+    for organ in ("heart", "aorta"):
+        assert loose["pred"]["summary"][organ]["nsd"]["mean"] >= tight["pred"]["summary"][organ]["nsd"]["mean"]
+        assert loose["pred"]["summary"][organ]["nsd"]["mean"] > 0.9
