@@ -107,9 +107,11 @@ def evaluate(
     resample_to_reference: bool = False,
     segment_map: SegmentMap = None,
     on_case: Callable[[int, int, str], None] | None = None,
+    metric_options: dict[str, float] | None = None,
 ) -> EvaluationReport:
     """`segthor evaluate`: metrics of predicted label files/folders against references (see
-    `segthor.metrics.evaluation.evaluate`); `report.table()` is what the CLI prints."""
+    `segthor.metrics.evaluation.evaluate`); `report.table()` is what the CLI prints. `metric_options`: metric
+    parameters by name (the CLI's `--nsd-tolerance 3` is ``{"nsd_tolerance_mm": 3.0}``)."""
     return _evaluate(
         pred,
         ref,
@@ -123,6 +125,7 @@ def evaluate(
         resample_to_reference=resample_to_reference,
         on_case=on_case,
         segment_map=segment_map,
+        metric_options=metric_options,
     )
 
 

@@ -84,3 +84,15 @@ def test_batch_summary_shows_which_cases_need_a_look(tmp_path):
     assert "trachea: empty" in rows["bad"]["flags"] and rows["good"]["flags"] == ""
     assert float(rows["good"]["volume_ml_heart"]) == pytest.approx(549.8, abs=0.1)
     assert float(rows["bad"]["volume_ml_trachea"]) == 0.0
+
+
+def test_report_round_trips_through_json():
+    import json
+
+    from segthor.quality import QualityReport
+
+    _, _, quality = _broken()
+    quality.organs["heart"].flag("confidence", "check", "the network was unsure")
+    back = QualityReport.from_dict(json.loads(json.dumps(quality.to_dict())))
+    assert back.to_dict() == quality.to_dict()
+    assert back.statuses() == quality.statuses() and back.needs_review

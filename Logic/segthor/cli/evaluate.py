@@ -46,6 +46,9 @@ def add_arguments(parser) -> None:
         help="resample predictions onto the reference grid (nearest neighbour) instead of failing on a mismatch",
     )
     add_map_argument(parser)
+    from segthor.metrics.registry import add_parameter_arguments
+
+    add_parameter_arguments(parser)  # one flag per metric parameter, e.g. --nsd-tolerance
     parser.add_argument("--quiet", action="store_true", help="print no progress, only the table")
 
 
@@ -66,6 +69,7 @@ def run(args) -> int:
     import sys
 
     from segthor.metrics.evaluation import evaluate
+    from segthor.metrics.registry import options_from_arguments
 
     def progress(i: int, total: int, case: str) -> None:
         if not args.quiet and total > 1:
@@ -84,6 +88,7 @@ def run(args) -> int:
         resample_to_reference=args.resample_to_reference,
         on_case=progress,
         segment_map=args.segment_map,
+        metric_options=options_from_arguments(args),
     )
     print(report.table())
     if report.cohort.unmatched_predictions:

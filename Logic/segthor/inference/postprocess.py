@@ -1,8 +1,8 @@
 """Per-organ clean-up of predicted labels: hole closing, hole filling, opening, dropping small pieces and
 keeping the largest piece.
 
-close / open / lcc follow 004_... (de Reus et al.), which found they often lower Dice by removing thin true
-structures (the esophagus especially). So each step is on by default only for the organs where it did not
+close / open / lcc follow [deReus] (docs/references.md), which found they often lower Dice by removing thin
+true structures (the esophagus especially). So each step is on by default only for the organs where it did not
 lower Dice on phantoms with the default model (`DEFAULT_SPECS`; the measurement, its command and table are
 in docs/quality.md), and every run records exactly what it applied in the case JSON.
 """
@@ -41,7 +41,7 @@ STEP_NAMES = {
 # Measured on phantoms with the default model (docs/quality.md, "Clean-up defaults"): for each organ, the
 # steps that did not lower its mean Dice. Not for the aorta: keeping its largest piece would delete the
 # ascending or the descending aorta of any scan that stops below the arch (two pieces there by anatomy);
-# the phantoms always hold the arch, so they cannot show that harm. Opening and closing stay opt-in (004_
+# the phantoms always hold the arch, so they cannot show that harm. Opening and closing stay opt-in ([deReus]
 # found they erase thin true structures; closing lowered the trachea's Dice here).
 DEFAULT_SPECS: tuple[str, ...] = ("esophagus:fill,lcc", "heart:fill,lcc", "trachea:fill,lcc", "aorta:drop=2ml")
 

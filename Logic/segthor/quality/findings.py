@@ -53,6 +53,7 @@ class OrganQuality:
             "status": self.status,
             "reasons": self.reasons,
             "checks": [f.check for f in self.findings],
+            "levels": [f.level for f in self.findings],
             "measures": self.measures,
         }
 
@@ -85,6 +86,18 @@ class QualityReport:
 
     def statuses(self) -> dict[str, str]:
         return {key: o.status for key, o in self.organs.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> QualityReport:
+        """The report back from `to_dict()` (e.g. handed over by the Slicer module's child process)."""
+        warnings = [Finding(w["check"], w["level"], w["message"]) for w in d["input"]["warnings"]]
+        facts = {k: v for k, v in d["input"].items() if k != "warnings"}
+        organs = {}
+        for key, o in d["organs"].items():
+            levels = o.get("levels") or [o["status"]] * len(o["reasons"])
+            findings = [Finding(c, lv, r) for c, lv, r in zip(o["checks"], levels, o["reasons"], strict=True)]
+            organs[key] = OrganQuality(key, findings, dict(o["measures"]))
+        return cls(InputQuality(warnings, facts), organs)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -39,7 +39,7 @@ SPACING_TOLERANCE = 0.05
 REFUSE_PIXEL_MM = 10.0
 REFUSE_SLICE_MM = 25.0
 # Training ranges assumed for a model package that does not record `training_spacing_range_mm`: SegTHOR's
-# acquisition ranges (Lambert et al. 2020), which the synthetic training phantoms follow.
+# acquisition ranges ([Lambert2020], docs/references.md), which the synthetic training phantoms follow.
 DEFAULT_TRAINING_SPACING_MM = {"in_plane": (0.90, 1.37), "slice": (2.0, 3.7)}
 # Contrast phase from the upper-quartile HU of the mediastinal blood pool: unenhanced blood and myocardium are
 # 30-60 HU; portal-venous enhancement brings blood to ~120-200 HU; CT angiography aims at >= 250 HU in the
