@@ -107,7 +107,10 @@ def quality_lines(report: dict) -> list[str]:
     for key, organ in quality["organs"].items():
         reasons = "; ".join(organ["reasons"])
         lines.append(f"{key:10s} {organ['status']}" + (f": {reasons}" if reasons else ""))
-    verdict = "NEEDS REVIEW" if quality["needs_review"] else "no flags"
+    n_warn = len(quality["input"]["warnings"])
+    n_flag = sum(o["status"] != "ok" for o in quality["organs"].values())
+    verdict = f"NEEDS REVIEW ({n_warn} input warning(s), {n_flag} organ(s) flagged)" if quality["needs_review"] \
+        else "no flags"
     lines.append(f"plausibility: {verdict}")
     return lines
 
