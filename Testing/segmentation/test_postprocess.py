@@ -29,6 +29,15 @@ def test_parse_specs():
         PostprocessOptions.parse("drop=lots")
 
 
+def test_steps_dict_round_trips_through_the_spec_syntax():
+    options = PostprocessOptions.parse(["heart:fill,lcc", "aorta:drop=2ml"])
+    steps = options.steps_dict()
+    assert steps == {"heart": ["lcc", "fill"], "aorta": ["drop=2000mm3"]}
+    again = PostprocessOptions.parse([f"{k}:{','.join(v)}" for k, v in steps.items()])
+    assert again.steps == options.steps and again.min_piece_mm3 == options.min_piece_mm3
+    assert PostprocessOptions.parse("none").steps_dict() == {}
+
+
 def test_report_records_every_organ_and_the_source():
     record = PostprocessOptions.parse(["heart:fill,lcc", "aorta:drop=2ml"]).to_dict()
     assert record["source"] == "user"

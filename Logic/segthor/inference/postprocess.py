@@ -78,6 +78,15 @@ class PostprocessOptions:
             }
         return {"source": self.source, "organs": organs}
 
+    def steps_dict(self) -> dict[str, list[str]]:
+        """organ -> steps as `--postprocess ORGAN:STEPS` takes them (drop with its volume, e.g. "drop=2000mm3");
+        organs without steps are left out, so {} means no clean-up."""
+        out = {}
+        for key, steps in self.steps.items():
+            if steps:
+                out[key] = [f"drop={self.min_piece_mm3.get(key, 0.0):g}mm3" if s == "drop" else s for s in steps]
+        return out
+
     @classmethod
     def default(cls) -> PostprocessOptions:
         """The built-in defaults (`DEFAULT_SPECS`)."""
