@@ -30,11 +30,16 @@ def segment(
     batch_size: int | None = None,
     case_name: str | None = None,
     progress: ProgressCallback | None = None,
+    output_types: str | Sequence[str] | None = None,
 ) -> CaseResult:
     """Segment one CT (NIfTI/NRRD/MHA file or DICOM folder) into OUTDIR/<case>.seg.nrrd, <case>_labels.nii.gz,
-    <case>_preview.png and <case>.json (model, device, stage timings, metrics when `reference` is given)."""
+    <case>_preview.png and <case>.json (model, device, stage timings, metrics when `reference` is given).
+
+    `output_types`: "seg-nrrd,nifti,preview" by default; "rtstruct" and "dicom-seg" add <case>_rtstruct.dcm
+    and <case>_seg.dcm (DICOM series input only, else InputError). `reference` may be a label file, a
+    .seg.nrrd, an RTSTRUCT or a DICOM SEG drawn on this CT."""
     logic = SegmentationLogic(model, device, postprocess, batch_size, progress)
-    return logic.segment_file(input, output_dir, reference, case_name)
+    return logic.segment_file(input, output_dir, reference, case_name, output_types)
 
 
 def batch(
@@ -49,14 +54,24 @@ def batch(
     rank: int | None = None,
     world_size: int | None = None,
     show_progress: bool = True,
+    output_types: str | Sequence[str] | None = None,
 ) -> BatchSummary:
     """Segment every case of `input_dir` (see `segthor.batch_runner`); one failing case does not stop the rest.
-    Under torchrun, cases are split across ranks (RANK/WORLD_SIZE) with none done twice."""
-    discover_cases(input_dir)  # a wrong folder is reported before the model loads
+    Under torchrun, cases are split across ranks (RANK/WORLD_SIZE) with none done twice.
+    `output_types` as for `segment`; DICOM types need every case to be a DICOM series folder."""
+    from segthor.outputs.output_types import dicom_input_error, parse_output_types, wants_dicom
+
+    types = parse_output_types(output_types)
+    cases = discover_cases(input_dir)  # a wrong folder is reported before the model loads
+    if wants_dicom(types):
+        not_dicom = [c.name for c in cases if not c.image.is_dir()]
+        if not_dicom:
+            shown = ", ".join(not_dicom[:3]) + (" ..." if len(not_dicom) > 3 else "")
+            raise dicom_input_error(f"case(s) {shown}", types)
     logic = SegmentationLogic(model, device, postprocess, batch_size)
     logic.load_model()  # a missing model is one error up front, not one per case
 
     def segment_case(case: Case, reference: Path | None) -> dict[str, Any]:
-        return logic.segment_file(case.image, output_dir, reference, case.name).report
+        return logic.segment_file(case.image, output_dir, reference, case.name, types).report
 
     return run_batch(segment_case, input_dir, output_dir, reference_dir, resume, rank, world_size, show_progress)

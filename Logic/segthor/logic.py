@@ -234,23 +234,40 @@ class SegmentationLogic:
         output_dir: str | os.PathLike[str],
         reference: str | os.PathLike[str] | None = None,
         case_name: str | None = None,
+        output_types: str | list[str] | tuple[str, ...] | None = None,
     ) -> CaseResult:
-        """Segment a CT file or DICOM folder; write .seg.nrrd, _labels.nii.gz, preview PNG and case JSON."""
+        """Segment a CT file or DICOM folder; write the `output_types` (default .seg.nrrd, _labels.nii.gz,
+        preview PNG; also RTSTRUCT and DICOM SEG for a DICOM series, see `segthor.outputs.output_types`) and
+        the case JSON. `reference` may be a label file, a .seg.nrrd, an RTSTRUCT or a DICOM SEG."""
         from segthor.io.volume import read_volume
         from segthor.outputs import CasePaths, write_image_outputs, write_report
+        from segthor.outputs.output_types import dicom_input_error, parse_output_types, wants_dicom
 
         t_start = time.perf_counter()
         self.cancel_token.reset()
         progress = self._progress()
         timer = StageTimer()
         case = case_name or case_name_for(input_path)
-        paths = CasePaths.for_case(output_dir, case)
+        types = parse_output_types(output_types)
+        paths = CasePaths.for_case(output_dir, case, types)
+        source_series = None
+        reference_notes: list[str] = []
         with timer.stage("read"):
             progress.report(0.0, f"reading {Path(input_path).name}")
+            if wants_dicom(types):
+                if not Path(input_path).is_dir():
+                    raise dicom_input_error(Path(input_path).name, types)
+                from segthor.dicom_rt.deps import require_dicom_packages
+                from segthor.dicom_rt.series import read_series
+
+                require_dicom_packages()
+                source_series = read_series(input_path)  # before the long part: a bad series fails fast
             check_file_fits(input_path)
             volume = read_volume(input_path)
             check_ct_volume(volume, name=Path(input_path).name)
-            reference_volume = read_reference(reference, volume) if reference else None
+            reference_volume = None
+            if reference:
+                reference_volume, reference_notes = read_any_reference(reference, volume, input_path, source_series)
         prediction = self.segment(volume, progress.sub(0.05, 0.85), timer)
         metrics = None
         if reference_volume is not None:
@@ -260,6 +277,11 @@ class SegmentationLogic:
         with timer.stage("write"):
             progress.report(0.9, "writing outputs")
             write_image_outputs(volume, prediction.labels, paths, title=f"{case} - {self._package.id}")
+            if source_series is not None:
+                from segthor.dicom_rt.outputs import write_dicom_outputs
+
+                write_dicom_outputs(prediction.labels, source_series, paths.rtstruct, paths.dicom_seg,
+                                    self.model_info(), __version__)
         timings = timer.rounded()
         timings["total"] = round(time.perf_counter() - t_start, 3)
         report = {
@@ -267,6 +289,7 @@ class SegmentationLogic:
             "status": "ok",
             "input": str(input_path),
             "reference": str(reference) if reference else None,
+            "reference_notes": reference_notes,
             "geometry": {
                 "size_xyz": list(volume.shape_xyz),
                 "spacing_xyz_mm": list(volume.spacing),
@@ -306,6 +329,30 @@ class SegmentationLogic:
         name = f"{segmentation_node.GetName()} vs {reference_node.GetName()}"
         table = metrics_to_table(metrics, table_node, segmentation_node.GetScene(), name)
         return table, metrics
+
+
+def read_any_reference(
+    path: str | os.PathLike[str], like: Volume, input_path: str | os.PathLike[str], series: Any = None
+) -> tuple[Volume, list[str]]:
+    """The reference labels on the CT's grid and notes for the user (ROIs mapped to no organ, ...).
+
+    An RTSTRUCT or DICOM SEG is rasterised onto the CT being segmented; when that CT is a DICOM series its
+    Frame of Reference must be the reference's. Other files go through `read_reference`.
+    """
+    from segthor.dicom_rt.references import is_dicom_labels, read_dicom_labels
+
+    if not is_dicom_labels(path):
+        return read_reference(path, like), []
+    if series is None and Path(input_path).is_dir():
+        from segthor.dicom_rt.series import read_series
+
+        try:
+            series = read_series(input_path)
+        except InputError:
+            series = None  # e.g. an enhanced multi-frame CT: no Frame of Reference check, the grid still holds
+    frame = series.frame_of_reference_uid if series is not None else None
+    labels = read_dicom_labels(path, like=like, like_frame_of_reference_uid=frame)
+    return labels.volume, labels.notes(Path(path).name)
 
 
 def read_reference(path: str | os.PathLike[str], like: Volume) -> Volume:

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         postprocess=args.postprocess,
         batch_size=args.batch_size,
         show_progress=not args.quiet,
+        output_types=args.output_types,
     )
     done = sum(r["status"] == "ok" for r in summary.rows)
     skipped = sum(r["status"] == "skipped" for r in summary.rows)

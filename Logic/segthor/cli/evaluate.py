@@ -8,10 +8,13 @@ HELP = "compare predicted organ labels with reference labels (Dice, Dice 2D, HD,
 def add_arguments(parser) -> None:
     from segthor.organs import ORGANS
 
-    parser.add_argument("pred", help="predicted labels: a .nii.gz/.nrrd/.seg.nrrd file or a folder of cases")
+    parser.add_argument(
+        "pred", help="predicted labels: a .nii.gz/.nrrd/.seg.nrrd, RTSTRUCT or DICOM SEG file, or a folder of cases"
+    )
     parser.add_argument(
         "ref",
-        help="reference labels: a file, or a folder in SegTHOR layout (Patient_01/GT.nii.gz) or of <case> files",
+        help="reference labels: a file (label image, .seg.nrrd, RTSTRUCT or DICOM SEG), or a folder in SegTHOR "
+        "layout (Patient_01/GT.nii.gz) or of <case> files",
     )
     parser.add_argument(
         "--organs",
@@ -45,6 +48,11 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="resample predictions onto the reference grid (nearest neighbour) instead of failing on a mismatch",
     )
+    parser.add_argument(
+        "--reference-ct",
+        metavar="DIR",
+        help="CT series folder that DICOM RTSTRUCT/SEG files were drawn on (default: the DICOM file's own folder)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print no progress, only the table")
 
 
@@ -69,11 +77,14 @@ def run(args) -> int:
         against=args.against,
         resample_to_reference=args.resample_to_reference,
         on_case=progress,
+        reference_ct=args.reference_ct,
     )
     print(report.table())
     if report.cohort.unmatched_predictions:
         names = ", ".join(report.cohort.unmatched_predictions)
         print(f"note: predictions without a reference were ignored: {names}", file=sys.stderr)
+    for note in report.cohort.notes:
+        print(f"note: {note}", file=sys.stderr)
     for what, path in report.written.items():
         print(f"wrote {what}: {path}")
     return 0

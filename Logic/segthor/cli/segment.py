@@ -20,6 +20,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                              "--postprocess heart:close,lcc; repeatable; off by default")
     parser.add_argument("--batch-size", type=int, default=None, help="slices per network batch "
                         "(default 8 on CPU, 32 on CUDA; lowered automatically when memory is short)")
+    parser.add_argument("--output-types", default=None, metavar="TYPES",
+                        help="comma-separated files to write: seg-nrrd, nifti, preview, rtstruct, dicom-seg "
+                             "(default seg-nrrd,nifti,preview; rtstruct and dicom-seg need a DICOM series input "
+                             "and the 'dicom' extra); the JSON report is always written")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, dest="output_dir", metavar="OUTDIR",
                         help="output folder (created if needed)")
     parser.add_argument("--reference", default=None, metavar="REF",
-                        help="reference labels on the CT's grid (SegTHOR values 0-4) to compute metrics")
+                        help="reference labels to compute metrics: a label image on the CT's grid (SegTHOR values "
+                             "0-4), a .seg.nrrd, or a DICOM RTSTRUCT / SEG drawn on this CT")
     parser.add_argument("--case-name", default=None, help="output file prefix (default: the input's name)")
     add_model_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
@@ -43,6 +48,8 @@ def format_report(report: dict) -> str:
         hd95 = m.get("hd95")
         hd = "n/a" if hd95 is None or hd95 != hd95 else f"{hd95:.2f} mm"
         lines.append(f"  {key:10s} Dice {m.get('dice', float('nan')):.3f}  HD95 {hd}")
+    for note in report.get("reference_notes") or []:
+        lines.append(f"  note: {note}")
     for path in report["outputs"].values():
         lines.append(f"  wrote {path}")
     if report["model"].get("disclaimer"):
@@ -62,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         postprocess=args.postprocess,
         batch_size=args.batch_size,
         case_name=args.case_name,
+        output_types=args.output_types,
     )
     if not args.quiet:
         print(format_report(result.report), file=sys.stdout)

@@ -34,6 +34,7 @@ class CohortEvaluation:
     hd95_convention: str
     restricted: bool
     unmatched_predictions: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the user, e.g. DICOM ROIs mapped to no organ
 
     def values(self, organ: str, metric: str) -> dict[str, float | None]:
         """Case name -> value of one metric for one organ (None where undefined)."""
@@ -59,23 +60,26 @@ def evaluate_paths(
     restricted: bool = False,
     resample_to_reference: bool = False,
     on_case: Callable[[int, int, str], None] | None = None,
+    ct_dir: str | os.PathLike[str] | None = None,
 ) -> CohortEvaluation:
     """Evaluate a predicted label file against a reference one, or every case of two folders.
 
     ``on_case(index, total, case)`` is called before each case (progress reporting). Geometry mismatches
-    raise ``InputError`` naming the case and both geometries unless ``resample_to_reference``.
+    raise ``InputError`` naming the case and both geometries unless ``resample_to_reference``. DICOM
+    RTSTRUCT/SEG files are rasterised on their CT series (``ct_dir``, else the file's own folder).
     """
     hd95 = check_hd95_convention(hd95)
     chosen = select_organs(organs)
     pairs, extra = pair_cases(pred, ref)
     cases = []
+    notes: list[str] = []
     for i, pair in enumerate(pairs):
         if on_case is not None:
             on_case(i, len(pairs), pair.case)
         try:
             metrics = evaluate_volumes(
-                read_label_volume(pair.pred),
-                read_label_volume(pair.ref),
+                read_label_volume(pair.pred, ct_dir=ct_dir, notes=notes),
+                read_label_volume(pair.ref, ct_dir=ct_dir, notes=notes),
                 chosen,
                 hd95=hd95,
                 restricted=restricted,
@@ -84,7 +88,7 @@ def evaluate_paths(
         except InputError as exc:
             raise InputError(f"case {pair.case} ({pair.pred.name} vs {pair.ref.name}): {exc}") from exc
         cases.append(CaseEvaluation(pair.case, pair.pred, pair.ref, metrics))
-    return CohortEvaluation(cases, tuple(o.key for o in chosen), hd95, restricted, extra)
+    return CohortEvaluation(cases, tuple(o.key for o in chosen), hd95, restricted, extra, notes)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ class EvaluationReport:
                 "status_counts": status_counts(c),
                 "cases": c.rows(),
                 "unmatched_predictions": c.unmatched_predictions,
+                "notes": c.notes,
             }
 
         data: dict[str, Any] = {
@@ -78,14 +79,17 @@ def evaluate(
     against: PathLike | None = None,
     resample_to_reference: bool = False,
     on_case: Callable[[int, int, str], None] | None = None,
+    reference_ct: PathLike | None = None,
 ) -> EvaluationReport:
     """Evaluate predicted label files/folders against references; optionally write CSV, JSON and a plot.
 
     ``against``: a second prediction (file or folder) of the same cases, compared with ``pred`` by a
-    Wilcoxon signed-rank test per organ and metric.
+    Wilcoxon signed-rank test per organ and metric. ``reference_ct``: the CT series folder that DICOM
+    RTSTRUCT/SEG files were drawn on (default: each file's own folder).
     """
     organs = list(organs) if organs is not None else None
     options = {"organs": organs, "hd95": hd95, "restricted": restricted}
+    options["ct_dir"] = reference_ct
     cohort = evaluate_paths(pred, ref, resample_to_reference=resample_to_reference, on_case=on_case, **options)
     report = EvaluationReport(cohort)
     if against is not None:

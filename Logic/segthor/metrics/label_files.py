@@ -30,12 +30,28 @@ class Segment:
     label_value: int
 
 
-def read_label_volume(path: str | os.PathLike[str], use_slicerio: bool | None = None) -> Volume:
-    """A SegTHOR label Volume (0 background, 1-4 organs) from a label file or a .seg.nrrd.
+def read_label_volume(
+    path: str | os.PathLike[str],
+    use_slicerio: bool | None = None,
+    ct_dir: str | os.PathLike[str] | None = None,
+    notes: list[str] | None = None,
+) -> Volume:
+    """A SegTHOR label Volume (0 background, 1-4 organs) from a label file, a .seg.nrrd, or a DICOM RTSTRUCT
+    or SEG (rasterised on its CT series: `ct_dir`, else the file's own folder; see `segthor.dicom_rt`).
 
     ``use_slicerio``: None reads .seg.nrrd with slicerio when it is installed, else with SimpleITK.
+    ``notes``: when given, lines for the user (e.g. DICOM ROIs mapped to no organ) are appended to it.
     """
+    from segthor.dicom_rt.references import is_dicom_labels
+
     path = Path(path)
+    if is_dicom_labels(path):
+        from segthor.dicom_rt.references import read_dicom_labels
+
+        labels = read_dicom_labels(path, ct_dir=ct_dir)
+        if notes is not None:
+            notes.extend(labels.notes(path.name))
+        return labels.volume
     if not path.name.lower().endswith(SEG_NRRD_SUFFIX):
         return read_volume(path)
     if not path.is_file():

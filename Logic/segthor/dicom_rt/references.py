@@ -1,0 +1,223 @@
+"""Reference (or predicted) organ labels from DICOM: an RT Structure Set or a DICOM SEG, on a CT grid.
+
+ROIs and segments map to organs through `segthor.organs.organ_for_segment` (identification / property
+type code first, else the name), the same rule as for .seg.nrrd references; names that map to no organ are
+reported, never silently dropped. Several ROIs of one organ are united; where organs overlap, the later
+organ of the organ table wins (as for .seg.nrrd).
+
+The grid: the CT being segmented (`like`), else the CT series given as `ct_dir`, else the CT series found in
+the reference file's own folder (the referenced series, or the one with the same Frame of Reference).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segthor.dicom_rt.series import SourceSeries, read_headers, series_from_headers
+from segthor.errors import InputError
+from segthor.io.volume import FILE_SUFFIXES, Volume
+from segthor.organs import ORGANS, organ_for_segment
+
+DICOM_REFERENCE_MODALITIES = ("RTSTRUCT", "SEG")
+CT_HINT = "put the CT series in the same folder as the file or give its folder (--reference-ct)"
+
+
+@dataclass
+class DicomLabels:
+    """SegTHOR labels read from a DICOM RTSTRUCT or SEG, with how its ROIs/segments were mapped."""
+
+    volume: Volume
+    modality: str
+    organs: dict[str, list[str]] = field(default_factory=dict)  # organ key -> ROI/segment names
+    unmapped: list[str] = field(default_factory=list)
+
+    def notes(self, name: str) -> list[str]:
+        """One line per fact a user should see (unmapped ROIs, organs absent from the file)."""
+        lines = []
+        if self.unmapped:
+            lines.append(f"{name}: {self.modality} entries mapped to no organ (ignored): {', '.join(self.unmapped)}")
+        missing = [o.name for o in ORGANS if o.key not in self.organs]
+        if missing:
+            lines.append(f"{name}: no {self.modality} entry for {', '.join(missing)} (taken as empty)")
+        return lines
+
+
+def dicom_modality(path: str | os.PathLike[str]) -> str | None:
+    """The Modality of a DICOM file, or None when `path` is not a readable DICOM file."""
+    path = Path(path)
+    if not path.is_file() or any(path.name.lower().endswith(s) for s in FILE_SUFFIXES):
+        return None
+    try:
+        import pydicom
+        from pydicom.errors import InvalidDicomError
+    except ImportError:
+        with open(path, "rb") as f:
+            is_dicom = f.read(132)[128:132] == b"DICM"
+        if is_dicom:
+            from segthor.dicom_rt.deps import require_dicom_packages
+
+            require_dicom_packages()
+        return None
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"])
+    except (InvalidDicomError, OSError, ValueError, EOFError):
+        return None
+    return str(ds.get("Modality", "")) or None
+
+
+def is_dicom_labels(path: str | os.PathLike[str]) -> bool:
+    """True for an RTSTRUCT or DICOM SEG file."""
+    return dicom_modality(path) in DICOM_REFERENCE_MODALITIES
+
+
+def find_ct_series(
+    folder: str | os.PathLike[str], series_uids: list[str], frame_of_reference_uid: str
+) -> SourceSeries:
+    """The CT series in `folder` that a reference points at (by Series Instance UID, else Frame of Reference)."""
+    folder = Path(folder)
+    headers = read_headers(folder)
+    present = {str(ds.get("SeriesInstanceUID", "")) for _, ds in headers}
+    wanted = next((uid for uid in series_uids if uid in present), None)
+    try:
+        series = series_from_headers(folder, headers, wanted, frame_of_reference_uid or None)
+    except InputError as exc:
+        raise InputError(f"no usable CT series for the reference: {exc}; {CT_HINT}") from exc
+    if frame_of_reference_uid and series.frame_of_reference_uid and series.frame_of_reference_uid != \
+            frame_of_reference_uid:
+        raise InputError(
+            f"the CT series in {folder} has another Frame of Reference than the reference; {CT_HINT}"
+        )
+    return series
+
+
+def _grid(
+    path: Path, like: Volume | None, ct_dir: Any, series_uids: list[str], for_uid: str, like_for_uid: str | None
+) -> Volume:
+    if ct_dir is not None:
+        return find_ct_series(ct_dir, series_uids, for_uid).grid()
+    if like is not None:
+        if like_for_uid and for_uid and like_for_uid != for_uid:
+            raise InputError(
+                f"{path.name} was drawn on another CT (Frame of Reference {for_uid}, the CT's is {like_for_uid}); "
+                "give the reference drawn on this CT"
+            )
+        return like.with_array(np.zeros(like.array.shape, dtype=np.uint8))
+    return find_ct_series(path.parent, series_uids, for_uid).grid()
+
+
+def _collapse(masks: list[tuple[Any, np.ndarray]], shape: tuple[int, ...]) -> np.ndarray:
+    labels = np.zeros(shape, dtype=np.uint8)
+    for organ in ORGANS:  # later organs win where masks overlap
+        for mapped, mask in masks:
+            if mapped == organ:
+                labels[mask] = organ.label
+    return labels
+
+
+def _no_organ(path: Path, modality: str, names: list[str]) -> InputError:
+    shown = ", ".join(repr(n) for n in names) or "none"
+    return InputError(
+        f"{path.name}: no {modality} entry is one of the SegTHOR organs (entries: {shown}); name them "
+        f"{', '.join(o.name for o in ORGANS)} or give them those organs' SNOMED CT codes"
+    )
+
+
+def read_rtstruct_labels(
+    path: str | os.PathLike[str],
+    like: Volume | None = None,
+    ct_dir: str | os.PathLike[str] | None = None,
+    like_frame_of_reference_uid: str | None = None,
+) -> DicomLabels:
+    """SegTHOR labels [z, y, x] on the CT grid from an RTSTRUCT (see the module docstring for the grid)."""
+    from segthor.dicom_rt.rtstruct_reader import rasterise_roi, read_rtstruct
+
+    path = Path(path)
+    structure = read_rtstruct(path)
+    mapped = [(organ_for_segment(roi.name, roi.code), roi) for roi in structure.rois]
+    if not any(organ for organ, _ in mapped):
+        raise _no_organ(path, "RTSTRUCT ROI", [roi.name for roi in structure.rois])
+    grid = _grid(path, like, ct_dir, structure.referenced_series_uids, structure.frame_of_reference_uid,
+                 like_frame_of_reference_uid)
+    masks = [(organ, rasterise_roi(roi, grid, f"{path.name}: ")) for organ, roi in mapped if organ is not None]
+    result = DicomLabels(grid.with_array(_collapse(masks, grid.array.shape)), "RTSTRUCT ROI")
+    for organ, roi in mapped:
+        if organ is None:
+            result.unmapped.append(roi.name)
+        else:
+            result.organs.setdefault(organ.key, []).append(roi.name)
+    return result
+
+
+def _seg_volume(seg: Any, number: int, path: Path) -> Volume:
+    """One segment of a highdicom Segmentation as a Volume in its own geometry (0/1)."""
+    try:
+        hd_volume = seg.get_volume(segment_numbers=[number], allow_missing_positions=True)
+    except (ValueError, RuntimeError) as exc:
+        raise InputError(f"{path.name}: could not place the segment frames on a regular grid: {exc}") from exc
+    array = np.asarray(hd_volume.array)
+    if array.ndim == 4:
+        array = array[..., 0]
+    # highdicom's affine maps (slice, row, column) indices; segthor's Volume wants (x=column, y=row, z=slice).
+    matrix = np.asarray(hd_volume.affine, dtype=float)[:3, [2, 1, 0]]
+    spacing = np.linalg.norm(matrix, axis=0)
+    return Volume((array > 0.5).astype(np.uint8), tuple(spacing), tuple(hd_volume.affine[:3, 3]), matrix / spacing)
+
+
+def read_seg_labels(
+    path: str | os.PathLike[str],
+    like: Volume | None = None,
+    ct_dir: str | os.PathLike[str] | None = None,
+    like_frame_of_reference_uid: str | None = None,
+) -> DicomLabels:
+    """SegTHOR labels [z, y, x] on the CT grid from a DICOM SEG, read with highdicom (nearest neighbour)."""
+    import highdicom as hd
+
+    from segthor.metrics.geometry import resample_to
+
+    path = Path(path)
+    try:
+        seg = hd.seg.segread(path)
+    except Exception as exc:  # highdicom raises several types for files that are not valid SEGs
+        raise InputError(f"could not read {path} as a DICOM SEG: {exc}") from exc
+    entries = []
+    for item in seg.SegmentSequence:
+        codes = list(item.get("SegmentedPropertyTypeCodeSequence", []))
+        code = str(codes[0].CodeValue) if codes and "CodeValue" in codes[0] else None
+        name = str(item.get("SegmentLabel", ""))
+        entries.append((organ_for_segment(name, code), name, int(item.SegmentNumber)))
+    if not any(organ for organ, _, _ in entries):
+        raise _no_organ(path, "SEG segment", [name for _, name, _ in entries])
+    series_uids = [str(s.SeriesInstanceUID) for s in seg.get("ReferencedSeriesSequence", [])]
+    grid = _grid(path, like, ct_dir, series_uids, str(seg.get("FrameOfReferenceUID", "")),
+                 like_frame_of_reference_uid)
+    masks = []
+    for organ, _, number in entries:
+        if organ is not None:
+            masks.append((organ, resample_to(_seg_volume(seg, number, path), grid).array > 0))
+    result = DicomLabels(grid.with_array(_collapse(masks, grid.array.shape)), "SEG segment")
+    for organ, name, _ in entries:
+        if organ is None:
+            result.unmapped.append(name)
+        else:
+            result.organs.setdefault(organ.key, []).append(name)
+    return result
+
+
+def read_dicom_labels(
+    path: str | os.PathLike[str],
+    like: Volume | None = None,
+    ct_dir: str | os.PathLike[str] | None = None,
+    like_frame_of_reference_uid: str | None = None,
+) -> DicomLabels:
+    """An RTSTRUCT or DICOM SEG file as SegTHOR labels on the CT grid (see the module docstring)."""
+    modality = dicom_modality(path)
+    if modality == "RTSTRUCT":
+        return read_rtstruct_labels(path, like, ct_dir, like_frame_of_reference_uid)
+    if modality == "SEG":
+        return read_seg_labels(path, like, ct_dir, like_frame_of_reference_uid)
+    raise InputError(f"{Path(path).name} is not a DICOM RTSTRUCT or SEG file (Modality {modality!r})")
