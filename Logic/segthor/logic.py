@@ -350,8 +350,7 @@ def read_any_reference(
             series = read_series(input_path)
         except InputError:
             series = None  # e.g. an enhanced multi-frame CT: no Frame of Reference check, the grid still holds
-    frame = series.frame_of_reference_uid if series is not None else None
-    labels = read_dicom_labels(path, like=like, like_frame_of_reference_uid=frame)
+    labels = read_dicom_labels(path, like=like, like_series=series)
     return labels.volume, labels.notes(Path(path).name)
 
 

@@ -37,8 +37,6 @@ def read_rtstruct_matplotlib(rtstruct: Path, ct_dir: Path) -> dict[str, np.ndarr
     slices = _ct_slices(ct_dir)
     index = {str(ds.SOPInstanceUID): k for k, ds in enumerate(slices)}
     rows, cols = int(slices[0].Rows), int(slices[0].Columns)
-    rr, cc = np.mgrid[0:rows, 0:cols]
-    centres = np.stack([cc.ravel(), rr.ravel()], axis=1).astype(float)
     ds = pydicom.dcmread(rtstruct)
     names = {int(r.ROINumber): str(r.ROIName) for r in ds.StructureSetROISequence}
     masks = {}
@@ -52,8 +50,15 @@ def read_rtstruct_matplotlib(rtstruct: Path, ct_dir: Path) -> dict[str, np.ndarr
             points = np.array(contour.ContourData, dtype=float).reshape(-1, 3) - np.array(ct.ImagePositionPatient,
                                                                                            dtype=float)
             pixel = np.stack([points @ iop[:3] / dc, points @ iop[3:] / dr], axis=1)  # (column, row)
-            inside = MplPath(pixel).contains_points(centres).reshape(rows, cols)
-            mask[k] ^= inside
+            # Test the pixel centres of the contour's bounding box only (the rest is outside anyway).
+            c0, r0 = np.maximum(np.floor(pixel.min(axis=0)).astype(int), 0)
+            c1, r1 = np.minimum(np.ceil(pixel.max(axis=0)).astype(int) + 1, [cols, rows])
+            if c0 >= c1 or r0 >= r1:
+                continue
+            rr, cc = np.mgrid[r0:r1, c0:c1]
+            centres = np.stack([cc.ravel(), rr.ravel()], axis=1).astype(float)
+            inside = MplPath(pixel).contains_points(centres).reshape(rr.shape)
+            mask[k, r0:r1, c0:c1] ^= inside
         masks[names[int(roi.ReferencedROINumber)]] = mask
     return masks
 

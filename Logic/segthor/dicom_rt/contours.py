@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 CONTOUR_LEVEL = 0.5
-# Vertices closer than this (pixels) to the line through their neighbours are dropped (straight runs).
+# A vertex whose turn (cross product of its edges, pixels^2) is below this square goes straight on.
 _SIMPLIFY_TOLERANCE_PX = 1e-3
 
 
@@ -23,19 +23,27 @@ def mask_contours(mask: np.ndarray) -> list[np.ndarray]:
 
     The last vertex is not repeated. An empty mask gives an empty list.
     """
-    from skimage.measure import approximate_polygon, find_contours
+    from skimage.measure import find_contours
 
     if not mask.any():
         return []
     padded = np.pad(np.asarray(mask, dtype=np.float32), 1)  # closes contours touching the border
     polygons = []
     for contour in find_contours(padded, CONTOUR_LEVEL):
-        contour = approximate_polygon(contour, tolerance=_SIMPLIFY_TOLERANCE_PX)
         if len(contour) > 1 and np.allclose(contour[0], contour[-1]):
             contour = contour[:-1]
+        contour = _drop_straight_vertices(contour)
         if len(contour) >= 3:
             polygons.append(contour - 1.0)
     return polygons
+
+
+def _drop_straight_vertices(contour: np.ndarray) -> np.ndarray:
+    """The closed polygon without vertices where it goes straight on (same shape, far fewer points)."""
+    incoming = contour - np.roll(contour, 1, axis=0)
+    outgoing = np.roll(contour, -1, axis=0) - contour
+    turn = incoming[:, 0] * outgoing[:, 1] - incoming[:, 1] * outgoing[:, 0]
+    return contour[np.abs(turn) > _SIMPLIFY_TOLERANCE_PX**2]
 
 
 def rasterise_polygons(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:

@@ -5,8 +5,9 @@ type code first, else the name), the same rule as for .seg.nrrd references; name
 reported, never silently dropped. Several ROIs of one organ are united; where organs overlap, the later
 organ of the organ table wins (as for .seg.nrrd).
 
-The grid: the CT being segmented (`like`), else the CT series given as `ct_dir`, else the CT series found in
-the reference file's own folder (the referenced series, or the one with the same Frame of Reference).
+The grid: the CT series given as `ct_dir`, else the CT being segmented (`like`, whose DICOM series
+`like_series` must be the referenced one or share its Frame of Reference), else the CT series found in the
+reference file's own folder (the referenced series, or the one with the same Frame of Reference).
 """
 
 from __future__ import annotations
@@ -87,8 +88,10 @@ def find_ct_series(
         series = series_from_headers(folder, headers, wanted, frame_of_reference_uid or None)
     except InputError as exc:
         raise InputError(f"no usable CT series for the reference: {exc}; {CT_HINT}") from exc
-    if frame_of_reference_uid and series.frame_of_reference_uid and series.frame_of_reference_uid != \
-            frame_of_reference_uid:
+    # A reference that names this series by its UID is taken at its word (some writers, e.g. older rt-utils,
+    # give the structure set a Frame of Reference of its own); otherwise the Frames of Reference must agree.
+    if wanted is None and frame_of_reference_uid and series.frame_of_reference_uid and \
+            series.frame_of_reference_uid != frame_of_reference_uid:
         raise InputError(
             f"the CT series in {folder} has another Frame of Reference than the reference; {CT_HINT}"
         )
@@ -96,12 +99,14 @@ def find_ct_series(
 
 
 def _grid(
-    path: Path, like: Volume | None, ct_dir: Any, series_uids: list[str], for_uid: str, like_for_uid: str | None
+    path: Path, like: Volume | None, ct_dir: Any, series_uids: list[str], for_uid: str, like_series: Any
 ) -> Volume:
     if ct_dir is not None:
         return find_ct_series(ct_dir, series_uids, for_uid).grid()
     if like is not None:
-        if like_for_uid and for_uid and like_for_uid != for_uid:
+        like_for_uid = like_series.frame_of_reference_uid if like_series is not None else None
+        names_it = like_series is not None and like_series.series_instance_uid in series_uids
+        if like_for_uid and for_uid and like_for_uid != for_uid and not names_it:
             raise InputError(
                 f"{path.name} was drawn on another CT (Frame of Reference {for_uid}, the CT's is {like_for_uid}); "
                 "give the reference drawn on this CT"
@@ -131,7 +136,7 @@ def read_rtstruct_labels(
     path: str | os.PathLike[str],
     like: Volume | None = None,
     ct_dir: str | os.PathLike[str] | None = None,
-    like_frame_of_reference_uid: str | None = None,
+    like_series: SourceSeries | None = None,
 ) -> DicomLabels:
     """SegTHOR labels [z, y, x] on the CT grid from an RTSTRUCT (see the module docstring for the grid)."""
     from segthor.dicom_rt.rtstruct_reader import rasterise_roi, read_rtstruct
@@ -142,7 +147,7 @@ def read_rtstruct_labels(
     if not any(organ for organ, _ in mapped):
         raise _no_organ(path, "RTSTRUCT ROI", [roi.name for roi in structure.rois])
     grid = _grid(path, like, ct_dir, structure.referenced_series_uids, structure.frame_of_reference_uid,
-                 like_frame_of_reference_uid)
+                 like_series)
     masks = [(organ, rasterise_roi(roi, grid, f"{path.name}: ")) for organ, roi in mapped if organ is not None]
     result = DicomLabels(grid.with_array(_collapse(masks, grid.array.shape)), "RTSTRUCT ROI")
     for organ, roi in mapped:
@@ -172,7 +177,7 @@ def read_seg_labels(
     path: str | os.PathLike[str],
     like: Volume | None = None,
     ct_dir: str | os.PathLike[str] | None = None,
-    like_frame_of_reference_uid: str | None = None,
+    like_series: SourceSeries | None = None,
 ) -> DicomLabels:
     """SegTHOR labels [z, y, x] on the CT grid from a DICOM SEG, read with highdicom (nearest neighbour)."""
     import highdicom as hd
@@ -194,7 +199,7 @@ def read_seg_labels(
         raise _no_organ(path, "SEG segment", [name for _, name, _ in entries])
     series_uids = [str(s.SeriesInstanceUID) for s in seg.get("ReferencedSeriesSequence", [])]
     grid = _grid(path, like, ct_dir, series_uids, str(seg.get("FrameOfReferenceUID", "")),
-                 like_frame_of_reference_uid)
+                 like_series)
     masks = []
     for organ, _, number in entries:
         if organ is not None:
@@ -212,12 +217,12 @@ def read_dicom_labels(
     path: str | os.PathLike[str],
     like: Volume | None = None,
     ct_dir: str | os.PathLike[str] | None = None,
-    like_frame_of_reference_uid: str | None = None,
+    like_series: SourceSeries | None = None,
 ) -> DicomLabels:
     """An RTSTRUCT or DICOM SEG file as SegTHOR labels on the CT grid (see the module docstring)."""
     modality = dicom_modality(path)
     if modality == "RTSTRUCT":
-        return read_rtstruct_labels(path, like, ct_dir, like_frame_of_reference_uid)
+        return read_rtstruct_labels(path, like, ct_dir, like_series)
     if modality == "SEG":
-        return read_seg_labels(path, like, ct_dir, like_frame_of_reference_uid)
+        return read_seg_labels(path, like, ct_dir, like_series)
     raise InputError(f"{Path(path).name} is not a DICOM RTSTRUCT or SEG file (Modality {modality!r})")

@@ -76,10 +76,26 @@ def read_rtstruct(path: str | os.PathLike[str]) -> StructureSet:
         for contour in roi_contour.get("ContourSequence", []):
             if contour.get("ContourGeometricType", "CLOSED_PLANAR") != "CLOSED_PLANAR":
                 continue
-            data = np.asarray([float(v) for v in contour.get("ContourData", [])], dtype=float)
+            data = _contour_data(contour)
             if data.size >= 9:
-                roi.contours.append(data.reshape(-1, 3))
+                roi.contours.append(data[: data.size // 3 * 3].reshape(-1, 3))
     return StructureSet(path, for_uid, series_uids, list(rois.values()))
+
+
+def _contour_data(contour: Any) -> np.ndarray:
+    """ContourData as floats. Parsed from the element's raw text when it is still raw: pydicom's per-value DS
+    objects made a clinical structure set (60k coordinates) take seconds."""
+    if "ContourData" not in contour:
+        return np.zeros(0)
+    element = contour.get_item("ContourData")
+    raw = getattr(element, "value", None)
+    if isinstance(raw, bytes):
+        text = raw.decode("ascii", errors="replace").strip(" \x00")
+        try:
+            return np.array(text.split("\\"), dtype=float) if text else np.zeros(0)
+        except ValueError:
+            pass  # a malformed value: let pydicom parse (and report) it
+    return np.asarray([float(v) for v in contour.ContourData], dtype=float)
 
 
 def rasterise_roi(roi: RoiContours, grid: Volume, what: str = "") -> np.ndarray:
@@ -121,6 +137,3 @@ def rasterise_roi(roi: RoiContours, grid: Volume, what: str = "") -> np.ndarray:
         mask[k_index] = rasterise_polygons(polygons, (ny, nx))
     return mask
 
-
-def describe(structure: Any) -> str:
-    return ", ".join(repr(r.name) for r in structure.rois) or "none"
