@@ -25,16 +25,21 @@ def mask_contours(mask: np.ndarray) -> list[np.ndarray]:
     """
     from skimage.measure import find_contours
 
-    if not mask.any():
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
         return []
-    padded = np.pad(np.asarray(mask, dtype=np.float32), 1)  # closes contours touching the border
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, c0 = rows[0], cols[0]
+    # Only the mask's bounding box, padded by one pixel so contours touching the image border close too.
+    padded = np.pad(np.asarray(mask[r0 : rows[-1] + 1, c0 : cols[-1] + 1], dtype=np.float32), 1)
+    offset = np.array([r0 - 1.0, c0 - 1.0])
     polygons = []
     for contour in find_contours(padded, CONTOUR_LEVEL):
         if len(contour) > 1 and np.allclose(contour[0], contour[-1]):
             contour = contour[:-1]
         contour = _drop_straight_vertices(contour)
         if len(contour) >= 3:
-            polygons.append(contour - 1.0)
+            polygons.append(contour + offset)
     return polygons
 
 

@@ -158,19 +158,21 @@ def read_rtstruct_labels(
     return result
 
 
-def _seg_volume(seg: Any, number: int, path: Path) -> Volume:
-    """One segment of a highdicom Segmentation as a Volume in its own geometry (0/1)."""
+def _seg_labels_volume(seg: Any, numbers: list[tuple[Any, int]], path: Path) -> Volume:
+    """The mapped segments of a highdicom Segmentation collapsed to SegTHOR labels, in the SEG's own geometry."""
     try:
-        hd_volume = seg.get_volume(segment_numbers=[number], allow_missing_positions=True)
+        hd_volume = seg.get_volume(segment_numbers=[n for _, n in numbers], allow_missing_positions=True)
     except (ValueError, RuntimeError) as exc:
         raise InputError(f"{path.name}: could not place the segment frames on a regular grid: {exc}") from exc
     array = np.asarray(hd_volume.array)
-    if array.ndim == 4:
-        array = array[..., 0]
+    if array.ndim == 3:
+        array = array[..., np.newaxis]
+    masks = [(organ, array[..., i] > 0.5) for i, (organ, _) in enumerate(numbers)]  # fractional: > 0.5
     # highdicom's affine maps (slice, row, column) indices; segthor's Volume wants (x=column, y=row, z=slice).
     matrix = np.asarray(hd_volume.affine, dtype=float)[:3, [2, 1, 0]]
     spacing = np.linalg.norm(matrix, axis=0)
-    return Volume((array > 0.5).astype(np.uint8), tuple(spacing), tuple(hd_volume.affine[:3, 3]), matrix / spacing)
+    labels = _collapse(masks, array.shape[:3])
+    return Volume(labels, tuple(spacing), tuple(hd_volume.affine[:3, 3]), matrix / spacing)
 
 
 def read_seg_labels(
@@ -200,11 +202,8 @@ def read_seg_labels(
     series_uids = [str(s.SeriesInstanceUID) for s in seg.get("ReferencedSeriesSequence", [])]
     grid = _grid(path, like, ct_dir, series_uids, str(seg.get("FrameOfReferenceUID", "")),
                  like_series)
-    masks = []
-    for organ, _, number in entries:
-        if organ is not None:
-            masks.append((organ, resample_to(_seg_volume(seg, number, path), grid).array > 0))
-    result = DicomLabels(grid.with_array(_collapse(masks, grid.array.shape)), "SEG segment")
+    mapped = [(organ, number) for organ, _, number in entries if organ is not None]
+    result = DicomLabels(resample_to(_seg_labels_volume(seg, mapped, path), grid), "SEG segment")
     for organ, name, _ in entries:
         if organ is None:
             result.unmapped.append(name)
