@@ -102,8 +102,22 @@ def test_rtstruct_rois_map_by_name_and_unmapped_ones_are_named(segmented, ct_dir
                               rename={"Heart": "HEART", "Aorta": "aorta"}, drop_codes=True, extra_roi="BODY")
     result = read_dicom_labels(edited, ct_dir=ct_dir)
     np.testing.assert_array_equal(result.volume.array, labels_truth)
-    assert result.organs["heart"] == ["HEART"] and result.unmapped == ["BODY"]
-    assert "BODY" in result.notes("rs.dcm")[0]
+    assert result.organs["heart"] == ["HEART"] and result.label_image.unused_segments == ["BODY"]
+    # The user's map wins over names and codes (here: "BODY" is declared to be the heart too).
+    mapped = read_dicom_labels(edited, ct_dir=ct_dir, user_map={"body": "heart"})
+    assert mapped.organs["heart"] == ["HEART", "BODY"] and mapped.label_image.unused_segments == []
+
+
+def test_legacy_srt_codes_map_rois_whatever_their_names(segmented, ct_dir, labels_truth, tmp_path):
+    ds = pydicom.dcmread(segmented.report["outputs"]["rtstruct"])
+    legacy = {"Esophagus": "T-56000", "Heart": "T-32000", "Trachea": "T-25000", "Aorta": "T-42000"}
+    for roi, obs in zip(ds.StructureSetROISequence, ds.RTROIObservationsSequence, strict=True):
+        code = obs.RTROIIdentificationCodeSequence[0]
+        code.CodingSchemeDesignator, code.CodeValue = "SRT", legacy[roi.ROIName]
+        roi.ROIName = f"Structure {roi.ROINumber}"  # names that say nothing
+    ds.save_as(tmp_path / "legacy.dcm")
+    result = read_dicom_labels(tmp_path / "legacy.dcm", ct_dir=ct_dir)
+    np.testing.assert_array_equal(result.volume.array, labels_truth)
 
 
 def test_segment_reference_rtstruct_gives_the_label_image_metrics(segmented, ct_dir, band_package, tmp_path):
@@ -120,7 +134,7 @@ def test_segment_reference_rtstruct_gives_the_label_image_metrics(segmented, ct_
         a, b = by_nifti.report["metrics"][organ.key], by_rt.report["metrics"][organ.key]
         assert a["dice"] < 1.0
         assert a == pytest.approx(b, nan_ok=True)
-    assert by_rt.report["reference_notes"] == []
+    assert by_rt.report["reference_unused_segments"] == []
 
 
 def test_evaluate_rtstruct_and_seg_references_give_the_label_image_metrics(segmented, ct_dir, tmp_path, capsys):

@@ -41,7 +41,7 @@ def test_ibsi_rtstruct_matches_its_nifti_mask(ibsi):
     assert truth.same_geometry(grid, tol=1e-3)
     t = truth.array > 0
     assert 2 * (mask & t).sum() / (mask.sum() + t.sum()) >= 0.99
-    with pytest.raises(InputError, match="no RTSTRUCT ROI entry is one of the SegTHOR organs.*GTV-1"):
+    with pytest.raises(InputError, match="no RTSTRUCT ROI is one of the SegTHOR organs.*GTV-1"):
         read_dicom_labels(ibsi / "dicom" / "mask" / "DCM_RS_00060.dcm", ct_dir=ibsi / "dicom" / "image")
 
 

@@ -1,9 +1,9 @@
 """Reference (or predicted) organ labels from DICOM: an RT Structure Set or a DICOM SEG, on a CT grid.
 
-ROIs and segments map to organs through `segthor.organs.organ_for_segment` (identification / property
-type code first, else the name), the same rule as for .seg.nrrd references; names that map to no organ are
-reported, never silently dropped. Several ROIs of one organ are united; where organs overlap, the later
-organ of the organ table wins (as for .seg.nrrd).
+ROIs and segments map to organs through `segthor.segment_mapping.organ_for_segment` (the user's map, then the
+identification / property type code, SNOMED CT or legacy SRT, then the name), the same rule as for .seg.nrrd
+references; names that map to no organ are reported (`unused_segments`), never silently dropped. Several
+ROIs of one organ are united; where organs overlap each keeps its own mask (as for .seg.nrrd).
 
 The grid: the CT series given as `ct_dir`, else the CT being segmented (`like`, whose DICOM series
 `like_series` must be the referenced one or share its Frame of Reference), else the CT series found in the
@@ -13,6 +13,7 @@ reference file's own folder (the referenced series, or the one with the same Fra
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ import numpy as np
 from segthor.dicom_rt.series import SourceSeries, read_headers, series_from_headers
 from segthor.errors import InputError
 from segthor.io.volume import FILE_SUFFIXES, Volume
-from segthor.organs import ORGANS, organ_for_segment
+from segthor.organs import ORGANS
+from segthor.segment_mapping import organ_for_segment
 
 DICOM_REFERENCE_MODALITIES = ("RTSTRUCT", "SEG")
 CT_HINT = "put the CT series in the same folder as the file or give its folder (--reference-ct)"
@@ -32,20 +34,17 @@ CT_HINT = "put the CT series in the same folder as the file or give its folder (
 class DicomLabels:
     """SegTHOR labels read from a DICOM RTSTRUCT or SEG, with how its ROIs/segments were mapped."""
 
-    volume: Volume
+    label_image: Any  # segthor.metrics.label_files.LabelImage on the CT grid
     modality: str
     organs: dict[str, list[str]] = field(default_factory=dict)  # organ key -> ROI/segment names
-    unmapped: list[str] = field(default_factory=list)
 
-    def notes(self, name: str) -> list[str]:
-        """One line per fact a user should see (unmapped ROIs, organs absent from the file)."""
-        lines = []
-        if self.unmapped:
-            lines.append(f"{name}: {self.modality} entries mapped to no organ (ignored): {', '.join(self.unmapped)}")
-        missing = [o.name for o in ORGANS if o.key not in self.organs]
-        if missing:
-            lines.append(f"{name}: no {self.modality} entry for {', '.join(missing)} (taken as empty)")
-        return lines
+    @property
+    def volume(self) -> Volume:
+        return self.label_image.volume
+
+    @property
+    def unmapped(self) -> list[str]:
+        return list(self.label_image.unused_segments)
 
 
 def dicom_modality(path: str | os.PathLike[str]) -> str | None:
@@ -115,20 +114,23 @@ def _grid(
     return find_ct_series(path.parent, series_uids, for_uid).grid()
 
 
-def _collapse(masks: list[tuple[Any, np.ndarray]], shape: tuple[int, ...]) -> np.ndarray:
-    labels = np.zeros(shape, dtype=np.uint8)
-    for organ in ORGANS:  # later organs win where masks overlap
-        for mapped, mask in masks:
-            if mapped == organ:
-                labels[mask] = organ.label
-    return labels
+def _label_image(grid: Volume, masks: dict[str, np.ndarray], unused: list[str], path: Path) -> Any:
+    """A LabelImage on `grid` from organ key -> mask, by the same rule as .seg.nrrd (`split_segments`)."""
+    from segthor.metrics.label_files import LabelImage, Segment, split_segments
+
+    keys = [o.key for o in ORGANS if o.key in masks]
+    layers = np.stack([masks[k] for k in keys]).astype(np.uint8) if keys else np.zeros((0, *grid.array.shape))
+    segments = [Segment(name=k, code=None, layer=i, label_value=1) for i, k in enumerate(keys)]
+    labels, overlapping, _ = split_segments(layers, segments, path)
+    return LabelImage(grid.with_array(labels), overlapping, unused)
 
 
 def _no_organ(path: Path, modality: str, names: list[str]) -> InputError:
     shown = ", ".join(repr(n) for n in names) or "none"
     return InputError(
-        f"{path.name}: no {modality} entry is one of the SegTHOR organs (entries: {shown}); name them "
-        f"{', '.join(o.name for o in ORGANS)} or give them those organs' SNOMED CT codes"
+        f"{path.name}: no {modality} is one of the SegTHOR organs (entries: {shown}); name them "
+        f"{', '.join(o.name for o in ORGANS)}, give them those organs' SNOMED CT codes, or map names with "
+        "--map NAME=ORGAN"
     )
 
 
@@ -137,29 +139,31 @@ def read_rtstruct_labels(
     like: Volume | None = None,
     ct_dir: str | os.PathLike[str] | None = None,
     like_series: SourceSeries | None = None,
+    user_map: Mapping[str, str] | None = None,
 ) -> DicomLabels:
     """SegTHOR labels [z, y, x] on the CT grid from an RTSTRUCT (see the module docstring for the grid)."""
     from segthor.dicom_rt.rtstruct_reader import rasterise_roi, read_rtstruct
 
     path = Path(path)
     structure = read_rtstruct(path)
-    mapped = [(organ_for_segment(roi.name, roi.code), roi) for roi in structure.rois]
+    mapped = [(organ_for_segment(roi.name, roi.code, user_map), roi) for roi in structure.rois]
     if not any(organ for organ, _ in mapped):
         raise _no_organ(path, "RTSTRUCT ROI", [roi.name for roi in structure.rois])
     grid = _grid(path, like, ct_dir, structure.referenced_series_uids, structure.frame_of_reference_uid,
                  like_series)
-    masks = [(organ, rasterise_roi(roi, grid, f"{path.name}: ")) for organ, roi in mapped if organ is not None]
-    result = DicomLabels(grid.with_array(_collapse(masks, grid.array.shape)), "RTSTRUCT ROI")
+    masks: dict[str, np.ndarray] = {}
+    organs: dict[str, list[str]] = {}
     for organ, roi in mapped:
-        if organ is None:
-            result.unmapped.append(roi.name)
-        else:
-            result.organs.setdefault(organ.key, []).append(roi.name)
-    return result
+        if organ is not None:
+            mask = rasterise_roi(roi, grid, f"{path.name}: ")
+            masks[organ.key] = masks[organ.key] | mask if organ.key in masks else mask
+            organs.setdefault(organ.key, []).append(roi.name)
+    unused = [roi.name for organ, roi in mapped if organ is None]
+    return DicomLabels(_label_image(grid, masks, unused, path), "RTSTRUCT", organs)
 
 
-def _seg_labels_volume(seg: Any, numbers: list[tuple[Any, int]], path: Path) -> Volume:
-    """The mapped segments of a highdicom Segmentation collapsed to SegTHOR labels, in the SEG's own geometry."""
+def _seg_bits_volume(seg: Any, numbers: list[tuple[Any, int]], path: Path) -> Volume:
+    """The mapped segments of a highdicom Segmentation as bit i = i-th of `numbers`, in the SEG's own geometry."""
     try:
         hd_volume = seg.get_volume(segment_numbers=[n for _, n in numbers], allow_missing_positions=True)
     except (ValueError, RuntimeError) as exc:
@@ -167,12 +171,17 @@ def _seg_labels_volume(seg: Any, numbers: list[tuple[Any, int]], path: Path) -> 
     array = np.asarray(hd_volume.array)
     if array.ndim == 3:
         array = array[..., np.newaxis]
-    masks = [(organ, array[..., i] > 0.5) for i, (organ, _) in enumerate(numbers)]  # fractional: > 0.5
+    # One uint8 layer per mapped segment (fractional segments: > 0.5), resampled together onto the CT grid.
+    layers = (array > 0.5).astype(np.uint8)
     # highdicom's affine maps (slice, row, column) indices; segthor's Volume wants (x=column, y=row, z=slice).
     matrix = np.asarray(hd_volume.affine, dtype=float)[:3, [2, 1, 0]]
     spacing = np.linalg.norm(matrix, axis=0)
-    labels = _collapse(masks, array.shape[:3])
-    return Volume(labels, tuple(spacing), tuple(hd_volume.affine[:3, 3]), matrix / spacing)
+    if layers.shape[-1] > 32:
+        raise InputError(f"{path.name}: more than 32 segments map to organs; map the extra ones to ignore (--map)")
+    bits = np.zeros(layers.shape[:3], dtype=np.uint8 if layers.shape[-1] <= 8 else np.uint32)
+    for i in range(layers.shape[-1]):  # segments as bits: overlaps survive the one nearest-neighbour resampling
+        bits |= layers[..., i].astype(bits.dtype) << i
+    return Volume(bits, tuple(spacing), tuple(hd_volume.affine[:3, 3]), matrix / spacing)
 
 
 def read_seg_labels(
@@ -180,6 +189,7 @@ def read_seg_labels(
     like: Volume | None = None,
     ct_dir: str | os.PathLike[str] | None = None,
     like_series: SourceSeries | None = None,
+    user_map: Mapping[str, str] | None = None,
 ) -> DicomLabels:
     """SegTHOR labels [z, y, x] on the CT grid from a DICOM SEG, read with highdicom (nearest neighbour)."""
     import highdicom as hd
@@ -194,22 +204,24 @@ def read_seg_labels(
     entries = []
     for item in seg.SegmentSequence:
         codes = list(item.get("SegmentedPropertyTypeCodeSequence", []))
-        code = str(codes[0].CodeValue) if codes and "CodeValue" in codes[0] else None
+        code = f"{codes[0].get('CodingSchemeDesignator', '')}^{codes[0].CodeValue}" \
+            if codes and "CodeValue" in codes[0] else None
         name = str(item.get("SegmentLabel", ""))
-        entries.append((organ_for_segment(name, code), name, int(item.SegmentNumber)))
+        entries.append((organ_for_segment(name, code, user_map), name, int(item.SegmentNumber)))
     if not any(organ for organ, _, _ in entries):
         raise _no_organ(path, "SEG segment", [name for _, name, _ in entries])
     series_uids = [str(s.SeriesInstanceUID) for s in seg.get("ReferencedSeriesSequence", [])]
-    grid = _grid(path, like, ct_dir, series_uids, str(seg.get("FrameOfReferenceUID", "")),
-                 like_series)
+    grid = _grid(path, like, ct_dir, series_uids, str(seg.get("FrameOfReferenceUID", "")), like_series)
     mapped = [(organ, number) for organ, _, number in entries if organ is not None]
-    result = DicomLabels(resample_to(_seg_labels_volume(seg, mapped, path), grid), "SEG segment")
-    for organ, name, _ in entries:
-        if organ is None:
-            result.unmapped.append(name)
-        else:
-            result.organs.setdefault(organ.key, []).append(name)
-    return result
+    bits = resample_to(_seg_bits_volume(seg, mapped, path), grid).array
+    masks: dict[str, np.ndarray] = {}
+    organs: dict[str, list[str]] = {}
+    for i, (organ, name, _) in enumerate(e for e in entries if e[0] is not None):
+        mask = (bits >> i) & 1 > 0
+        masks[organ.key] = masks[organ.key] | mask if organ.key in masks else mask
+        organs.setdefault(organ.key, []).append(name)
+    unused = [name for organ, name, _ in entries if organ is None]
+    return DicomLabels(_label_image(grid, masks, unused, path), "SEG", organs)
 
 
 def read_dicom_labels(
@@ -217,11 +229,14 @@ def read_dicom_labels(
     like: Volume | None = None,
     ct_dir: str | os.PathLike[str] | None = None,
     like_series: SourceSeries | None = None,
+    user_map: Mapping[str, str] | None = None,
 ) -> DicomLabels:
-    """An RTSTRUCT or DICOM SEG file as SegTHOR labels on the CT grid (see the module docstring)."""
+    """An RTSTRUCT or DICOM SEG file as SegTHOR labels on the CT grid (see the module docstring).
+
+    ``user_map``: ROI/segment name -> organ key or "ignore" (``segment_mapping.read_user_map``)."""
     modality = dicom_modality(path)
     if modality == "RTSTRUCT":
-        return read_rtstruct_labels(path, like, ct_dir, like_series)
+        return read_rtstruct_labels(path, like, ct_dir, like_series, user_map)
     if modality == "SEG":
-        return read_seg_labels(path, like, ct_dir, like_series)
+        return read_seg_labels(path, like, ct_dir, like_series, user_map)
     raise InputError(f"{Path(path).name} is not a DICOM RTSTRUCT or SEG file (Modality {modality!r})")

@@ -28,7 +28,7 @@ SLICE_TOLERANCE = 0.25
 class RoiContours:
     number: int
     name: str
-    code: str | None  # identification code value (SCT, or a legacy SRT code), when the file gives one
+    code: str | None  # RT ROI Identification Code as "SCHEME^VALUE" (e.g. "SCT^80891009", "SRT^T-32000")
     contours: list[np.ndarray] = field(default_factory=list)  # (N, 3) LPS mm each
 
 
@@ -64,7 +64,8 @@ def read_rtstruct(path: str | os.PathLike[str]) -> StructureSet:
     for obs in ds.get("RTROIObservationsSequence", []):
         items = list(obs.get("RTROIIdentificationCodeSequence", []))
         if items and "CodeValue" in items[0]:
-            codes[int(obs.ReferencedROINumber)] = str(items[0].CodeValue)
+            scheme = str(items[0].get("CodingSchemeDesignator", ""))
+            codes[int(obs.ReferencedROINumber)] = f"{scheme}^{items[0].CodeValue}"
     rois = {
         int(roi.ROINumber): RoiContours(int(roi.ROINumber), str(roi.get("ROIName", "")), codes.get(int(roi.ROINumber)))
         for roi in ds.get("StructureSetROISequence", [])

@@ -152,6 +152,10 @@ def read_headers(folder: str | os.PathLike[str]) -> list[tuple[Path, Any]]:
     return found
 
 
+def _is_localizer(ds: Any) -> bool:
+    return "LOCALIZER" in [str(v).upper() for v in (ds.get("ImageType") or [])]
+
+
 def _is_image(ds: Any) -> bool:
     return all(k in ds for k in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows"))
 
@@ -165,11 +169,12 @@ def series_from_headers(
     """Pick one single-frame image series among `headers` and sort it along its normal.
 
     With `series_uid` that series is taken; else the one with `frame_of_reference_uid`; else the only image
-    series. Raises InputError when none or several qualify, or when slices are not parallel.
+    series. Localizer images are left out; of several images in one plane the first (by file name) is kept.
+    Raises InputError when none or several series qualify, or when slices are not parallel.
     """
     groups: dict[str, list[tuple[Path, Any]]] = {}
     for path, ds in headers:
-        if _is_image(ds) and int(ds.get("NumberOfFrames", 1) or 1) == 1:
+        if _is_image(ds) and int(ds.get("NumberOfFrames", 1) or 1) == 1 and not _is_localizer(ds):
             groups.setdefault(str(ds.SeriesInstanceUID), []).append((path, ds))
     if not groups:
         multi = [p.name for p, ds in headers if int(ds.get("NumberOfFrames", 1) or 1) > 1]
@@ -205,15 +210,22 @@ def series_from_headers(
                 f"{s.path.name}: its orientation differs from the rest of the series in {folder}; "
                 "DICOM outputs and references need parallel slices"
             )
-    slices.sort(key=lambda s: float(normal @ s.position))
-    distances = np.array([float(normal @ s.position) for s in slices])
-    if np.any(np.diff(distances) < PLANE_TOLERANCE_MM):
-        i = int(np.argmin(np.diff(distances)))
-        raise InputError(
-            f"{slices[i].path.name} and {slices[i + 1].path.name} lie in the same plane; "
-            "remove duplicate slices from the series folder"
-        )
-    return SourceSeries(folder, slices, normal)
+    slices.sort(key=lambda s: (float(normal @ s.position), s.path.name))
+    # Several images in one plane (repeated acquisitions): contours refer to the first, as the CT reader keeps one.
+    kept = [slices[0]]
+    for s in slices[1:]:
+        if float(normal @ s.position) - float(normal @ kept[-1].position) >= PLANE_TOLERANCE_MM:
+            kept.append(s)
+    return SourceSeries(folder, kept, normal)
+
+
+def read_input_series(folder: str | os.PathLike[str], series: str | None = None) -> SourceSeries:
+    """The series `segthor.io` reads from an input folder (the same choice: `io.dicom_series.choose_series`,
+    `series` = SeriesNumber or SeriesInstanceUID, one level down when the folder holds none itself)."""
+    from segthor.io.dicom_series import choose_series
+
+    chosen, _ = choose_series(Path(folder), series)
+    return series_from_headers(chosen.folder, list(zip(chosen.files, chosen.headers, strict=True)), chosen.uid)
 
 
 def read_series(
