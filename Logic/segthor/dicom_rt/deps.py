@@ -16,5 +16,5 @@ def require_dicom_packages() -> None:
     if missing:
         raise InputError(
             f"DICOM RTSTRUCT/SEG support needs {', '.join(missing)}; install them with "
-            "pip install 'segthor-slicer[dicom]' (or the pins in requirements/runtime.txt)"
+            "pip install 'segthor-slicer[dicom]'"
         )
