@@ -1,5 +1,6 @@
 """Compare in Slicer against a segmentation as SlicerRT loads an RTSTRUCT: segments named after the ROIs
-("HEART", "aorta", "BODY", ...), no terminology, a contour-based (not binary labelmap) source representation."""
+("ESOPHAGUS", "Aorta", "BODY", ...), mostly no terminology (one legacy SRT code), a contour-based (not binary
+labelmap) source representation."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ from segthor.mrml.volume_nodes import node_from_volume
 
 pytestmark = pytest.mark.mrml
 
+# A terminology entry with the legacy SNOMED RT code of the heart (as older files carry), under a name that says
+# nothing: only the code can map it.
+LEGACY_HEART = (
+    "Segmentation category and type - DICOM master list~SRT^T-D000A^Anatomical Structure~SRT^T-32000^Heart"
+    "~^^~Anatomic codes - DICOM master list~^^~^^"
+)
+
 
 def _rtstruct_like_node(scene, ct_node, labels, names):
     """Segments with ROI names and no terminology, stored as closed surfaces (what SlicerRT's planar contours
@@ -21,9 +29,9 @@ def _rtstruct_like_node(scene, ct_node, labels, names):
     node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "RTSTRUCT")
     node.SetReferenceImageGeometryParameterFromVolumeNode(ct_node)
     segmentation = node.GetSegmentation()
-    for (_, segment), name in zip(build_organ_segments(labels), names, strict=True):
+    for (organ, segment), name in zip(build_organ_segments(labels), names, strict=True):
         segment.SetName(name)
-        segment.SetTerminology("")
+        segment.SetTerminology(LEGACY_HEART if organ.key == "heart" else "")
         segmentation.AddSegment(segment, name)
     extra = slicer.vtkSegment()  # an ROI that is none of the organs
     extra.SetName("BODY")
@@ -41,7 +49,7 @@ def test_compare_maps_rtstruct_roi_names_and_converts_contours(mrml_scene, ct_di
     ct_node = node_from_volume(ct, "ct", mrml_scene)
     labels = ct.with_array(labels_truth)
     pred = commit_organ_segments(build_organ_segments(labels), ct_node, name="pred").segmentation_node
-    ref = _rtstruct_like_node(mrml_scene, ct_node, labels, ["ESOPHAGUS", "HEART", "trachea", "Aorta"])
+    ref = _rtstruct_like_node(mrml_scene, ct_node, labels, ["ESOPHAGUS", "Structure 2", "trachea", "Aorta"])
     assert ref.GetSegmentation().GetSourceRepresentationName() == "Closed surface"
     metrics = compare_segmentations(pred, ref, ct_node)
     assert set(metrics) == {"esophagus", "heart", "trachea", "aorta"}
