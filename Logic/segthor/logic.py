@@ -21,24 +21,15 @@ from typing import Any
 import numpy as np
 
 from segthor._version import __version__
+from segthor.case_layout import case_name_for
 from segthor.errors import InputError
 from segthor.inference.checks import check_ct_volume
 from segthor.inference.memory import check_file_fits
 from segthor.inference.postprocess import PostprocessOptions
 from segthor.inference.prediction import Prediction, predict
 from segthor.inference.progress import CancelToken, Progress, ProgressCallback, StageTimer
-from segthor.io.volume import FILE_SUFFIXES, Volume
+from segthor.io.volume import Volume
 from segthor.organs import ORGANS
-
-
-def case_name_for(path: str | os.PathLike[str]) -> str:
-    """'Patient_01' for Patient_01.nii.gz, Patient_01.seg.nrrd, or a DICOM folder named Patient_01."""
-    name = Path(path).name
-    lower = name.lower()
-    for suffix in sorted(FILE_SUFFIXES, key=len, reverse=True):
-        if lower.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def organ_volumes_ml(labels: Volume) -> dict[str, float]:

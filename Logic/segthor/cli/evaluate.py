@@ -49,6 +49,9 @@ def add_arguments(parser) -> None:
         help="resample predictions onto the reference grid (nearest neighbour) instead of failing on a mismatch",
     )
     add_map_argument(parser)
+    from segthor.metrics.registry import add_parameter_arguments
+
+    add_parameter_arguments(parser)  # one flag per metric parameter, e.g. --nsd-tolerance
     parser.add_argument(
         "--reference-ct",
         metavar="DIR",
@@ -74,6 +77,7 @@ def run(args) -> int:
     import sys
 
     from segthor.metrics.evaluation import evaluate
+    from segthor.metrics.registry import options_from_arguments
 
     def progress(i: int, total: int, case: str) -> None:
         if not args.quiet and total > 1:
@@ -92,6 +96,7 @@ def run(args) -> int:
         resample_to_reference=args.resample_to_reference,
         on_case=progress,
         segment_map=args.segment_map,
+        metric_options=options_from_arguments(args),
         reference_ct=args.reference_ct,
     )
     print(report.table())
