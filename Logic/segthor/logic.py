@@ -384,7 +384,10 @@ def read_reference_image(
                 dicom_series = read_input_series(input_path, series)
             except InputError:
                 dicom_series = None  # e.g. an enhanced multi-frame CT: no series check, the grid still holds
-        return read_dicom_labels(path, like=like, like_series=dicom_series, user_map=user_map).label_image
+        from segthor.metrics.label_files import label_image_from_masks
+
+        labels = read_dicom_labels(path, like=like, like_series=dicom_series, user_map=user_map)
+        return label_image_from_masks(labels.grid, labels.masks, labels.unmapped, Path(path))
     image = read_label_image(path, user_map=user_map)
     reference = image.volume
     if not reference.same_geometry(like, tol=1e-3):

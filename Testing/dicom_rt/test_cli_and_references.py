@@ -102,10 +102,10 @@ def test_rtstruct_rois_map_by_name_and_unmapped_ones_are_named(segmented, ct_dir
                               rename={"Heart": "HEART", "Aorta": "aorta"}, drop_codes=True, extra_roi="BODY")
     result = read_dicom_labels(edited, ct_dir=ct_dir)
     np.testing.assert_array_equal(result.volume.array, labels_truth)
-    assert result.organs["heart"] == ["HEART"] and result.label_image.unused_segments == ["BODY"]
+    assert result.organs["heart"] == ["HEART"] and result.unmapped == ["BODY"]
     # The user's map wins over names and codes (here: "BODY" is declared to be the heart too).
     mapped = read_dicom_labels(edited, ct_dir=ct_dir, user_map={"body": "heart"})
-    assert mapped.organs["heart"] == ["HEART", "BODY"] and mapped.label_image.unused_segments == []
+    assert mapped.organs["heart"] == ["HEART", "BODY"] and mapped.unmapped == []
 
 
 def test_legacy_srt_codes_map_rois_whatever_their_names(segmented, ct_dir, labels_truth, tmp_path):

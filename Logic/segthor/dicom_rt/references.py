@@ -3,7 +3,7 @@
 ROIs and segments map to organs through `segthor.segment_mapping.organ_for_segment` (the user's map, then the
 identification / property type code, SNOMED CT or legacy SRT, then the name), the same rule as for .seg.nrrd
 references; names that map to no organ are reported (`unused_segments`), never silently dropped. Several
-ROIs of one organ are united; where organs overlap each keeps its own mask (as for .seg.nrrd).
+ROIs of one organ are united; each organ keeps its own mask, so overlaps are scored as for .seg.nrrd.
 
 The grid: the CT series given as `ct_dir`, else the CT being segmented (`like`, whose DICOM series
 `like_series` must be the referenced one or share its Frame of Reference), else the CT series found in the
@@ -32,19 +32,25 @@ CT_HINT = "put the CT series in the same folder as the file or give its folder (
 
 @dataclass
 class DicomLabels:
-    """SegTHOR labels read from a DICOM RTSTRUCT or SEG, with how its ROIs/segments were mapped."""
+    """Organ masks read from a DICOM RTSTRUCT or SEG on a CT grid, with how its ROIs/segments were mapped.
 
-    label_image: Any  # segthor.metrics.label_files.LabelImage on the CT grid
+    `segthor.metrics.label_files.label_image_from_masks` turns them into the `LabelImage` every metric reads.
+    """
+
+    grid: Volume  # the CT grid (its array is not used)
+    masks: dict[str, np.ndarray]  # organ key -> bool mask [z, y, x]; several ROIs of one organ united
     modality: str
     organs: dict[str, list[str]] = field(default_factory=dict)  # organ key -> ROI/segment names
+    unmapped: list[str] = field(default_factory=list)  # ROI/segment names that map to no organ
 
     @property
     def volume(self) -> Volume:
-        return self.label_image.volume
-
-    @property
-    def unmapped(self) -> list[str]:
-        return list(self.label_image.unused_segments)
+        """SegTHOR labels on the grid (where organs overlap, the later organ of the organ table wins)."""
+        labels = np.zeros(self.grid.array.shape, dtype=np.uint8)
+        for organ in ORGANS:
+            if organ.key in self.masks:
+                labels[self.masks[organ.key]] = organ.label
+        return self.grid.with_array(labels)
 
 
 def dicom_modality(path: str | os.PathLike[str]) -> str | None:
@@ -114,15 +120,14 @@ def _grid(
     return find_ct_series(path.parent, series_uids, for_uid).grid()
 
 
-def _label_image(grid: Volume, masks: dict[str, np.ndarray], unused: list[str], path: Path) -> Any:
-    """A LabelImage on `grid` from organ key -> mask, by the same rule as .seg.nrrd (`split_segments`)."""
-    from segthor.metrics.label_files import LabelImage, Segment, split_segments
+def _nearest_onto(volume: Volume, grid: Volume) -> Volume:
+    """`volume` resampled onto `grid` by nearest neighbour (outside -> 0), with SimpleITK."""
+    if volume.same_geometry(grid):
+        return volume
+    import SimpleITK as sitk
 
-    keys = [o.key for o in ORGANS if o.key in masks]
-    layers = np.stack([masks[k] for k in keys]).astype(np.uint8) if keys else np.zeros((0, *grid.array.shape))
-    segments = [Segment(name=k, code=None, layer=i, label_value=1) for i, k in enumerate(keys)]
-    labels, overlapping, _ = split_segments(layers, segments, path)
-    return LabelImage(grid.with_array(labels), overlapping, unused)
+    out = sitk.Resample(volume.to_sitk(), grid.to_sitk(), sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+    return grid.with_array(sitk.GetArrayFromImage(out))
 
 
 def _no_organ(path: Path, modality: str, names: list[str]) -> InputError:
@@ -159,7 +164,7 @@ def read_rtstruct_labels(
             masks[organ.key] = masks[organ.key] | mask if organ.key in masks else mask
             organs.setdefault(organ.key, []).append(roi.name)
     unused = [roi.name for organ, roi in mapped if organ is None]
-    return DicomLabels(_label_image(grid, masks, unused, path), "RTSTRUCT", organs)
+    return DicomLabels(grid, masks, "RTSTRUCT", organs, unused)
 
 
 def _seg_bits_volume(seg: Any, numbers: list[tuple[Any, int]], path: Path) -> Volume:
@@ -194,8 +199,6 @@ def read_seg_labels(
     """SegTHOR labels [z, y, x] on the CT grid from a DICOM SEG, read with highdicom (nearest neighbour)."""
     import highdicom as hd
 
-    from segthor.metrics.geometry import resample_to
-
     path = Path(path)
     try:
         seg = hd.seg.segread(path)
@@ -213,7 +216,7 @@ def read_seg_labels(
     series_uids = [str(s.SeriesInstanceUID) for s in seg.get("ReferencedSeriesSequence", [])]
     grid = _grid(path, like, ct_dir, series_uids, str(seg.get("FrameOfReferenceUID", "")), like_series)
     mapped = [(organ, number) for organ, _, number in entries if organ is not None]
-    bits = resample_to(_seg_bits_volume(seg, mapped, path), grid).array
+    bits = _nearest_onto(_seg_bits_volume(seg, mapped, path), grid).array
     masks: dict[str, np.ndarray] = {}
     organs: dict[str, list[str]] = {}
     for i, (organ, name, _) in enumerate(e for e in entries if e[0] is not None):
@@ -221,7 +224,7 @@ def read_seg_labels(
         masks[organ.key] = masks[organ.key] | mask if organ.key in masks else mask
         organs.setdefault(organ.key, []).append(name)
     unused = [name for organ, name, _ in entries if organ is None]
-    return DicomLabels(_label_image(grid, masks, unused, path), "SEG", organs)
+    return DicomLabels(grid, masks, "SEG", organs, unused)
 
 
 def read_dicom_labels(

@@ -81,7 +81,8 @@ def read_label_image(
     if is_dicom_labels(path):
         from segthor.dicom_rt.references import read_dicom_labels
 
-        return read_dicom_labels(path, ct_dir=ct_dir, user_map=user_map).label_image
+        labels = read_dicom_labels(path, ct_dir=ct_dir, user_map=user_map)
+        return label_image_from_masks(labels.grid, labels.masks, labels.unmapped, path)
     if not path.name.lower().endswith(SEG_NRRD_SUFFIX):
         return LabelImage(read_volume(path))
     if not path.is_file():
@@ -96,6 +97,18 @@ def read_label_image(
     layers, segments, geometry = _read_with_slicerio(path) if use_slicerio else _read_with_sitk(path)
     labels, masks, unused = split_segments(layers, segments, path, user_map)
     return LabelImage(Volume(labels, **geometry), masks, unused)
+
+
+def label_image_from_masks(
+    grid: Volume, masks: dict[str, np.ndarray], unused: list[str], path: Path
+) -> LabelImage:
+    """A LabelImage on `grid` from organ key -> bool mask [z, y, x] (e.g. a DICOM RTSTRUCT or SEG read by
+    ``segthor.dicom_rt``), by the same overlap rule as .seg.nrrd segments (``split_segments``)."""
+    keys = [o.key for o in ORGANS if o.key in masks]
+    layers = np.stack([masks[k] for k in keys]).astype(np.uint8)
+    segments = [Segment(name=k, code=None, layer=i, label_value=1) for i, k in enumerate(keys)]
+    labels, overlapping, _ = split_segments(layers, segments, path)
+    return LabelImage(grid.with_array(labels), overlapping, list(unused))
 
 
 def segments_to_labels(layers: np.ndarray, segments: list[Segment], path: Path) -> np.ndarray:
