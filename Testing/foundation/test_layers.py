@@ -36,6 +36,7 @@ LAYERS = {
     "segthor.render": "leaves",
     "segthor.case_layout": "leaves",
     "segthor.segment_mapping": "leaves",
+    "segthor.dicom_rt": "leaves",  # RTSTRUCT / SEG writers and readers (pydicom, highdicom)
     "segthor.dependencies": "leaves",
     "segthor._version": "leaves",
     "segthor_training": "training",

@@ -71,6 +71,7 @@ def evaluate_paths(
     on_case: Callable[[int, int, str], None] | None = None,
     segment_map: Mapping[str, str] | None = None,
     options: Mapping[str, Any] | None = None,
+    ct_dir: str | os.PathLike[str] | None = None,
 ) -> CohortEvaluation:
     """Evaluate a predicted label file against a reference one, or every case of two folders.
 
@@ -78,7 +79,8 @@ def evaluate_paths(
     raise ``InputError`` naming the case and both geometries unless ``resample_to_reference``.
     ``segment_map``: .seg.nrrd segment name -> organ key or "ignore" (``segment_mapping.read_user_map``);
     segments that map to no organ are listed per case in ``CaseEvaluation.unused_segments``. ``options``:
-    metric parameters by name (``segthor.metrics.registry``, e.g. ``{"nsd_tolerance_mm": 3.0}``).
+    metric parameters by name (``segthor.metrics.registry``, e.g. ``{"nsd_tolerance_mm": 3.0}``). DICOM
+    RTSTRUCT and SEG files are rasterised on their CT series (``ct_dir``, else the DICOM file's own folder).
 
     Files are read in two worker threads (SimpleITK releases the GIL while it reads and decompresses): the
     first case's two files while the metric code and scipy are imported, then case i + 1 while case i is
@@ -91,13 +93,13 @@ def evaluate_paths(
     with ThreadPoolExecutor(max_workers=2) as pool:
         reads: list[tuple[Future, Future] | None] = []
         if pairs:
-            reads.append(_read_later(pool, pairs[0], segment_map))
+            reads.append(_read_later(pool, pairs[0], segment_map, ct_dir))
         from segthor.metrics.labels import evaluate_volumes, select_organs
 
         chosen = select_organs(organs)
         for i, pair in enumerate(pairs):
             if i + 1 < len(pairs):
-                reads.append(_read_later(pool, pairs[i + 1], segment_map))
+                reads.append(_read_later(pool, pairs[i + 1], segment_map, ct_dir))
             if on_case is not None:
                 on_case(i, len(pairs), pair.case)
             pending, reads[i] = reads[i], None  # drop the reference: one case's volumes in memory at a time
@@ -121,10 +123,12 @@ def evaluate_paths(
     return CohortEvaluation(cases, tuple(o.key for o in chosen), hd95, restricted, extra, options)
 
 
-def _read_later(pool: ThreadPoolExecutor, pair: Any, segment_map: Mapping[str, str] | None) -> tuple[Future, Future]:
+def _read_later(
+    pool: ThreadPoolExecutor, pair: Any, segment_map: Mapping[str, str] | None, ct_dir: Any = None
+) -> tuple[Future, Future]:
     return (
-        pool.submit(read_label_image, pair.pred, user_map=segment_map),
-        pool.submit(read_label_image, pair.ref, user_map=segment_map),
+        pool.submit(read_label_image, pair.pred, user_map=segment_map, ct_dir=ct_dir),
+        pool.submit(read_label_image, pair.ref, user_map=segment_map, ct_dir=ct_dir),
     )
 
 

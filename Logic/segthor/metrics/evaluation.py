@@ -91,6 +91,7 @@ def evaluate(
     on_case: Callable[[int, int, str], None] | None = None,
     segment_map: Mapping[str, str] | Sequence[str] | None = None,
     metric_options: Mapping[str, Any] | None = None,
+    reference_ct: PathLike | None = None,
 ) -> EvaluationReport:
     """Evaluate predicted label files/folders against references; optionally write CSV, JSON and a plot.
 
@@ -99,12 +100,14 @@ def evaluate(
     organs, as a mapping or as ``--map`` values (``NAME=ORGAN`` or JSON file paths; see
     ``segment_mapping.read_user_map``). The output files are checked for writing before any case is read.
     ``metric_options``: metric parameters by name, e.g. ``{"nsd_tolerance_mm": 3.0}``
-    (``segthor.metrics.registry.parameters()``; the CLI's ``--nsd-tolerance``).
+    (``segthor.metrics.registry.parameters()``; the CLI's ``--nsd-tolerance``). ``reference_ct``: the CT series
+    folder DICOM RTSTRUCT/SEG files were drawn on (default: each DICOM file's own folder).
     """
     organs = list(organs) if organs is not None else None
     user_map = read_user_map(segment_map)
     check_writable_files([p for p in (csv, json, plot) if p is not None])
-    options = {"organs": organs, "hd95": hd95, "restricted": restricted, "segment_map": user_map}
+    options = {"organs": organs, "hd95": hd95, "restricted": restricted, "segment_map": user_map,
+               "ct_dir": reference_ct}
     options["options"] = registry.metric_options(metric_options)  # a bad option fails before any file is read
     cohort = evaluate_paths(pred, ref, resample_to_reference=resample_to_reference, on_case=on_case, **options)
     report = EvaluationReport(cohort)
