@@ -36,6 +36,10 @@ class Tissue(IntEnum):
     STOMACH_WALL = 20
     STOMACH_CONTENT = 21
     LUNG_VESSEL = 22
+    # Generator v2 only (v1 never paints them).
+    RIGHT_BLOOD = 23  # right heart, pulmonary arteries, venae cavae: later/less enhanced than the left heart
+    THYMUS = 24
+    ORAL_CONTRAST = 25
 
 
 def hu_lut(p: dict) -> np.ndarray:
@@ -66,6 +70,9 @@ def hu_lut(p: dict) -> np.ndarray:
         Tissue.STOMACH_WALL: 75.0 if c else 40.0,
         Tissue.STOMACH_CONTENT: 12.0,
         Tissue.LUNG_VESSEL: p["hu_blood"],
+        Tissue.RIGHT_BLOOD: p.get("hu_right_blood", p["hu_blood"]),
+        Tissue.THYMUS: p.get("hu_thymus", -40.0),
+        Tissue.ORAL_CONTRAST: p.get("hu_oral_contrast", 600.0),
     }
     lut = np.full(256, -1000.0, dtype=np.float32)
     for tissue, hu in values.items():

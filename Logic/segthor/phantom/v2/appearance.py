@@ -1,0 +1,47 @@
+"""CT appearance of v2 phantoms: HU tables by contrast phase, or domain-randomised intensities, and a bias field.
+
+The acquisition itself (correlated noise, partial-volume blur, int16) is v1's `acquire`; this module chooses
+the table it reads and adds what v1 lacks. Domain randomisation (SynthSeg's idea, Billot et al. 2023) draws
+every tissue's value independently so a network must learn shape and context, not one HU table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from segthor.phantom.acquisition import HU_MAX, HU_MIN, acquire
+from segthor.phantom.grid import Grid
+from segthor.phantom.tissue import Tissue, hu_lut
+
+
+def lut_for(p: dict) -> np.ndarray:
+    """256-entry HU table for the case: the phase's values, or random ones in domain-randomised mode."""
+    lut = hu_lut(p)
+    if not p.get("domain_random"):
+        return lut
+    rng = np.random.default_rng(int(p["appearance_seed"]))
+    used = [int(t) for t in Tissue]
+    lut = lut.copy()
+    lut[used] = rng.uniform(-1000.0, 1500.0, len(used)).astype(np.float32)
+    return lut
+
+
+def _bias_profile(rng: np.random.Generator, n: int) -> np.ndarray:
+    x = np.linspace(0.0, 1.0, n)
+    return np.cos(2 * np.pi * (rng.uniform(0.2, 0.8) * x + rng.uniform(0, 1))).astype(np.float32)
+
+
+def render(tissue: np.ndarray, grid: Grid, p: dict) -> np.ndarray:
+    """The CT volume (int16 HU, [z, y, x]) of a v2 tissue map."""
+    ct = acquire(tissue, grid, p, lut=lut_for(p))
+    if p.get("domain_random"):
+        # A smooth separable bias field of up to +-150 HU (intensity non-uniformity, beam hardening cupping).
+        rng = np.random.default_rng(int(p["appearance_seed"]) + 1)
+        amp = np.float32(rng.uniform(20.0, 150.0))
+        fz = _bias_profile(rng, ct.shape[0])
+        fy = _bias_profile(rng, ct.shape[1])
+        fx = _bias_profile(rng, ct.shape[2])
+        plane = (amp * fy[:, None] * fx[None, :]).astype(np.float32)
+        for k in range(ct.shape[0]):
+            ct[k] = np.clip(ct[k] + fz[k] * plane, HU_MIN, HU_MAX).astype(np.int16)
+    return ct
