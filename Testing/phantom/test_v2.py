@@ -129,3 +129,19 @@ def test_cli_writes_v2_cases(tmp_path, capsys):
     rc = main(["phantom", str(tmp_path / "v1"), "--size", "48", "--slices", "20", "--domain-random"])
     assert rc == 2
     assert "needs generator v2" in capsys.readouterr().err
+
+
+def test_context_and_pathology_are_painted_but_never_labelled():
+    p = draw_params_v2(
+        9, size=96, n_slices=48, pacemaker=True, tumour_mm=30.0, effusion="left", plaques=5, lymph_nodes=6, arms="down"
+    )
+    _, _, grid, lay = prepare(p)
+    anat = build_anatomy_v2(p, grid, lay)
+    tissue, labels = anat.tissue, anat.label_map()
+    for kind in (Tissue.TABLE, Tissue.METAL, Tissue.TUMOUR, Tissue.FLUID, Tissue.LYMPH_NODE):
+        assert np.any(tissue == kind), kind.name
+    # Context stays out of the labels, except metal inside the heart (a lead in the right ventricle) and
+    # calcified plaque in the aortic wall, which SegTHOR contours as part of those organs.
+    for kind in (Tissue.TABLE, Tissue.TUMOUR, Tissue.FLUID, Tissue.LYMPH_NODE, Tissue.LUNG):
+        assert not np.any(labels[tissue == kind]), kind.name
+    assert anat.metal_points

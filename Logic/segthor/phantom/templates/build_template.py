@@ -449,6 +449,21 @@ def landmarks(t: dict) -> dict:
         i = pick(xs[xx])
         ends.append([float(xs[xx[i]]), float(ys[yy[i]]), float(zs[kk[i]])])
     out["bronchus_ends"] = ends  # right, left
+    # Course of a transvenous pacemaker lead: SVC centre line, right atrium, right ventricular apex.
+    svc = lab == TEMPLATE_LABELS["svc"]
+    line = []
+    for k in np.nonzero(svc.any(axis=(1, 2)))[0][::4]:
+        yy, xx = np.nonzero(svc[k])
+        line.append([float(xs[xx].mean()), float(ys[yy].mean()), float(zs[k])])
+    out["svc_centre"] = line[::-1]  # top down
+    right = lab == TEMPLATE_LABELS["heart_right_blood"]
+    kk, yy, xx = np.nonzero(right)
+    ra = xs[xx] < np.median(xs[xx])
+    out["ra_centre"] = [float(xs[xx[ra]].mean()), float(ys[yy[ra]].mean()), float(zs[kk[ra]].mean())]
+    # The apex: the far end of the right ventricle, forward, left and down.
+    score = xs[xx] - ys[yy] - zs[kk]
+    i = int(np.argmax(score))
+    out["rv_apex"] = [float(xs[xx[i]]) - 8.0, float(ys[yy[i]]) + 8.0, float(zs[kk[i]]) + 8.0]
     return out
 
 

@@ -18,6 +18,7 @@ from segthor.phantom.layout import Path
 from segthor.phantom.shapes import BoxMask, mask_from_voxels, resample_path, stamp_voxels
 from segthor.phantom.tissue import Tissue
 from segthor.phantom.trunk import paint_trunk
+from segthor.phantom.v2.extras import paint_arms, paint_breasts, paint_lymph_nodes, paint_pathology, paint_table
 from segthor.phantom.v2.layout import LayoutV2
 from segthor.phantom.v2.template import Template
 from segthor.phantom.v2.warp import Warp
@@ -161,6 +162,10 @@ def build_anatomy_v2(p: dict, grid: Grid, lay: LayoutV2) -> Anatomy:
     paint_trunk(tissue, grid, lay)
     _abdomen(tissue, grid, lay)
     L, F = Tissue.LUNG, Tissue.FAT
+    extras_rng = np.random.default_rng(int(p["extras_seed"]))
+    paint_breasts(tissue, grid, lay, p)
+    paint_arms(tissue, grid, lay, p)
+    paint_table(tissue, grid, p)
 
     heart_local = _scale_about(heart_pivot(t), p["v2_heart_scale"], p["v2_heart_rot_deg"])
     aorta_local = _unfold(-25.0, p["v2_arch_unfold"])
@@ -234,6 +239,9 @@ def build_anatomy_v2(p: dict, grid: Grid, lay: LayoutV2) -> Anatomy:
         pool = heart_f.pick(heart_lab, name)
         _paint_box(tissue, BoxMask(pool.lo, pool.mask & heart.mask), value, only=[Tissue.MYOCARDIUM])
 
+    paint_lymph_nodes(tissue, grid, lay, p, extras_rng)
+    metal = paint_pathology(tissue, grid, lay, p, aorta, extras_rng)
+
     trachea_z = _keep_z(airway, grid, *lay.trachea_label)
     organs = {
         "esophagus": _keep_z(esophagus, grid, *lay.esophagus_label).minus(airway).minus(aorta),
@@ -241,7 +249,9 @@ def build_anatomy_v2(p: dict, grid: Grid, lay: LayoutV2) -> Anatomy:
         "trachea": trachea_z,
         "aorta": _keep_z(aorta.minus(heart), grid, *lay.aorta_label),
     }
-    return Anatomy(grid, lay, tissue, organs)
+    anatomy = Anatomy(grid, lay, tissue, organs)
+    anatomy.metal_points = metal  # where streaks start (segthor.phantom.v2.appearance)
+    return anatomy
 
 
 def _lobar_bronchi(tissue: np.ndarray, grid: Grid, lay: LayoutV2, p: dict) -> None:

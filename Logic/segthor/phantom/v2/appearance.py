@@ -31,9 +31,34 @@ def _bias_profile(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.cos(2 * np.pi * (rng.uniform(0.2, 0.8) * x + rng.uniform(0, 1))).astype(np.float32)
 
 
+def add_streaks(ct: np.ndarray, tissue: np.ndarray, grid: Grid, p: dict) -> None:
+    """Metal streaks: in each slice with metal, alternating bright and dark rays from the metal's centre,
+    fading with distance (photon starvation and beam hardening along the rays through dense metal)."""
+    rng = np.random.default_rng(int(p["appearance_seed"]) + 2)
+    metal = np.nonzero((tissue == Tissue.METAL).any(axis=(1, 2)))[0]
+    if len(metal) == 0:
+        return
+    xs, ys = grid.axis("x").astype(np.float32), grid.axis("y").astype(np.float32)
+    amp = np.float32(p["streak_hu"])
+    for k in metal:
+        jj, ii = np.nonzero(tissue[k] == Tissue.METAL)
+        cx, cy = xs[ii].mean(), ys[jj].mean()
+        dx, dy = xs[None, :] - cx, ys[:, None] - cy
+        theta = np.arctan2(dy, dx)
+        r = np.sqrt(dx * dx + dy * dy)
+        n_rays = int(rng.integers(6, 18))
+        rays = np.cos(n_rays * theta + rng.uniform(0, 2 * np.pi)) * np.cos(
+            int(rng.integers(2, 5)) * theta + rng.uniform(0, 2 * np.pi)
+        )
+        weight = min(1.0, len(jj) / 30.0)
+        field = amp * weight * np.sign(rays) * np.abs(rays) ** 3 * np.exp(-r / 120.0) * (r > 4.0)
+        ct[k] = np.clip(ct[k] + field, HU_MIN, HU_MAX).astype(np.int16)
+
+
 def render(tissue: np.ndarray, grid: Grid, p: dict) -> np.ndarray:
     """The CT volume (int16 HU, [z, y, x]) of a v2 tissue map."""
     ct = acquire(tissue, grid, p, lut=lut_for(p))
+    add_streaks(ct, tissue, grid, p)
     if p.get("domain_random"):
         # A smooth separable bias field of up to +-150 HU (intensity non-uniformity, beam hardening cupping).
         rng = np.random.default_rng(int(p["appearance_seed"]) + 1)

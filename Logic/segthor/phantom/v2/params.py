@@ -69,6 +69,26 @@ def draw_params_v2(
         v["hu_right_blood"] = v["hu_blood_v2"]
     v["hu_thymus"] = _u(rng, -90.0, 20.0, 1)
     v["hu_oral_contrast"] = _u(rng, 300.0, 900.0, 1)
+    # Context and pathology (segthor.phantom.v2.extras).
+    v["arms"] = ("up", "down", "none")[int(rng.choice(3, p=[0.6, 0.3, 0.1]))]
+    v["arm_radius_mm"] = _u(rng, 38.0, 52.0, 1)
+    v["breast_radius_mm"] = _u(rng, 40.0, 80.0, 1) if rng.random() < 0.45 else 0.0
+    v["breast_gland_fraction"] = _u(rng, 0.3, 0.75, 2)
+    v["hu_gland"] = _u(rng, -60.0, 30.0, 1)
+    v["table_gap_mm"] = _u(rng, 0.0, 6.0, 1)
+    v["table_radius_mm"] = _u(rng, 500.0, 1200.0, 0)
+    v["table_half_width_mm"] = _u(rng, 200.0, 240.0, 0)
+    v["lymph_nodes"] = int(rng.integers(0, 7))
+    v["tumour_mm"] = _u(rng, 8.0, 45.0, 1) if rng.random() < 0.3 else 0.0
+    v["effusion"] = ("none", "right", "left")[int(rng.choice(3, p=[0.8, 0.1, 0.1]))]
+    v["effusion_depth_mm"] = _u(rng, 10.0, 45.0, 1)
+    v["atelectasis_mm"] = _u(rng, 3.0, 15.0, 1)
+    v["plaques"] = int(rng.integers(0, 9)) if rng.random() < 0.4 else 0
+    v["hu_plaque"] = _u(rng, 400.0, 1200.0, 0)
+    v["pacemaker"] = bool(rng.random() < 0.1)
+    v["clips"] = int(rng.integers(1, 4)) if rng.random() < 0.15 else 0
+    v["streak_hu"] = _u(rng, 60.0, 250.0, 0)
+    v["extras_seed"] = int(rng.integers(0, 2**31 - 1))
     v["domain_random"] = bool(domain_random)
     v["v2_warp_seed"] = int(rng.integers(0, 2**31 - 1))
     v["appearance_seed"] = int(rng.integers(0, 2**31 - 1))
@@ -85,6 +105,9 @@ def draw_params_v2(
                 raise InputError(f"phantom parameter {key} must be a {type(v[key]).__name__} (got {value!r})") from exc
     if v["phase"] not in PHASES:
         raise InputError(f"phase must be one of {', '.join(PHASES)} (got {v['phase']!r})")
+    for key, allowed in (("arms", ("up", "down", "none")), ("effusion", ("none", "right", "left"))):
+        if v[key] not in allowed:
+            raise InputError(f"{key} must be one of {', '.join(allowed)} (got {v[key]!r})")
     if v["esophagus_state"] not in ESOPHAGUS_STATES:
         raise InputError(f"esophagus_state must be one of {', '.join(ESOPHAGUS_STATES)} (got {v['esophagus_state']!r})")
     p.update(v)
