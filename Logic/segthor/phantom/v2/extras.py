@@ -76,10 +76,10 @@ def paint_arms(tissue: np.ndarray, grid: Grid, lay, p: dict) -> None:
                 continue
             cx, cy, ax, ay = a + 8.0 + p["arm_radius_mm"], 10.0, p["arm_radius_mm"], p["arm_radius_mm"] * 1.15
         else:  # up: the arms rise beside the head; the scan cuts them above the shoulders
-            if z < lay.z_apex - 5.0:
+            if z < lay.z_apex - 40.0:  # raised arms reach down to the axillae, beside the lung apices
                 continue
-            rise = min(z - (lay.z_apex - 5.0), 120.0)
-            cx, cy = 0.55 * a + 0.25 * rise, 25.0 - 0.2 * rise
+            rise = min(z - (lay.z_apex - 40.0), 120.0)
+            cx, cy = a + 0.5 * p["arm_radius_mm"] - 0.15 * rise, 15.0 - 0.2 * rise
             ax, ay = p["arm_radius_mm"] * 1.1, p["arm_radius_mm"] * 1.3
         for side in (-1.0, 1.0):
             e = _ellipse2d(xs, ys, side * cx, cy, ax, ay)

@@ -34,14 +34,14 @@ def prepare(p: dict):
     pivot_y = heart_pivot(t)[1]
     front_t = pivot_y + (t.marks["heart_front_y"] - pivot_y) * p["v2_heart_scale"]
     front = warp.to_anatomy([[hc[0], front_t, hc[2]]])[0, 1]
-    need = -front + 8.0 + 2.0 + p["fat_mm"] + 0.6 * p["muscle_mm"] + 6.0
+    need = -front + 8.0 + 2.0 + p["fat_mm"] + 0.6 * p["muscle_mm"] + 2.0  # v1's cavity_axes, plus 2 mm
     if p["body_anterior_mm"] < need:
         p["body_anterior_mm"] = round(need, 1)
     z_bottom, z_top = scan_range(p)
     grid = Grid.from_params(p, z_bottom)
     lay = LayoutV2(p, z_bottom, z_top, t, warp)
     # The back must hold the spine and the paraspinal muscles.
-    back = float(np.max(lay.canal_y(grid.axis("z")))) + 9.0 + 12.0 + p["paraspinal_mm"] + 2.0 + 0.5 * p["fat_mm"]
+    back = float(np.max(lay.canal_y(grid.axis("z")))) + p["paraspinal_mm"] + 2.0 + 0.5 * p["fat_mm"]  # v1's yv0
     # (The layout's ribs and lungs hang on the spine, not on the body's outline, so it need not be rebuilt.)
     if p["body_posterior_mm"] < back:
         p["body_posterior_mm"] = round(back, 1)

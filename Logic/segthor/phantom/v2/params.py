@@ -69,6 +69,13 @@ def draw_params_v2(
         v["hu_right_blood"] = v["hu_blood_v2"]
     v["hu_thymus"] = _u(rng, -90.0, 20.0, 1)
     v["hu_oral_contrast"] = _u(rng, 300.0, 900.0, 1)
+    # Closer to real chest CT than v1's table (LIDC-IDRI-0314: median fat -85 HU, soft tissue 43 HU), and lungs
+    # that widen faster below the apex. v1 keys: a user's override still wins (applied in draw_params above).
+    for key, lo, hi in (("hu_fat", -112.0, -72.0), ("hu_muscle", 32.0, 58.0)):
+        value = _u(rng, lo, hi, 1)
+        if key not in overrides:
+            p[key] = value
+    v["apex_cap_mm"] = _u(rng, 50.0, 90.0, 1)
     # Context and pathology (segthor.phantom.v2.extras).
     v["arms"] = ("up", "down", "none")[int(rng.choice(3, p=[0.6, 0.3, 0.1]))]
     v["arm_radius_mm"] = _u(rng, 38.0, 52.0, 1)
