@@ -1,6 +1,6 @@
 """Phantoms v2 (and v1) beside a real chest CT: same window, same levels relative to the carina, and HU figures.
 
-    .venv/bin/python benchmarks/phantom_vs_real.py [REAL_CT.nii.gz] [--seed 11] [--out docs/images/phantom_v2_vs_real.png]
+    .venv/bin/python benchmarks/phantom_vs_real.py [REAL_CT.nii.gz] [--seed 11] [--out PNG]
 
 REAL_CT defaults to ../shared/data/lidc_idri_0314_chest_ct/LIDC-IDRI-0314_CT_2.5mm.nii.gz (CC BY 3.0, TCIA
 LIDC-IDRI; developers' checkouts only). The phantoms get the real scan's pixel and slice spacing. The real
