@@ -234,23 +234,40 @@ class SegmentationLogic:
         output_dir: str | os.PathLike[str],
         reference: str | os.PathLike[str] | None = None,
         case_name: str | None = None,
+        overwrite: bool = False,
+        segment_map: Any = None,
+        series: str | None = None,
     ) -> CaseResult:
-        """Segment a CT file or DICOM folder; write .seg.nrrd, _labels.nii.gz, preview PNG and case JSON."""
+        """Segment a CT file or DICOM folder; write .seg.nrrd, _labels.nii.gz, preview PNG and case JSON.
+
+        Before any work the output folder is checked for writing and the case name chosen so it takes no
+        other input's outputs (``outputs.case_files.choose_case_name``; ``overwrite`` replaces them instead).
+        ``segment_map``: reference segment name -> organ (``--map`` values or a mapping, ``read_user_map``).
+        ``series`` picks one of several DICOM series in the folder (SeriesNumber or SeriesInstanceUID).
+        Raises ``OutputError`` (nothing of the case left behind) when an output cannot be written.
+        """
         from segthor.io.volume import read_volume
+        from segthor.io.writable import check_writable_dir
         from segthor.outputs import CasePaths, write_image_outputs, write_report
+        from segthor.outputs.case_files import choose_case_name, input_key
+        from segthor.segment_mapping import read_user_map
 
         t_start = time.perf_counter()
         self.cancel_token.reset()
         progress = self._progress()
         timer = StageTimer()
-        case = case_name or case_name_for(input_path)
+        user_map = read_user_map(segment_map)
+        check_writable_dir(output_dir)
+        case = choose_case_name(
+            output_dir, input_path, case_name or case_name_for(input_path), case_name is not None, overwrite
+        )
         paths = CasePaths.for_case(output_dir, case)
         with timer.stage("read"):
             progress.report(0.0, f"reading {Path(input_path).name}")
             check_file_fits(input_path)
-            volume = read_volume(input_path)
+            volume = read_volume(input_path, series)
             check_ct_volume(volume, name=Path(input_path).name)
-            reference_volume = read_reference(reference, volume) if reference else None
+            reference_volume = read_reference_image(reference, volume, user_map) if reference else None
         prediction = self.segment(volume, progress.sub(0.05, 0.85), timer)
         metrics = None
         if reference_volume is not None:
@@ -266,7 +283,11 @@ class SegmentationLogic:
             "case": case,
             "status": "ok",
             "input": str(input_path),
+            "input_resolved": input_key(input_path),
             "reference": str(reference) if reference else None,
+            "reference_unused_segments": reference_volume.unused_segments if reference_volume is not None else [],
+            # what reading the input left out, resampled or chose (DICOM geometry, NIfTI transforms)
+            "input_warnings": list(volume.warnings),
             "geometry": {
                 "size_xyz": list(volume.shape_xyz),
                 "spacing_xyz_mm": list(volume.spacing),
@@ -286,7 +307,11 @@ class SegmentationLogic:
             "segthor_version": __version__,
         }
         self.cancel_token.check()  # no report means the case counts as unfinished
-        write_report(report, paths.report)
+        try:
+            write_report(report, paths.report)
+        except BaseException:
+            paths.remove()
+            raise
         progress.report(1.0, f"{case} done")
         return CaseResult(case, paths, report, prediction.labels)
 
@@ -308,18 +333,24 @@ class SegmentationLogic:
         return table, metrics
 
 
-def read_reference(path: str | os.PathLike[str], like: Volume) -> Volume:
-    """A reference label image (SegTHOR values 0-4) on the CT's grid.
+def read_reference(path: str | os.PathLike[str], like: Volume, user_map: Any = None) -> Volume:
+    """The reference label Volume on the CT's grid (``read_reference_image``, overlapping segments collapsed)."""
+    return read_reference_image(path, like, user_map).volume
 
-    A `.seg.nrrd` is read segment by segment and mapped to SegTHOR labels by SNOMED code or name (its raw
-    label values follow the order the segments were added in Slicer, not 1-4). Slicer saves segmentations
-    cropped to their content, so a reference on the CT's voxel lattice but with a smaller extent is padded
-    onto the CT's grid; any other geometry is refused.
+
+def read_reference_image(path: str | os.PathLike[str], like: Volume, user_map: Any = None) -> Any:
+    """A reference ``LabelImage`` (SegTHOR values 0-4, overlapping segments kept apart) on the CT's grid.
+
+    A `.seg.nrrd` is read segment by segment and mapped to organs by ``segment_mapping.organ_for_segment``
+    (``user_map``: name -> organ, see ``read_user_map``); its raw label values follow the order the segments
+    were added in Slicer, not 1-4. Slicer saves segmentations cropped to their content, so a reference on the
+    CT's voxel lattice but with a smaller extent is padded onto the CT's grid; any other geometry is refused.
     """
-    from segthor.metrics import read_label_volume
-    from segthor.metrics.geometry import resample_to
+    from segthor.metrics.geometry import onto_grid
+    from segthor.metrics.label_files import LabelImage, read_label_image
 
-    reference = read_label_volume(path)
+    image = read_label_image(path, user_map=user_map)
+    reference = image.volume
     if not reference.same_geometry(like, tol=1e-3):
         same_lattice = np.allclose(reference.spacing, like.spacing, rtol=1e-3, atol=1e-3) and np.allclose(
             reference.direction, like.direction, atol=1e-3
@@ -332,18 +363,23 @@ def read_reference(path: str | os.PathLike[str], like: Volume) -> Volume:
                 f"reference {path} ({reference.describe_geometry()}) is not on the CT's grid "
                 f"({like.describe_geometry()}); give a label image with the CT's size, spacing and origin"
             )
-        reference = resample_to(reference, like)
+        offset = np.round(offset_voxels).astype(int)
+        grid = like.with_array(np.zeros(like.array.shape, np.uint8))
+        reference = onto_grid(reference, grid, offset)
+        masks = {k: onto_grid(image.volume.with_array(m), grid, offset).array for k, m in image.organ_masks.items()}
+        image = LabelImage(reference, masks, image.unused_segments)
     values = np.unique(reference.array)
     if values.min() < 0 or values.max() > len(ORGANS):
         raise InputError(
             f"reference {path} holds values {values[:8].tolist()}; expected SegTHOR labels 0-{len(ORGANS)} "
             "(0 background, 1 esophagus, 2 heart, 3 trachea, 4 aorta)"
         )
-    return reference.with_array(reference.array.astype(np.uint8))
+    image.volume = reference.with_array(reference.array.astype(np.uint8))
+    return image
 
 
-def evaluate(labels: Volume, reference: Volume) -> dict[str, Any]:
-    """Per-organ metrics (plain dicts) of predicted labels against reference labels."""
+def evaluate(labels: Volume, reference: Any) -> dict[str, Any]:
+    """Per-organ metrics (plain dicts) of predicted labels against reference labels (a Volume or LabelImage)."""
     from segthor.metrics import evaluate_volumes
 
     return {key: m.to_dict() for key, m in evaluate_volumes(labels, reference).items()}

@@ -45,7 +45,21 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="resample predictions onto the reference grid (nearest neighbour) instead of failing on a mismatch",
     )
+    add_map_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="print no progress, only the table")
+
+
+def add_map_argument(parser) -> None:
+    """``--map``, shared by `evaluate` and `segment --reference`."""
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=None,
+        dest="segment_map",
+        metavar="NAME=ORGAN|FILE.json",
+        help="which organ a reference segment is, when its name or code is not recognised, e.g. --map Herz=heart "
+        "(ORGAN: esophagus, heart, trachea, aorta or ignore); repeatable, or a JSON file {\"NAME\": \"ORGAN\"}",
+    )
 
 
 def run(args) -> int:
@@ -69,11 +83,20 @@ def run(args) -> int:
         against=args.against,
         resample_to_reference=args.resample_to_reference,
         on_case=progress,
+        segment_map=args.segment_map,
     )
     print(report.table())
     if report.cohort.unmatched_predictions:
         names = ", ".join(report.cohort.unmatched_predictions)
         print(f"note: predictions without a reference were ignored: {names}", file=sys.stderr)
+    notes: dict[str, None] = {}  # ordered and without repeats (the reference is read again for --against)
+    for cohort in (report.cohort, report.against):
+        for case in cohort.cases if cohort is not None else []:
+            for side, segments in case.unused_segments.items():
+                notes[f"note: {case.case}: {side} segments not used (no organ; map them with --map NAME=ORGAN): "
+                      + ", ".join(repr(s) for s in segments)] = None
+    for note in notes:
+        print(note, file=sys.stderr)
     for what, path in report.written.items():
         print(f"wrote {what}: {path}")
     return 0

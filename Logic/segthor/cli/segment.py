@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from segthor.cli.evaluate import add_map_argument
+
 HELP = "segment the esophagus, heart, trachea and aorta in one CT (NIfTI/NRRD/MHA file or DICOM folder)"
 
 
@@ -28,13 +30,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (created if needed)")
     parser.add_argument("--reference", default=None, metavar="REF",
                         help="reference labels on the CT's grid (SegTHOR values 0-4) to compute metrics")
-    parser.add_argument("--case-name", default=None, help="output file prefix (default: the input's name)")
+    parser.add_argument("--case-name", default=None, help="output file prefix (default: the input's name; "
+                        "<parent>_<name> when another input's results already use it)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace another input's results of the same case name in OUTDIR")
+    parser.add_argument("--series", default=None, metavar="NUMBER|UID",
+                        help="the DICOM series to read (SeriesNumber or SeriesInstanceUID) when the folder holds "
+                             "several")
+    add_map_argument(parser)
     add_model_arguments(parser)
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors (no progress line)")
+
+
+class TerminalProgress:
+    """A one-line progress display on a terminal (stderr): '[ 45%] running the network'; nothing elsewhere."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.shown = False
+
+    def __call__(self, fraction: float, message: str) -> None:
+        import shutil
+
+        width = shutil.get_terminal_size((80, 20)).columns - 1
+        line = f"[{round(100 * fraction):3d}%] {message}"[:width]
+        self.stream.write("\r" + line.ljust(width))
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.shown = False
+
+
+def progress_display(quiet: bool, stream=None) -> TerminalProgress | None:
+    """A ``TerminalProgress`` when ``stream`` (stderr) is a terminal and not ``quiet``; else None (logs stay clean)."""
+    stream = stream if stream is not None else sys.stderr
+    if quiet or not getattr(stream, "isatty", lambda: False)():
+        return None
+    return TerminalProgress(stream)
 
 
 def format_report(report: dict) -> str:
     lines = [f"{report['case']}: model {report['model']['id']} on {report['device']}"]
+    lines.extend(f"  input warning: {w}" for w in report.get("input_warnings") or [])
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in report["timings_s"].items())
     lines.append(f"  timings: {timings}")
     volumes = ", ".join(f"{k} {v:.1f} ml" for k, v in report["organ_volumes_ml"].items())
@@ -43,6 +84,10 @@ def format_report(report: dict) -> str:
         hd95 = m.get("hd95")
         hd = "n/a" if hd95 is None or hd95 != hd95 else f"{hd95:.2f} mm"
         lines.append(f"  {key:10s} Dice {m.get('dice', float('nan')):.3f}  HD95 {hd}")
+    unused = report.get("reference_unused_segments") or []
+    if unused:
+        lines.append("  reference segments not used (no organ; map them with --map NAME=ORGAN): "
+                     + ", ".join(repr(s) for s in unused))
     for path in report["outputs"].values():
         lines.append(f"  wrote {path}")
     if report["model"].get("disclaimer"):
@@ -53,16 +98,25 @@ def format_report(report: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     from segthor.api import segment
 
-    result = segment(
-        args.input,
-        args.output_dir,
-        model=args.model,
-        device=args.device,
-        reference=args.reference,
-        postprocess=args.postprocess,
-        batch_size=args.batch_size,
-        case_name=args.case_name,
-    )
+    display = progress_display(args.quiet)
+    try:
+        result = segment(
+            args.input,
+            args.output_dir,
+            model=args.model,
+            device=args.device,
+            reference=args.reference,
+            postprocess=args.postprocess,
+            batch_size=args.batch_size,
+            case_name=args.case_name,
+            progress=display,
+            overwrite=args.overwrite,
+            segment_map=args.segment_map,
+            series=args.series,
+        )
+    finally:
+        if display is not None:
+            display.close()
     if not args.quiet:
         print(format_report(result.report), file=sys.stdout)
     return 0

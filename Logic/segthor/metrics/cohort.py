@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ import numpy as np
 
 from segthor.errors import InputError
 from segthor.metrics.cases import pair_cases
-from segthor.metrics.label_files import read_label_volume
+from segthor.metrics.label_files import read_label_image
 from segthor.metrics.labels import OrganSpec, evaluate_volumes, select_organs
 from segthor.metrics.result import HD95_POOLED, METRIC_NAMES, OrganMetrics, check_hd95_convention
 
@@ -23,6 +23,7 @@ class CaseEvaluation:
     pred: Path
     ref: Path
     organs: dict[str, OrganMetrics]
+    unused_segments: dict[str, list[str]] = field(default_factory=dict)  # "pred"/"ref" -> segment names
 
 
 @dataclass
@@ -47,6 +48,9 @@ class CohortEvaluation:
                 row: dict[str, Any] = {"method": method} if method is not None else {}
                 row.update({"case": c.case, "organ": organ, **c.organs[organ].to_dict()})
                 row.update({"restricted": self.restricted, "pred_file": str(c.pred), "ref_file": str(c.ref)})
+                row["unused_segments"] = "; ".join(
+                    f"{side}: {', '.join(names)}" for side, names in c.unused_segments.items() if names
+                )
                 rows.append(row)
         return rows
 
@@ -59,11 +63,14 @@ def evaluate_paths(
     restricted: bool = False,
     resample_to_reference: bool = False,
     on_case: Callable[[int, int, str], None] | None = None,
+    segment_map: Mapping[str, str] | None = None,
 ) -> CohortEvaluation:
     """Evaluate a predicted label file against a reference one, or every case of two folders.
 
     ``on_case(index, total, case)`` is called before each case (progress reporting). Geometry mismatches
     raise ``InputError`` naming the case and both geometries unless ``resample_to_reference``.
+    ``segment_map``: .seg.nrrd segment name -> organ key or "ignore" (``segment_mapping.read_user_map``);
+    segments that map to no organ are listed per case in ``CaseEvaluation.unused_segments``.
     """
     hd95 = check_hd95_convention(hd95)
     chosen = select_organs(organs)
@@ -73,9 +80,11 @@ def evaluate_paths(
         if on_case is not None:
             on_case(i, len(pairs), pair.case)
         try:
+            pred_image = read_label_image(pair.pred, user_map=segment_map)
+            ref_image = read_label_image(pair.ref, user_map=segment_map)
             metrics = evaluate_volumes(
-                read_label_volume(pair.pred),
-                read_label_volume(pair.ref),
+                pred_image,
+                ref_image,
                 chosen,
                 hd95=hd95,
                 restricted=restricted,
@@ -83,7 +92,8 @@ def evaluate_paths(
             )
         except InputError as exc:
             raise InputError(f"case {pair.case} ({pair.pred.name} vs {pair.ref.name}): {exc}") from exc
-        cases.append(CaseEvaluation(pair.case, pair.pred, pair.ref, metrics))
+        unused = {"pred": pred_image.unused_segments, "ref": ref_image.unused_segments}
+        cases.append(CaseEvaluation(pair.case, pair.pred, pair.ref, metrics, {k: v for k, v in unused.items() if v}))
     return CohortEvaluation(cases, tuple(o.key for o in chosen), hd95, restricted, extra)
 
 

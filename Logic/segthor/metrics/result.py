@@ -48,7 +48,8 @@ class OrganMetrics:
     """Agreement between a predicted and a reference mask of one organ (see the module docstring for empties).
 
     dice: 3D Dice 2|P∩R| / (|P|+|R|).
-    dice_2d: mean over axial slices (first array axis) where P or R has voxels of the per-slice Dice.
+    dice_2d: mean over axial slices (first array axis; for Volumes the axis nearest S-I) where P or R has voxels
+        of the per-slice Dice.
     hd: Hausdorff distance, the largest surface-to-surface distance in either direction (mm).
     hd95: 95th percentile of the surface distances; ``hd95_convention`` says which rule: ``pooled`` (the
         distances of both directions in one set, as medpy and the seed papers) or ``max-directed`` (the larger

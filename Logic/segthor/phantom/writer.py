@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segthor.errors import InputError
+from segthor.errors import InputError, OverwriteRefusedError
 from segthor.io.atomic import atomic_path, write_text_atomic
 from segthor.io.volume import Volume
 from segthor.organs import ORGANS
@@ -79,10 +79,7 @@ def _check_free(case_dir: Path, overwrite: bool) -> None:
     if case_dir.exists() and not case_dir.is_dir():
         raise InputError(f"{case_dir} exists and is not a folder; choose another output folder")
     if case_dir.is_dir() and any(case_dir.iterdir()) and not overwrite:
-        raise InputError(
-            f"{case_dir} already exists and is not empty; choose another output folder "
-            "or pass --overwrite (overwrite=True) to replace the case"
-        )
+        raise OverwriteRefusedError(f"{case_dir} already exists and is not empty")
 
 
 def write_case(
