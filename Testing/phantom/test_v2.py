@@ -74,8 +74,8 @@ def test_esophagus_behind_trachea_and_in_front_of_spine(v2_anatomy):
     for k in range(labels.shape[0]):
         e = np.nonzero(labels[k] == ESOPHAGUS)[0]
         t = np.nonzero(labels[k] == TRACHEA)[0]
-        if len(e):
-            assert ys[e].max() <= float(lay.spine_front(zs[k])) + 1.0
+        if len(e):  # within half a voxel (the esophagus is stamped by voxel centres)
+            assert ys[e].max() <= float(lay.spine_front(zs[k])) + 0.5 * grid.spacing[1] + 1.0
         if len(e) and len(t) and zs[k] > lay.carina[2]:
             both += 1
             assert ys[e].mean() > ys[t].mean()

@@ -18,7 +18,15 @@ from segthor.phantom.layout import Path
 from segthor.phantom.shapes import BoxMask, mask_from_voxels, resample_path, stamp_voxels
 from segthor.phantom.tissue import Tissue
 from segthor.phantom.trunk import paint_trunk
-from segthor.phantom.v2.extras import paint_arms, paint_breasts, paint_lymph_nodes, paint_pathology, paint_table
+from segthor.phantom.v2.extras import (
+    paint_arms,
+    paint_breasts,
+    paint_lymph_nodes,
+    paint_pathology,
+    paint_peripheral_vessels,
+    paint_table,
+    reshape_chest_wall,
+)
 from segthor.phantom.v2.layout import LayoutV2
 from segthor.phantom.v2.template import Template
 from segthor.phantom.v2.warp import Warp
@@ -98,6 +106,56 @@ class Family:
         return BoxMask(self.lo, vals > 0.5)
 
 
+def clear_of_masks(
+    points: np.ndarray,
+    radius: float,
+    boxes: list[BoxMask],
+    grid: Grid,
+    gap: float,
+    y_max: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Centre-line points (N, 3) moved in their axial plane until `radius + gap` clears every mask's voxels.
+
+    Each point is pushed straight away from the nearest offending voxel; the shifts are then smoothed along the
+    line (so the tube bends instead of kinking) and the whole is repeated a few times. `y_max(z)` bounds the
+    points from behind (the spine): a point pushed back against it slides sideways instead.
+    """
+    pts = np.array(points, dtype=float)
+    xs, ys, zs = grid.axis("x"), grid.axis("y"), grid.axis("z")
+    reach = radius + gap
+    for _ in range(4):
+        shift = np.zeros((len(pts), 2))
+        for n, (x, y, z) in enumerate(pts):
+            k = int(round((z - zs[0]) / grid.spacing[2]))
+            for box in boxes:
+                kk = k - box.lo[0]
+                if box.mask.size == 0 or not 0 <= kk < box.mask.shape[0]:
+                    continue
+                jj, ii = np.nonzero(box.mask[kk])
+                if len(jj) == 0:
+                    continue
+                dx = x - xs[ii + box.lo[2]]
+                dy = y - ys[jj + box.lo[1]]
+                d = np.hypot(dx, dy)
+                m = int(np.argmin(d))
+                if d[m] < reach:
+                    u = np.array([dx[m], dy[m]]) / max(d[m], 1e-3)
+                    shift[n] += u * (reach - d[m])
+        if not shift.any():
+            break
+        kernel = np.ones(9) / 9.0
+        for c in range(2):
+            shift[:, c] = np.convolve(np.pad(shift[:, c], 4, mode="edge"), kernel, mode="valid") * 1.5
+        pts[:, :2] += shift
+        if y_max is not None:
+            limit = y_max(pts[:, 2])
+            over = pts[:, 1] > limit
+            # Pushed back against the spine: slide left instead (the trachea is in front, the spine behind).
+            pts[over, 0] += pts[over, 1] - limit[over]
+            pts[over, 1] = limit[over]
+    return pts
+
+
 def heart_pivot(t: Template) -> np.ndarray:
     """The point a heart is scaled and turned about: its centre moved back onto its posterior surface (left
     atrium), so a bigger heart grows forward, left and down, not into the esophagus and the aorta."""
@@ -163,6 +221,7 @@ def build_anatomy_v2(p: dict, grid: Grid, lay: LayoutV2) -> Anatomy:
     _abdomen(tissue, grid, lay)
     L, F = Tissue.LUNG, Tissue.FAT
     extras_rng = np.random.default_rng(int(p["extras_seed"]))
+    reshape_chest_wall(tissue, grid, lay, p)
     paint_breasts(tissue, grid, lay, p)
     paint_arms(tissue, grid, lay, p)
     paint_table(tissue, grid, p)
@@ -181,6 +240,17 @@ def build_anatomy_v2(p: dict, grid: Grid, lay: LayoutV2) -> Anatomy:
     airway = airway_f.smooth("airway_wall", "airway_lumen")
     lumen = airway_f.smooth("airway_lumen")
 
+    # The esophagus is drawn from landmarks; after the warp and the local changes it may touch the sampled
+    # aorta or airway: move its centre line sideways until it clears them.
+    ery = p["esophagus_ry_mm"]
+    lay.esophagus.points = clear_of_masks(
+        lay.esophagus.points,
+        lay.esophagus.radii.max(),
+        [aorta, airway],
+        grid,
+        gap=1.5,
+        y_max=lambda z: np.asarray(lay.spine_front(z)) - ery - 1.0,
+    )
     rim = context.pick(ctx, "fat_rim", "thymus", "pulmonary_vein", "svc", "pulmonary_artery", "arch_branch")
     _paint_box(tissue, rim, F, only=[L])
     _paint(tissue, _voxels(grid, [lay.esophagus], 4.0, lay.esophagus_scale), F, only=[L])
@@ -191,6 +261,7 @@ def build_anatomy_v2(p: dict, grid: Grid, lay: LayoutV2) -> Anatomy:
         pts, rad = vessel_tree(hilum, side, rng)
         _paint(tissue, stamp_voxels(grid, pts, rad), Tissue.LUNG_VESSEL, only=[L])
 
+    paint_peripheral_vessels(tissue, grid, lay, p, extras_rng)
     _paint(tissue, _voxels(grid, lay.ribs), Tissue.RIB, never=[Tissue.AIR])
     _paint(tissue, _voxels(grid, lay.cartilage), Tissue.CARTILAGE, never=[Tissue.AIR])
     _paint(tissue, _voxels(grid, lay.clavicles), Tissue.RIB, never=[Tissue.AIR])

@@ -55,9 +55,43 @@ def add_streaks(ct: np.ndarray, tissue: np.ndarray, grid: Grid, p: dict) -> None
         ct[k] = np.clip(ct[k] + field, HU_MIN, HU_MAX).astype(np.int16)
 
 
+def add_texture(ct: np.ndarray, tissue: np.ndarray, grid: Grid, p: dict) -> None:
+    """Tissue texture that noise alone lacks: mottled lung parenchyma, septa in fat, grain in soft tissue.
+
+    A bank of smooth random planes (Gaussian-filtered noise, ~2 mm grain), scaled per tissue class and added
+    slice by slice (each slice reads one plane at a random offset, like the scanner noise).
+    """
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(int(p["appearance_seed"]) + 3)
+    depth, rows, cols = tissue.shape
+    pad = 32
+    sigma = max(2.0 / grid.spacing[0], 0.7)
+    bank = rng.standard_normal((6, rows + pad, cols + pad)).astype(np.float32)
+    for b in range(len(bank)):
+        bank[b] = gaussian_filter(bank[b], sigma)
+        bank[b] /= max(float(bank[b].std()), 1e-6)
+    amp = np.zeros(256, dtype=np.float32)
+    amp[[Tissue.LUNG]] = p["texture_lung_hu"]
+    amp[[Tissue.FAT, Tissue.GLAND]] = 2.0 * p["texture_soft_hu"]
+    for t in (Tissue.MUSCLE, Tissue.LIVER, Tissue.SPLEEN, Tissue.MYOCARDIUM, Tissue.ABDOMEN, Tissue.THYMUS):
+        amp[int(t)] = p["texture_soft_hu"]
+    pick = rng.integers(0, len(bank), depth)
+    oy, ox = rng.integers(0, pad + 1, depth), rng.integers(0, pad + 1, depth)
+    plane = np.empty((rows, cols), dtype=np.float32)
+    for k in range(depth):
+        np.take(amp, tissue[k], out=plane)
+        plane *= bank[pick[k], oy[k] : oy[k] + rows, ox[k] : ox[k] + cols]
+        plane += ct[k]
+        np.clip(plane, HU_MIN, HU_MAX, out=plane)
+        ct[k] = plane
+
+
 def render(tissue: np.ndarray, grid: Grid, p: dict) -> np.ndarray:
     """The CT volume (int16 HU, [z, y, x]) of a v2 tissue map."""
     ct = acquire(tissue, grid, p, lut=lut_for(p))
+    if not p.get("domain_random"):
+        add_texture(ct, tissue, grid, p)
     add_streaks(ct, tissue, grid, p)
     if p.get("domain_random"):
         # A smooth separable bias field of up to +-150 HU (intensity non-uniformity, beam hardening cupping).

@@ -131,7 +131,8 @@ def paint_lymph_nodes(tissue: np.ndarray, grid: Grid, lay, p: dict, rng: np.rand
     for i in rng.permutation(len(stations))[:n]:
         centre = np.asarray(stations[i], dtype=float) + rng.normal(0.0, 4.0, 3)
         semi = rng.uniform(2.5, 7.5) * np.array([1.0, rng.uniform(0.7, 1.0), rng.uniform(0.9, 1.4)])
-        _paint_box(tissue, ellipsoid(grid, centre, semi), Tissue.LYMPH_NODE, only=[Tissue.FAT])
+        # In the mediastinal fat, bulging into the lung at the hila.
+        _paint_box(tissue, ellipsoid(grid, centre, semi), Tissue.LYMPH_NODE, only=SOFT_CONTEXT)
 
 
 def _random_lung_point(tissue: np.ndarray, grid: Grid, rng: np.random.Generator, margin_vox: int = 2):
@@ -202,3 +203,81 @@ def paint_pathology(tissue: np.ndarray, grid: Grid, lay, p: dict, aorta: BoxMask
         _paint_idx(tissue, stamp_voxels(grid, pts, rad), Tissue.METAL, only=[Tissue.FAT, Tissue.LYMPH_NODE])
         metal_points.append(centre)
     return metal_points
+
+
+def reshape_chest_wall(tissue: np.ndarray, grid: Grid, lay, p: dict) -> None:
+    """Replace v1's uniform muscle ring by named muscles: pectoralis in front (upper chest), latissimus and
+    serratus at the back and side, a thin intercostal layer elsewhere; fat takes the rest of the ring."""
+    xs, ys, zs = grid.axis("x").astype(np.float32), grid.axis("y").astype(np.float32), grid.axis("z")
+    a_max = p["body_half_width_mm"] * 1.07 + 2
+    cols = slice(int(np.searchsorted(xs, -a_max)), int(np.searchsorted(xs, a_max, side="right")))
+    b_ant = p["body_anterior_mm"] * (1 + p["belly_factor"]) + 2
+    rows = slice(int(np.searchsorted(ys, -b_ant)), int(np.searchsorted(ys, p["body_posterior_mm"] + 2, side="right")))
+    X, Y = xs[cols], ys[rows]
+    dist = np.sqrt(X[None, :] ** 2 + Y[:, None] ** 2)
+    phi = np.arctan2(np.abs(X)[None, :], -Y[:, None])  # 0 in front, pi at the back
+    pect = p["pectoralis_mm"] * np.exp(-(((phi - 0.8) / 0.35) ** 2))
+    lat = p["latissimus_mm"] * np.exp(-(((phi - 1.95) / 0.3) ** 2))
+    for k, z in enumerate(zs):
+        if z < lay.z_r - 60.0:
+            continue
+        t = tissue[k, rows, cols]
+        muscle = t == Tissue.MUSCLE
+        if not muscle.any():
+            continue
+        a, ba, bp = lay.body_axes(z)
+        _, ring = lay.wall(z)
+        rho = np.sqrt(_ellipse_front_back(X, Y, a, ba, bp))
+        depth = dist * (1.0 / np.maximum(rho, 1e-3) - 1.0)  # mm below the skin along the ray from the centre
+        canal = float(lay.canal_y(z))
+        para = ((X[None, :] / 60.0) ** 2 + ((Y[:, None] - canal - 22.0) / 35.0) ** 2) <= 1.0
+        upper = 1.0 if z > lay.z_r + 30.0 else 0.3
+        keep = 2.5 + upper * pect + (lat if z < 90.0 else 0.0)
+        inner_edge = 2.0 + p["fat_mm"] + ring  # where v1's ring meets the ribs
+        to_fat = muscle & ~para & (depth < inner_edge - keep) & (depth > 1.0)
+        t[to_fat] = Tissue.FAT
+        grow = (t == Tissue.FAT) & ~para & (depth >= inner_edge - keep) & (depth < inner_edge) & (rho < 1.0)
+        t[grow] = Tissue.MUSCLE
+
+
+def _ellipse_front_back(X, Y, a, ba, bp):
+    dy = Y[:, None]
+    b = np.where(dy < 0, np.float32(ba), np.float32(bp))
+    return (X[None, :] / np.float32(a)) ** 2 + (dy / b) ** 2
+
+
+def paint_peripheral_vessels(tissue: np.ndarray, grid: Grid, lay, p: dict, rng: np.random.Generator) -> None:
+    """Hundreds of short small vessels in the lung periphery, pointing away from the hila (the trees stop at
+    ~1 mm after five generations; real lungs show vessels almost to the pleura)."""
+    depth, rows, cols = tissue.shape
+    n_try = 40 * int(p["peripheral_vessels"])
+    k = rng.integers(0, depth, n_try)
+    j = rng.integers(0, rows, n_try)
+    i = rng.integers(0, cols, n_try)
+    sel = tissue[k, j, i] == Tissue.LUNG
+    k, j, i = (
+        k[sel][: int(p["peripheral_vessels"])],
+        j[sel][: int(p["peripheral_vessels"])],
+        i[sel][: int(p["peripheral_vessels"])],
+    )
+    if len(k) == 0:
+        return
+    pts = np.stack([grid.axis("x")[i], grid.axis("y")[j], grid.axis("z")[k]], axis=1)
+    hila = np.stack([lay.hila["right"], lay.hila["left"]])
+    near = hila[(pts[:, 0] > 0).astype(int)]
+    away = pts - near
+    dist = np.linalg.norm(away, axis=1, keepdims=True)
+    direction = away / np.maximum(dist, 1.0) + rng.normal(0.0, 0.25, pts.shape)
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    length = rng.uniform(6.0, 16.0, (len(pts), 1))
+    radius = np.clip(2.2 - dist[:, 0] / 90.0, 0.6, 1.6)
+    samples, radii = [], []
+    for frac in np.linspace(0.0, 1.0, 9):
+        samples.append(pts + frac * length * direction)
+        radii.append(radius * (1.0 - 0.3 * frac))
+    _paint_idx(
+        tissue,
+        stamp_voxels(grid, np.concatenate(samples), np.concatenate(radii)),
+        Tissue.LUNG_VESSEL,
+        only=[Tissue.LUNG],
+    )

@@ -76,6 +76,11 @@ def draw_params_v2(
         if key not in overrides:
             p[key] = value
     v["apex_cap_mm"] = _u(rng, 50.0, 90.0, 1)
+    v["pectoralis_mm"] = _u(rng, 6.0, 22.0, 1)
+    v["latissimus_mm"] = _u(rng, 5.0, 16.0, 1)
+    v["peripheral_vessels"] = int(rng.integers(300, 1200))
+    v["texture_lung_hu"] = _u(rng, 10.0, 35.0, 1)
+    v["texture_soft_hu"] = _u(rng, 3.0, 10.0, 1)
     # Context and pathology (segthor.phantom.v2.extras).
     v["arms"] = ("up", "down", "none")[int(rng.choice(3, p=[0.6, 0.3, 0.1]))]
     v["arm_radius_mm"] = _u(rng, 38.0, 52.0, 1)
