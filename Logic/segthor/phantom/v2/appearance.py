@@ -55,6 +55,33 @@ def add_streaks(ct: np.ndarray, tissue: np.ndarray, grid: Grid, p: dict) -> None
         ct[k] = np.clip(ct[k] + field, HU_MIN, HU_MAX).astype(np.int16)
 
 
+def add_beam_hardening(ct: np.ndarray, tissue: np.ndarray, grid: Grid, p: dict) -> None:
+    """The dark band between two dense bone masses (shoulders, humeri): beam hardening along the rays that
+    cross both. In each slice with cortical bone far out on both sides, a Gaussian band of -`beam_hardening_hu`
+    along the line joining their centres, inside the body only."""
+    depth = p.get("beam_hardening_hu", 0.0)
+    if depth <= 0:
+        return
+    xs, ys = grid.axis("x").astype(np.float32), grid.axis("y").astype(np.float32)
+    side_r, side_l = xs < -70.0, xs > 70.0
+    for k in range(tissue.shape[0]):
+        bone = tissue[k] == Tissue.BONE_CORTEX
+        jr, ir = np.nonzero(bone[:, side_r])
+        jl, il = np.nonzero(bone[:, side_l])
+        if len(jr) < 40 or len(jl) < 40:
+            continue
+        a = np.array([xs[side_r][ir].mean(), ys[jr].mean()])
+        b = np.array([xs[side_l][il].mean(), ys[jl].mean()])
+        u = (b - a) / max(float(np.linalg.norm(b - a)), 1.0)
+        # Distance of every pixel from the line a-b, and whether it lies between a and b.
+        dx, dy = xs[None, :] - a[0], ys[:, None] - a[1]
+        along = dx * u[0] + dy * u[1]
+        across = dx * u[1] - dy * u[0]
+        inside = (along > 0) & (along < np.linalg.norm(b - a)) & (tissue[k] != Tissue.AIR)
+        band = np.float32(depth) * np.exp(-0.5 * (across / 5.0) ** 2) * inside
+        ct[k] = np.clip(ct[k] - band, HU_MIN, HU_MAX).astype(np.int16)
+
+
 def add_texture(ct: np.ndarray, tissue: np.ndarray, grid: Grid, p: dict) -> None:
     """Tissue texture that noise alone lacks: mottled lung parenchyma, septa in fat, grain in soft tissue.
 
@@ -92,6 +119,7 @@ def render(tissue: np.ndarray, grid: Grid, p: dict) -> np.ndarray:
     ct = acquire(tissue, grid, p, lut=lut_for(p))
     if not p.get("domain_random"):
         add_texture(ct, tissue, grid, p)
+    add_beam_hardening(ct, tissue, grid, p)
     add_streaks(ct, tissue, grid, p)
     if p.get("domain_random"):
         # A smooth separable bias field of up to +-150 HU (intensity non-uniformity, beam hardening cupping).
