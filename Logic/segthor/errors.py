@@ -21,6 +21,10 @@ class CancelledError(SegthorError):
     """The user cancelled a running job; nothing was changed."""
 
 
+class ProcessError(SegthorError):
+    """A segmentation child process failed; the message is the child's own one-line error."""
+
+
 class OutputError(SegthorError):
     """An output that cannot be written (read-only folder, full disk, a file where a folder should be)."""
 

@@ -1,9 +1,9 @@
 """The one orchestration object: segment a CT (volume, file or volume node) and compare segmentations.
 
-`SegmentationLogic` is what every front door calls: the Slicer widget (through `SegmentationJob`, which runs
-the heavy part on a worker thread and commits to the scene on the caller's thread), headless Slicer
-scripts, the CLI and the Python API. It reports progress as (fraction, message), can be cancelled from
-another thread, and raises `SegthorError` subclasses with a message that says what to do.
+`SegmentationLogic` is what every front door calls: headless Slicer scripts, the CLI, the Python API, and
+the Slicer widget through `segthor.runner` (a child process runs `segment()`, the widget commits the labels it
+hands back on the main thread). It reports progress as (fraction, message), can be cancelled from another
+thread, and raises `SegthorError` subclasses with a message that says what to do.
 
 Cancellation leaves everything as it was: the scene is only modified in one short, all-or-nothing commit
 after the last cancellation point, and output files are written atomically with the case JSON last.
@@ -324,7 +324,11 @@ class SegmentationLogic:
         reference_volume_node: Any = None,
         table_node: Any = None,
     ) -> tuple[Any, dict[str, Any]]:
-        """Dice/HD95/ASSD per organ of a segmentation node vs a reference node, into a vtkMRMLTableNode."""
+        """Dice/HD95/ASSD per organ of a segmentation node vs a reference node, into a vtkMRMLTableNode.
+
+        The grid is `reference_volume_node`'s: a volume node, or a segmentation node (its reference geometry,
+        e.g. the reference segmentation's own); None: the segmentation's reference geometry.
+        """
         from segthor.mrml.compare import compare_segmentations, metrics_to_table
 
         metrics = compare_segmentations(segmentation_node, reference_node, reference_volume_node)
@@ -383,78 +387,3 @@ def evaluate(labels: Volume, reference: Any) -> dict[str, Any]:
     from segthor.metrics import evaluate_volumes
 
     return {key: m.to_dict() for key, m in evaluate_volumes(labels, reference).items()}
-
-
-class SegmentationJob:
-    """One `segment_node` run split for a GUI: `start()` computes on a worker thread, `poll()` is cheap,
-    `finish()` (on the scene's thread) commits the segments or re-raises the worker's error.
-
-    The scene is never touched from the worker; cancelling before `finish()` leaves it unchanged.
-    """
-
-    def __init__(
-        self,
-        logic: SegmentationLogic,
-        volume_node: Any,
-        segmentation_node: Any = None,
-        replace_existing: bool = False,
-        name: str | None = None,
-    ) -> None:
-        from segthor.mrml.segmentation_nodes import check_can_write
-        from segthor.mrml.volume_nodes import volume_from_node
-
-        check_can_write(segmentation_node, replace_existing)
-        self.logic = logic
-        self.volume_node = volume_node
-        self.segmentation_node = segmentation_node
-        self.replace_existing = replace_existing
-        self.name = name
-        self._volume = volume_from_node(volume_node)  # copied here: the worker never reads the scene
-        self._state_lock = threading.Lock()
-        self.fraction = 0.0
-        self.message = "waiting"
-        self._result: tuple[Prediction, list] | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name="segthor-segmentation", daemon=True)
-
-    def _record(self, fraction: float, message: str) -> None:
-        with self._state_lock:
-            self.fraction, self.message = fraction, message
-
-    def _work(self) -> None:
-        try:
-            self._result = self.logic.prepare_node_segments(
-                self._volume, Progress(self._record, self.logic.cancel_token)
-            )
-        except BaseException as exc:  # handed to finish() on the scene's thread
-            self._error = exc
-
-    def start(self) -> SegmentationJob:
-        self.logic.cancel_token.reset()
-        self._thread.start()
-        return self
-
-    def cancel(self) -> None:
-        self.logic.cancel()
-
-    def poll(self) -> bool:
-        """True once the worker has finished (successfully or not)."""
-        return not self._thread.is_alive()
-
-    def progress(self) -> tuple[float, str]:
-        with self._state_lock:
-            return self.fraction, self.message
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return self.poll()
-
-    def finish(self) -> NodeResult:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        prediction, segments = self._result
-        return self.logic.commit(
-            prediction, segments, self.volume_node, self.segmentation_node, self.replace_existing, self.name
-        )

@@ -18,8 +18,9 @@ def compare_segmentations(
 ) -> dict[str, Any]:
     """organ key -> OrganMetrics of `segmentation_node` against `reference_node`, on a common grid.
 
-    Segments are matched by SNOMED code in their terminology, else by name. The grid is the reference
-    volume's when given, else the segmentation's own reference geometry.
+    Segments are matched by SNOMED code in their terminology, else by name. The grid is that of
+    `reference_volume_node` when given (a volume node, or a segmentation node whose reference geometry is
+    used, e.g. the reference's own), else the segmentation's own reference geometry.
     """
     from segthor.metrics import evaluate_volumes
 
@@ -31,7 +32,12 @@ def compare_segmentations(
             f"reference '{reference_node.GetName()}' has no segment named (or coded as) "
             f"{', '.join(o.name for o in ORGANS)}; rename its segments or set their terminology"
         )
-    grid = geometry_from_node(reference_volume_node) if reference_volume_node else reference_grid(segmentation_node)
+    if reference_volume_node is None:
+        grid = reference_grid(segmentation_node)
+    elif reference_volume_node.IsA("vtkMRMLSegmentationNode"):
+        grid = reference_grid(reference_volume_node)
+    else:
+        grid = geometry_from_node(reference_volume_node)
     pred = grid.with_array(labels_from_segmentation(segmentation_node, grid))
     ref = grid.with_array(labels_from_segmentation(reference_node, grid))
     return evaluate_volumes(pred, ref)
