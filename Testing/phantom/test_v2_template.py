@@ -29,6 +29,7 @@ def test_shipped_template_loads_with_numpy_only():
     assert airway.any()
 
 
+@pytest.mark.shared
 def test_mesh_registration_matches_shipped_template(shared_data_dir):
     """The vasculature-to-heart shift is what the shipped template was built with, and after it the meshes
     keep anatomy's order (arch above the carina, descending aorta behind the left atrium)."""
