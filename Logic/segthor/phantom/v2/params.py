@@ -76,6 +76,19 @@ def draw_params_v2(
         if key not in overrides:
             p[key] = value
     v["apex_cap_mm"] = _u(rng, 50.0, 90.0, 1)
+    # Wider acquisition ranges than SegTHOR's (real scanners and hospitals): pixels 0.68-1.4 mm at 512 (the
+    # smallest fields of view cut the body's sides, as small reconstructions do), slices 1.25-5 mm (mode
+    # 2.5 mm) over the same neck-to-abdomen extent, at most 320 slices.
+    scale = 512 / int(size)
+    pixel = round(float(rng.uniform(0.68, 1.4)) * scale, 4)
+    dz = float(rng.triangular(1.25, 2.5, 5.0))
+    if "spacing_xy" not in overrides:
+        p["spacing_xy"] = pixel
+    if n_slices is None and "spacing_z" not in overrides and "n_slices" not in overrides:
+        extent = float(np.clip(p["n_slices"] * p["spacing_z"], 380.0, 620.0))
+        n = int(min(320, max(16, round(extent / dz / np.sqrt(scale)))))
+        p["n_slices"] = n
+        p["spacing_z"] = round(extent / n, 4)
     v["pectoralis_mm"] = _u(rng, 6.0, 22.0, 1)
     v["latissimus_mm"] = _u(rng, 5.0, 16.0, 1)
     v["peripheral_vessels"] = int(rng.integers(300, 1200))
