@@ -78,7 +78,7 @@ def add_beam_hardening(ct: np.ndarray, tissue: np.ndarray, grid: Grid, p: dict) 
         along = dx * u[0] + dy * u[1]
         across = dx * u[1] - dy * u[0]
         inside = (along > 0) & (along < np.linalg.norm(b - a)) & (tissue[k] != Tissue.AIR)
-        band = np.float32(depth) * np.exp(-0.5 * (across / 5.0) ** 2) * inside
+        band = np.float32(depth) * np.exp(-0.5 * (across / 7.0) ** 2) * inside
         ct[k] = np.clip(ct[k] - band, HU_MIN, HU_MAX).astype(np.int16)
 
 

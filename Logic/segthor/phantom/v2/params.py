@@ -113,7 +113,7 @@ def draw_params_v2(
     v["pacemaker"] = bool(rng.random() < 0.1)
     v["clips"] = int(rng.integers(1, 4)) if rng.random() < 0.15 else 0
     v["streak_hu"] = _u(rng, 60.0, 250.0, 0)
-    v["beam_hardening_hu"] = _u(rng, 0.0, 90.0, 0)
+    v["beam_hardening_hu"] = _u(rng, 0.0, 60.0, 0)
     v["extras_seed"] = int(rng.integers(0, 2**31 - 1))
     v["domain_random"] = bool(domain_random)
     v["v2_warp_seed"] = int(rng.integers(0, 2**31 - 1))
