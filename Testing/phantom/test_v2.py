@@ -145,3 +145,28 @@ def test_context_and_pathology_are_painted_but_never_labelled():
     for kind in (Tissue.TABLE, Tissue.TUMOUR, Tissue.FLUID, Tissue.LYMPH_NODE, Tissue.LUNG):
         assert not np.any(labels[tissue == kind]), kind.name
     assert anat.metal_points
+
+
+def test_default_acquisition_ranges_are_wider_than_segthor():
+    draws = [draw_params_v2(seed) for seed in range(30)]
+    pixels = [p["spacing_xy"] for p in draws]
+    slices = [p["spacing_z"] for p in draws]
+    assert min(pixels) >= 0.68 and max(pixels) <= 1.4
+    assert min(slices) >= 1.25 and max(slices) <= 5.0 and max(p["n_slices"] for p in draws) <= 320
+    assert min(pixels) < 0.9 and max(slices) > 3.7  # beyond SegTHOR's 0.90-1.37 mm and 2-3.7 mm
+
+
+def test_cli_v2_files_are_byte_identical_for_the_same_seed(tmp_path):
+    import hashlib
+
+    argv = ["--seed", "6", "--size", "40", "--slices", "16", "--generator", "v2", "--domain-random"]
+    digests = []
+    for name in ("a", "b"):
+        assert main(["phantom", str(tmp_path / name), *argv]) == 0
+        case = tmp_path / name / "Patient_01"
+        digests.append(
+            [hashlib.sha256((case / f).read_bytes()).hexdigest() for f in ("Patient_01.nii.gz", "GT.nii.gz")]
+        )
+    assert digests[0] == digests[1]
+    meta = json.loads((tmp_path / "a" / "Patient_01" / "Patient_01.json").read_text())
+    assert meta["parameters"]["domain_random"] is True and "CC BY 4.0" in meta["parameters"]["template_note"]
