@@ -64,7 +64,11 @@ def add_beam_hardening(ct: np.ndarray, tissue: np.ndarray, grid: Grid, p: dict) 
         return
     xs, ys = grid.axis("x").astype(np.float32), grid.axis("y").astype(np.float32)
     side_r, side_l = xs < -70.0, xs > 70.0
-    for k in range(tissue.shape[0]):
+    # Slices with enough cortical bone far out on both sides (one pass over the lateral columns).
+    i_r, i_l = int(np.searchsorted(xs, -70.0)), int(np.searchsorted(xs, 70.0, side="right"))
+    right_n = np.count_nonzero(tissue[:, :, :i_r] == Tissue.BONE_CORTEX, axis=(1, 2))
+    left_n = np.count_nonzero(tissue[:, :, i_l:] == Tissue.BONE_CORTEX, axis=(1, 2))
+    for k in np.nonzero((right_n >= 40) & (left_n >= 40))[0]:
         bone = tissue[k] == Tissue.BONE_CORTEX
         jr, ir = np.nonzero(bone[:, side_r])
         jl, il = np.nonzero(bone[:, side_l])

@@ -82,13 +82,18 @@ def paint_arms(tissue: np.ndarray, grid: Grid, lay, p: dict) -> None:
             cx, cy = a + 0.5 * p["arm_radius_mm"] - 0.15 * rise, 15.0 - 0.2 * rise
             ax, ay = p["arm_radius_mm"] * 1.1, p["arm_radius_mm"] * 1.3
         for side in (-1.0, 1.0):
-            e = _ellipse2d(xs, ys, side * cx, cy, ax, ay)
-            t = tissue[k]
+            # Only the arm's bounding box of the slice.
+            c0, c1 = np.searchsorted(xs, side * cx - ax), np.searchsorted(xs, side * cx + ax, side="right")
+            r0, r1 = np.searchsorted(ys, cy - ay), np.searchsorted(ys, cy + ay, side="right")
+            if c1 <= c0 or r1 <= r0:
+                continue
+            e = _ellipse2d(xs[c0:c1], ys[r0:r1], side * cx, cy, ax, ay)
+            t = tissue[k, r0:r1, c0:c1]
             free = t == Tissue.AIR
             t[free & (e <= 1.0)] = Tissue.SKIN
             t[free & (e <= (1.0 - 2.0 / ax) ** 2)] = Tissue.FAT
             t[free & (e <= (1.0 - (2.0 + p["fat_mm"] * 0.6) / ax) ** 2)] = Tissue.MUSCLE
-            bone = _ellipse2d(xs, ys, side * cx, cy + 3.0, 11.0, 11.0)
+            bone = _ellipse2d(xs[c0:c1], ys[r0:r1], side * cx, cy + 3.0, 11.0, 11.0)
             t[free & (bone <= 1.0)] = Tissue.BONE_CORTEX
             t[free & (bone <= 0.45)] = Tissue.BONE_TRABECULAR
 
