@@ -47,8 +47,10 @@ def paint_table(tissue: np.ndarray, grid: Grid, p: dict) -> None:
     half = p["table_half_width_mm"]
     d = ys[:, None] - curve[None, :]
     inside_x = np.abs(xs)[None, :] <= half
-    skin = inside_x & (((d >= 0) & (d < 2.5)) | ((d >= 38.0) & (d < 41.0)))
-    foam = inside_x & (d >= 2.5) & (d < 38.0)
+    # Skins at least a pixel thick, so coarse grids do not break them into dashes.
+    w = max(2.5, 1.2 * float(grid.spacing[1]))
+    skin = inside_x & (((d >= 0) & (d < w)) | ((d >= 38.0) & (d < 38.0 + w)))
+    foam = inside_x & (d >= w) & (d < 38.0)
     rows = np.nonzero((skin | foam).any(axis=1))[0]
     if len(rows) == 0:
         return
