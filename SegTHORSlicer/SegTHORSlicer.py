@@ -535,7 +535,7 @@ class SegTHORSlicerTest(ScriptedLoadableModuleTest):
         if missing:
             self.skipTest(f"Python dependencies not installed: {', '.join(missing)}")
         self.delayDisplay("Segmenting the bundled phantom")
-        from segthor.mrml.scenario import run_phantom_scenario
+        from segthor.scenario import run_phantom_scenario
 
         outcome = run_phantom_scenario(device="auto", min_mean_dice=0.5)
         self.assertEqual(outcome["table_node"].GetTable().GetNumberOfRows(), 4)

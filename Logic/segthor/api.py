@@ -43,6 +43,7 @@ def segment(
     overwrite: bool = False,
     segment_map: SegmentMap = None,
     series: str | None = None,
+    output_types: str | Sequence[str] | None = None,
 ) -> CaseResult:
     """Segment one CT (NIfTI/NRRD/MHA file or DICOM folder) into OUTDIR/<case>.seg.nrrd, <case>_labels.nii.gz,
     <case>_preview.png and <case>.json (model, device, stage timings, metrics when `reference` is given,
@@ -51,10 +52,14 @@ def segment(
     The case name is `case_name` or the input's name; a derived name already used by another input's outputs
     becomes `<parent>_<name>` (see `outputs.case_files.choose_case_name`); `overwrite` replaces them instead.
     `segment_map`: reference segment name -> organ (`--map`). `series`: SeriesNumber or SeriesInstanceUID of the
-    series to read from a folder holding several. The output folder is checked before any work."""
+    series to read from a folder holding several. The output folder is checked before any work.
+    `output_types`: "seg-nrrd,nifti,preview" by default; "rtstruct" and "dicom-seg" add <case>_rtstruct.dcm and
+    <case>_seg.dcm (DICOM series input only, else InputError). `reference` may also be an RTSTRUCT or a DICOM
+    SEG drawn on this CT (docs/dicom.md)."""
     logic = SegmentationLogic(model, device, postprocess, batch_size, progress)
     return logic.segment_file(
-        input, output_dir, reference, case_name, overwrite=overwrite, segment_map=segment_map, series=series
+        input, output_dir, reference, case_name, overwrite=overwrite, segment_map=segment_map, series=series,
+        output_types=output_types,
     )
 
 
@@ -72,20 +77,30 @@ def batch(
     show_progress: bool = True,
     overwrite: bool = False,
     segment_map: SegmentMap = None,
+    output_types: str | Sequence[str] | None = None,
 ) -> BatchSummary:
     """Segment every case of `input_dir` (see `segthor.batch_runner`); one failing case does not stop the rest.
     Under torchrun, cases are split across ranks (RANK/WORLD_SIZE) with none done twice. A case whose
-    outputs in `output_dir` belong to another input fails unless `overwrite`."""
+    outputs in `output_dir` belong to another input fails unless `overwrite`. `output_types` as for `segment`;
+    DICOM types need every case to be a DICOM series folder."""
     from segthor.io.writable import check_writable_dir
+    from segthor.outputs.output_types import dicom_input_error, parse_output_types, wants_dicom
 
-    discover_cases(input_dir)  # a wrong folder is reported before the model loads
+    types = parse_output_types(output_types)
+    cases = discover_cases(input_dir)  # a wrong folder is reported before the model loads
+    if wants_dicom(types):
+        not_dicom = [c.name for c in cases if not c.image.is_dir()]
+        if not_dicom:
+            shown = ", ".join(not_dicom[:3]) + (" ..." if len(not_dicom) > 3 else "")
+            raise dicom_input_error(f"case(s) {shown}", types)
     check_writable_dir(output_dir)  # and so is an output folder that cannot be written
     logic = SegmentationLogic(model, device, postprocess, batch_size)
     logic.load_model()  # a missing model is one error up front, not one per case
 
     def segment_case(case: Case, reference: Path | None) -> dict[str, Any]:
         result = logic.segment_file(
-            case.image, output_dir, reference, case.name, overwrite=overwrite, segment_map=segment_map
+            case.image, output_dir, reference, case.name, overwrite=overwrite, segment_map=segment_map,
+            output_types=types,
         )
         return result.report
 
@@ -105,9 +120,12 @@ def evaluate(
     resample_to_reference: bool = False,
     segment_map: SegmentMap = None,
     on_case: Callable[[int, int, str], None] | None = None,
+    metric_options: dict[str, float] | None = None,
+    reference_ct: PathLike | None = None,
 ) -> EvaluationReport:
     """`segthor evaluate`: metrics of predicted label files/folders against references (see
-    `segthor.metrics.evaluation.evaluate`); `report.table()` is what the CLI prints."""
+    `segthor.metrics.evaluation.evaluate`); `report.table()` is what the CLI prints. `metric_options`: metric
+    parameters by name (the CLI's `--nsd-tolerance 3` is ``{"nsd_tolerance_mm": 3.0}``)."""
     return _evaluate(
         pred,
         ref,
@@ -121,6 +139,8 @@ def evaluate(
         resample_to_reference=resample_to_reference,
         on_case=on_case,
         segment_map=segment_map,
+        metric_options=metric_options,
+        reference_ct=reference_ct,
     )
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from segthor.case_layout import case_name_for
 from segthor.errors import CancelledError, InputError, OutputError, SegthorError
 from segthor.io.atomic import write_text_atomic
 from segthor.io.volume import FILE_SUFFIXES
@@ -80,8 +81,6 @@ def _looks_like_dicom_folder(folder: Path, depth: int = 2) -> bool:
 
 def discover_cases(input_dir: str | os.PathLike[str]) -> list[Case]:
     """The CT cases of a folder, sorted by name (the order ranks split on)."""
-    from segthor.logic import case_name_for
-
     root = Path(input_dir)
     if not root.is_dir():
         raise InputError(f"{root} is not a folder; give the folder holding the CT cases")
@@ -142,8 +141,6 @@ def find_reference(case: Case, reference_dir: str | os.PathLike[str] | None) -> 
     """
     if reference_dir is None:
         return None
-    from segthor.logic import case_name_for
-
     root = Path(reference_dir)
     candidates = []
     for name in dict.fromkeys([case.name, case_name_for(case.image)]):

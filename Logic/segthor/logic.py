@@ -21,24 +21,15 @@ from typing import Any
 import numpy as np
 
 from segthor._version import __version__
+from segthor.case_layout import case_name_for
 from segthor.errors import InputError
 from segthor.inference.checks import check_ct_volume
 from segthor.inference.memory import check_file_fits
 from segthor.inference.postprocess import PostprocessOptions
 from segthor.inference.prediction import Prediction, predict
 from segthor.inference.progress import CancelToken, Progress, ProgressCallback, StageTimer
-from segthor.io.volume import FILE_SUFFIXES, Volume
+from segthor.io.volume import Volume
 from segthor.organs import ORGANS
-
-
-def case_name_for(path: str | os.PathLike[str]) -> str:
-    """'Patient_01' for Patient_01.nii.gz, Patient_01.seg.nrrd, or a DICOM folder named Patient_01."""
-    name = Path(path).name
-    lower = name.lower()
-    for suffix in sorted(FILE_SUFFIXES, key=len, reverse=True):
-        if lower.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def organ_volumes_ml(labels: Volume) -> dict[str, float]:
@@ -237,8 +228,11 @@ class SegmentationLogic:
         overwrite: bool = False,
         segment_map: Any = None,
         series: str | None = None,
+        output_types: str | list[str] | tuple[str, ...] | None = None,
     ) -> CaseResult:
-        """Segment a CT file or DICOM folder; write .seg.nrrd, _labels.nii.gz, preview PNG and case JSON.
+        """Segment a CT file or DICOM folder; write the ``output_types`` (default .seg.nrrd, _labels.nii.gz,
+        preview PNG; ``rtstruct`` and ``dicom-seg`` for a DICOM series, see ``outputs.output_types``) and the
+        case JSON. ``reference`` may be a label file, a .seg.nrrd, an RTSTRUCT or a DICOM SEG.
 
         Before any work the output folder is checked for writing and the case name chosen so it takes no
         other input's outputs (``outputs.case_files.choose_case_name``; ``overwrite`` replaces them instead).
@@ -249,7 +243,8 @@ class SegmentationLogic:
         from segthor.io.volume import read_volume
         from segthor.io.writable import check_writable_dir
         from segthor.outputs import CasePaths, write_image_outputs, write_report
-        from segthor.outputs.case_files import choose_case_name, input_key
+        from segthor.outputs.case_files import choose_case_name, input_key, write_dicom_case_outputs
+        from segthor.outputs.output_types import dicom_input_error, parse_output_types, wants_dicom
         from segthor.segment_mapping import read_user_map
 
         t_start = time.perf_counter()
@@ -257,17 +252,31 @@ class SegmentationLogic:
         progress = self._progress()
         timer = StageTimer()
         user_map = read_user_map(segment_map)
+        types = parse_output_types(output_types)
+        source_series = None
+        if wants_dicom(types):  # before any work: RTSTRUCT and SEG need the CT's own slices
+            if not Path(input_path).is_dir():
+                raise dicom_input_error(Path(input_path).name, types)
+            from segthor.dicom_rt.deps import require_dicom_packages
+            from segthor.dicom_rt.series import read_input_series
+
+            require_dicom_packages()
+            source_series = read_input_series(input_path, series)
         check_writable_dir(output_dir)
         case = choose_case_name(
             output_dir, input_path, case_name or case_name_for(input_path), case_name is not None, overwrite
         )
-        paths = CasePaths.for_case(output_dir, case)
+        paths = CasePaths.for_case(output_dir, case, types)
         with timer.stage("read"):
             progress.report(0.0, f"reading {Path(input_path).name}")
             check_file_fits(input_path)
             volume = read_volume(input_path, series)
             check_ct_volume(volume, name=Path(input_path).name)
-            reference_volume = read_reference_image(reference, volume, user_map) if reference else None
+            reference_volume = None
+            if reference:
+                reference_volume = read_reference_image(
+                    reference, volume, user_map, dicom_series=source_series, input_path=input_path, series=series
+                )
         prediction = self.segment(volume, progress.sub(0.05, 0.85), timer)
         metrics = None
         if reference_volume is not None:
@@ -277,6 +286,8 @@ class SegmentationLogic:
         with timer.stage("write"):
             progress.report(0.9, "writing outputs")
             write_image_outputs(volume, prediction.labels, paths, title=f"{case} - {self._package.id}")
+            if source_series is not None:
+                write_dicom_case_outputs(prediction.labels, source_series, paths, self.model_info(), __version__)
         timings = timer.rounded()
         timings["total"] = round(time.perf_counter() - t_start, 3)
         report = {
@@ -342,17 +353,41 @@ def read_reference(path: str | os.PathLike[str], like: Volume, user_map: Any = N
     return read_reference_image(path, like, user_map).volume
 
 
-def read_reference_image(path: str | os.PathLike[str], like: Volume, user_map: Any = None) -> Any:
+def read_reference_image(
+    path: str | os.PathLike[str],
+    like: Volume,
+    user_map: Any = None,
+    dicom_series: Any = None,
+    input_path: str | os.PathLike[str] | None = None,
+    series: str | None = None,
+) -> Any:
     """A reference ``LabelImage`` (SegTHOR values 0-4, overlapping segments kept apart) on the CT's grid.
+
+    A DICOM RTSTRUCT or SEG is rasterised onto the CT (``segthor.dicom_rt``); when the CT is a DICOM series
+    (``dicom_series``, else read from the ``input_path`` folder) the reference must refer to it.
 
     A `.seg.nrrd` is read segment by segment and mapped to organs by ``segment_mapping.organ_for_segment``
     (``user_map``: name -> organ, see ``read_user_map``); its raw label values follow the order the segments
     were added in Slicer, not 1-4. Slicer saves segmentations cropped to their content, so a reference on the
     CT's voxel lattice but with a smaller extent is padded onto the CT's grid; any other geometry is refused.
     """
+    from segthor.dicom_rt.references import is_dicom_labels
     from segthor.metrics.geometry import onto_grid
     from segthor.metrics.label_files import LabelImage, read_label_image
 
+    if is_dicom_labels(path):
+        from segthor.dicom_rt.references import read_dicom_labels
+        from segthor.dicom_rt.series import read_input_series
+
+        if dicom_series is None and input_path is not None and Path(input_path).is_dir():
+            try:
+                dicom_series = read_input_series(input_path, series)
+            except InputError:
+                dicom_series = None  # e.g. an enhanced multi-frame CT: no series check, the grid still holds
+        from segthor.metrics.label_files import label_image_from_masks
+
+        labels = read_dicom_labels(path, like=like, like_series=dicom_series, user_map=user_map)
+        return label_image_from_masks(labels.grid, labels.masks, labels.unmapped, Path(path))
     image = read_label_image(path, user_map=user_map)
     reference = image.volume
     if not reference.same_geometry(like, tol=1e-3):

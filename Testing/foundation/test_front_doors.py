@@ -31,7 +31,13 @@ def test_every_subcommand_has_an_api_function_with_its_options(command):
     function = getattr(api, command, None)
     assert callable(function), f"segthor.api has no {command}() for `segthor {command}`"
     parameters = set(inspect.signature(function).parameters)
+    from segthor.metrics.registry import parameters as metric_parameters
+
+    # metric parameters (--nsd-tolerance) reach the API through its one `metric_options` mapping
+    metric_names = {p.name for p in metric_parameters()} if "metric_options" in parameters else set()
     for action in _subparsers()[command]._actions:
+        if action.dest in metric_names:
+            continue
         if action.dest in ("help",) or action.dest in TERMINAL_ONLY and (command, action.dest) not in API_NAMES:
             continue
         name = API_NAMES.get((command, action.dest), action.dest)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
@@ -26,7 +25,7 @@ SAGITTAL_DIRECTION = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]
 
 
 def _as_dicts(results):
-    return {k: dataclasses.asdict(v) for k, v in results.items()}
+    return {k: v.to_dict() for k, v in results.items()}  # every metric flat, as in the CSV
 
 
 def _approx_equal(a, b):

@@ -75,6 +75,7 @@ def export_package(run_dir: Path, config: TrainConfig, checkpoint: Path, data_di
 
     With `validation_files`, the package's validation Dice is measured in the CTs' own grids (what a user
     gets); the Dice on the network grid from training is kept as `dice_network_grid`."""
+    from segthor.inference.postprocess import PostprocessOptions
     from segthor.model_packages import save_model_package
     from segthor.networks import build_network
     from segthor.preprocessing import get_recipe
@@ -118,5 +119,8 @@ def export_package(run_dir: Path, config: TrainConfig, checkpoint: Path, data_di
             "patients": split["validation"],
         },
         "disclaimer": disclaimer,
+        # Clean-up recommended for this model, organ -> steps as `--postprocess` takes them; {} = none (the
+        # default: it often lowers Dice on thin organs). Advisory: inference applies only what the user asks.
+        "postprocess_recommended": PostprocessOptions.parse(getattr(config, "postprocess", None)).to_dict(),
     }
     return save_model_package(target or run_dir / "model", net.eval(), metadata, dtype=config.model_dtype)

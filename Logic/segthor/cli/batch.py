@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         show_progress=not args.quiet,
         overwrite=args.overwrite,
         segment_map=args.segment_map,
+        output_types=args.output_types,
     )
     done = sum(r["status"] == "ok" for r in summary.rows)
     resumed = sum(r["status"] == "resumed" for r in summary.rows)

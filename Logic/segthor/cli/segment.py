@@ -22,6 +22,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                              "--postprocess heart:close,lcc; repeatable; off by default")
     parser.add_argument("--batch-size", type=int, default=None, help="slices per network batch "
                         "(default 8 on CPU, 32 on CUDA; lowered automatically when memory is short)")
+    parser.add_argument("--output-types", default=None, metavar="TYPES",
+                        help="comma-separated files to write: seg-nrrd, nifti, preview, rtstruct, dicom-seg "
+                             "(default seg-nrrd,nifti,preview; rtstruct and dicom-seg need a DICOM series input "
+                             "and the 'dicom' extra); the JSON report is always written")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, dest="output_dir", metavar="OUTDIR",
                         help="output folder (created if needed)")
     parser.add_argument("--reference", default=None, metavar="REF",
-                        help="reference labels on the CT's grid (SegTHOR values 0-4) to compute metrics")
+                        help="reference labels to compute metrics: a label image on the CT's grid (SegTHOR values "
+                             "0-4), a .seg.nrrd, or a DICOM RTSTRUCT / SEG drawn on this CT")
     parser.add_argument("--case-name", default=None, help="output file prefix (default: the input's name; "
                         "<parent>_<name> when another input's results already use it)")
     parser.add_argument("--overwrite", action="store_true",
@@ -113,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             segment_map=args.segment_map,
             series=args.series,
+            output_types=args.output_types,
         )
     finally:
         if display is not None:

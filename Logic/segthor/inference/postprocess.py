@@ -1,6 +1,6 @@
 """Optional per-organ clean-up of predicted labels: hole closing, opening, largest connected component.
 
-The three steps follow 004_... (de Reus et al.), in their order. They are OFF by default because that
+The three steps follow [deReus] (docs/references.md), in their order. They are OFF by default because that
 paper found they often lower Dice by removing thin true structures (the esophagus especially).
 """
 

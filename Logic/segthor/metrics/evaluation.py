@@ -6,17 +6,20 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segthor._version import __version__
 from segthor.io.writable import check_writable_files, output_errors
+from segthor.metrics import registry
 from segthor.metrics.cohort import CohortEvaluation, evaluate_paths, status_counts, summarize
-from segthor.metrics.compare import Comparison, compare_cohorts
-from segthor.metrics.labels import OrganSpec
 from segthor.metrics.result import HD95_POOLED
 from segthor.metrics.tables import comparison_table, summary_table
+from segthor.metrics.wilcoxon import Comparison, compare_cohorts
 from segthor.metrics.writers import write_csv, write_json
 from segthor.segment_mapping import read_user_map
+
+if TYPE_CHECKING:
+    from segthor.metrics.labels import OrganSpec  # imported for real only when cases are evaluated (scipy)
 
 PathLike = str | os.PathLike[str]
 
@@ -61,6 +64,11 @@ class EvaluationReport:
             "restricted": self.cohort.restricted,
             "organs": list(self.cohort.organs),
             "units": {"distances": "mm", "volumes": "ml"},
+            "metric_options": dict(self.cohort.options),
+            "metrics": [
+                {"name": m.name, "label": m.label, "unit": m.unit, "better": m.better, "definition": m.definition}
+                for m in map(registry.metric, registry.names())
+            ],
             "pred": one(self.cohort),
         }
         if self.against is not None and self.comparison is not None:
@@ -82,6 +90,8 @@ def evaluate(
     resample_to_reference: bool = False,
     on_case: Callable[[int, int, str], None] | None = None,
     segment_map: Mapping[str, str] | Sequence[str] | None = None,
+    metric_options: Mapping[str, Any] | None = None,
+    reference_ct: PathLike | None = None,
 ) -> EvaluationReport:
     """Evaluate predicted label files/folders against references; optionally write CSV, JSON and a plot.
 
@@ -89,11 +99,16 @@ def evaluate(
     Wilcoxon signed-rank test per organ and metric. ``segment_map``: how .seg.nrrd segment names map to
     organs, as a mapping or as ``--map`` values (``NAME=ORGAN`` or JSON file paths; see
     ``segment_mapping.read_user_map``). The output files are checked for writing before any case is read.
+    ``metric_options``: metric parameters by name, e.g. ``{"nsd_tolerance_mm": 3.0}``
+    (``segthor.metrics.registry.parameters()``; the CLI's ``--nsd-tolerance``). ``reference_ct``: the CT series
+    folder DICOM RTSTRUCT/SEG files were drawn on (default: each DICOM file's own folder).
     """
     organs = list(organs) if organs is not None else None
     user_map = read_user_map(segment_map)
     check_writable_files([p for p in (csv, json, plot) if p is not None])
-    options = {"organs": organs, "hd95": hd95, "restricted": restricted, "segment_map": user_map}
+    options = {"organs": organs, "hd95": hd95, "restricted": restricted, "segment_map": user_map,
+               "ct_dir": reference_ct}
+    options["options"] = registry.metric_options(metric_options)  # a bad option fails before any file is read
     cohort = evaluate_paths(pred, ref, resample_to_reference=resample_to_reference, on_case=on_case, **options)
     report = EvaluationReport(cohort)
     if against is not None:

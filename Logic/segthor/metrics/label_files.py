@@ -50,25 +50,39 @@ class LabelImage:
 
 
 def read_label_volume(
-    path: str | os.PathLike[str], use_slicerio: bool | None = None, user_map: Mapping[str, str] | None = None
+    path: str | os.PathLike[str],
+    use_slicerio: bool | None = None,
+    user_map: Mapping[str, str] | None = None,
+    ct_dir: str | os.PathLike[str] | None = None,
 ) -> Volume:
-    """A SegTHOR label Volume (0 background, 1-4 organs) from a label file or a .seg.nrrd.
+    """A SegTHOR label Volume (0 background, 1-4 organs) from a label file, a .seg.nrrd, an RTSTRUCT or a SEG.
 
     Overlapping organ segments are collapsed (later organ wins); use ``read_label_image`` to keep them apart.
     ``use_slicerio``: None reads .seg.nrrd with slicerio when it is installed, else with SimpleITK.
     """
-    return read_label_image(path, use_slicerio, user_map).volume
+    return read_label_image(path, use_slicerio, user_map, ct_dir).volume
 
 
 def read_label_image(
-    path: str | os.PathLike[str], use_slicerio: bool | None = None, user_map: Mapping[str, str] | None = None
+    path: str | os.PathLike[str],
+    use_slicerio: bool | None = None,
+    user_map: Mapping[str, str] | None = None,
+    ct_dir: str | os.PathLike[str] | None = None,
 ) -> LabelImage:
-    """A ``LabelImage`` from a label file (.nii.gz, .nrrd, ...) or a Slicer .seg.nrrd.
+    """A ``LabelImage`` from a label file (.nii.gz, .nrrd, ...), a Slicer .seg.nrrd, or a DICOM RTSTRUCT or
+    SEG (rasterised on its CT series: ``ct_dir``, else the file's own folder; see ``segthor.dicom_rt``).
 
     ``user_map``: segment name -> organ key or "ignore" (``segment_mapping.read_user_map``). Raises
-    ``InputError`` for a missing or unreadable file, or a .seg.nrrd none of whose segments is an organ.
+    ``InputError`` for a missing or unreadable file, or a segmentation none of whose segments is an organ.
     """
+    from segthor.dicom_rt.references import is_dicom_labels
+
     path = Path(path)
+    if is_dicom_labels(path):
+        from segthor.dicom_rt.references import read_dicom_labels
+
+        labels = read_dicom_labels(path, ct_dir=ct_dir, user_map=user_map)
+        return label_image_from_masks(labels.grid, labels.masks, labels.unmapped, path)
     if not path.name.lower().endswith(SEG_NRRD_SUFFIX):
         return LabelImage(read_volume(path))
     if not path.is_file():
@@ -83,6 +97,18 @@ def read_label_image(
     layers, segments, geometry = _read_with_slicerio(path) if use_slicerio else _read_with_sitk(path)
     labels, masks, unused = split_segments(layers, segments, path, user_map)
     return LabelImage(Volume(labels, **geometry), masks, unused)
+
+
+def label_image_from_masks(
+    grid: Volume, masks: dict[str, np.ndarray], unused: list[str], path: Path
+) -> LabelImage:
+    """A LabelImage on `grid` from organ key -> bool mask [z, y, x] (e.g. a DICOM RTSTRUCT or SEG read by
+    ``segthor.dicom_rt``), by the same overlap rule as .seg.nrrd segments (``split_segments``)."""
+    keys = [o.key for o in ORGANS if o.key in masks]
+    layers = np.stack([masks[k] for k in keys]).astype(np.uint8)
+    segments = [Segment(name=k, code=None, layer=i, label_value=1) for i, k in enumerate(keys)]
+    labels, overlapping, _ = split_segments(layers, segments, path)
+    return LabelImage(grid.with_array(labels), overlapping, list(unused))
 
 
 def segments_to_labels(layers: np.ndarray, segments: list[Segment], path: Path) -> np.ndarray:

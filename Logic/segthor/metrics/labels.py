@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
+from segthor.boxes import bounding_box
 from segthor.errors import InputError
 from segthor.io.volume import Volume
 from segthor.metrics.binary import check_spacing, masks_metrics
 from segthor.metrics.geometry import axial_array_axis, check_same_geometry, covering_grid, onto_grid
 from segthor.metrics.label_files import LabelImage
+from segthor.metrics.registry import metric_options
 from segthor.metrics.result import HD95_POOLED, OrganMetrics
-from segthor.metrics.surfaces import merge_boxes, union_box
+from segthor.metrics.surfaces import merge_boxes
 from segthor.organs import ORGANS, Organ, organ_by_label, organ_by_name
 
 OrganSpec = str | int | Organ
@@ -92,6 +95,7 @@ def evaluate_labels(
     restricted: bool = False,
     pred_masks: Mapping[str, np.ndarray] | None = None,
     ref_masks: Mapping[str, np.ndarray] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, OrganMetrics]:
     """``binary_metrics`` for each organ of two label arrays; keys are organ keys ('esophagus', ...).
 
@@ -99,12 +103,14 @@ def evaluate_labels(
     the axial one (``evaluate_volumes`` finds it from the geometry). Each organ is cropped to the bounding box
     of both its masks before any distance transform. ``pred_masks``/``ref_masks``: organ key -> boolean mask
     (same shape) used for that organ instead of ``labels == label`` (segments that overlap, ``LabelImage``).
+    ``options``: metric parameters (``segthor.metrics.registry``).
     """
     pred, ref = _label_array(pred, "prediction"), _label_array(ref, "reference")
     if pred.shape != ref.shape or pred.ndim != 3:
         raise InputError(f"prediction {pred.shape} and reference {ref.shape} must be 3D arrays of the same shape")
     spacing = check_spacing(spacing)
     chosen = select_organs(organs)
+    options = metric_options(options)
     pred_masks, ref_masks = dict(pred_masks or {}), dict(ref_masks or {})
     pred_boxes, ref_boxes = _organ_boxes(pred, "prediction"), _organ_boxes(ref, "reference")
     results: dict[str, OrganMetrics] = {}
@@ -117,17 +123,17 @@ def evaluate_labels(
             r = ref == organ.label if r is None else r
             if p.shape != pred.shape or r.shape != pred.shape:
                 raise InputError(f"the {organ.key} mask {p.shape}/{r.shape} differs from the labels {pred.shape}")
-            box = union_box(p, r, margin=1)
+            box = bounding_box(p, r, margin=1)
             results[organ.key] = masks_metrics(
-                *((p[box], r[box]) if box is not None else (empty, empty)), spacing, hd95, restricted
+                *((p[box], r[box]) if box is not None else (empty, empty)), spacing, hd95, restricted, options
             )
             continue
         box = merge_boxes(pred_boxes[organ.label - 1], ref_boxes[organ.label - 1], pred.shape, margin=1)
         if box is None:
-            results[organ.key] = masks_metrics(empty, empty, spacing, hd95, restricted)
+            results[organ.key] = masks_metrics(empty, empty, spacing, hd95, restricted, options)
         else:
             results[organ.key] = masks_metrics(
-                pred[box] == organ.label, ref[box] == organ.label, spacing, hd95, restricted
+                pred[box] == organ.label, ref[box] == organ.label, spacing, hd95, restricted, options
             )
     return results
 
@@ -139,6 +145,7 @@ def evaluate_volumes(
     hd95: str = HD95_POOLED,
     restricted: bool = False,
     resample_to_reference: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, OrganMetrics]:
     """``evaluate_labels`` on two label Volumes (or ``LabelImage``s), spacing and axes from their geometry.
 
@@ -171,7 +178,9 @@ def evaluate_volumes(
         arrays = [np.moveaxis(a, axis, 0) for a in arrays]
         masks = [{k: np.moveaxis(m, axis, 0) for k, m in ms.items()} for ms in masks]
         spacing = np.concatenate([[spacing[axis]], np.delete(spacing, axis)])
-    return evaluate_labels(arrays[0], arrays[1], tuple(spacing), organs, hd95, restricted, masks[0], masks[1])
+    return evaluate_labels(
+        arrays[0], arrays[1], tuple(spacing), organs, hd95, restricted, masks[0], masks[1], options
+    )
 
 
 def _onto(image: LabelImage, grid: Volume, offset) -> LabelImage:

@@ -1,4 +1,4 @@
-"""Comparing a segmentation node with a reference one into a vtkMRMLTableNode (Dice, HD95, ASSD per organ)."""
+"""Comparing a segmentation node with a reference one into a vtkMRMLTableNode (the registry's ``mrml`` metrics)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from segthor.errors import InputError
+from segthor.metrics import registry
 from segthor.mrml.segmentation_nodes import labels_from_segmentation, organ_segment_ids, reference_grid
 from segthor.mrml.volume_nodes import geometry_from_node
 from segthor.organs import ORGANS
 
-TABLE_COLUMNS = ("Organ", "Dice", "HD95 (mm)", "ASSD (mm)", "Status")
+
+def table_columns() -> tuple[str, ...]:
+    """Organ, one column per metric of the registry's ``mrml`` view (Dice, HD95, ASSD, NSD, ...), Status."""
+    return ("Organ", *(registry.metric(m).title for m in registry.names("mrml")), "Status")
+
+
+TABLE_COLUMNS = table_columns()
 
 
 def compare_segmentations(
@@ -54,8 +61,9 @@ def metrics_to_table(metrics: Mapping[str, Any], table_node: Any = None, scene: 
     table = table_node.GetTable()
     was_modifying = table_node.StartModify()
     table.Initialize()
-    columns = [vtk.vtkStringArray()] + [vtk.vtkDoubleArray() for _ in range(3)] + [vtk.vtkStringArray()]
-    for column, title in zip(columns, TABLE_COLUMNS, strict=True):
+    shown, titles = registry.names("mrml"), table_columns()
+    columns = [vtk.vtkStringArray()] + [vtk.vtkDoubleArray() for _ in shown] + [vtk.vtkStringArray()]
+    for column, title in zip(columns, titles, strict=True):
         column.SetName(title)
         table.AddColumn(column)
     for organ in ORGANS:
@@ -65,10 +73,10 @@ def metrics_to_table(metrics: Mapping[str, Any], table_node: Any = None, scene: 
         values = m.to_dict() if hasattr(m, "to_dict") else dict(m)
         row = table.InsertNextBlankRow()
         table.SetValue(row, 0, vtk.vtkVariant(organ.name))
-        for col, key in ((1, "dice"), (2, "hd95"), (3, "assd")):
+        for col, key in enumerate(shown, start=1):
             value = values.get(key)
             table.SetValue(row, col, vtk.vtkVariant(float("nan") if value is None else float(value)))
-        table.SetValue(row, 4, vtk.vtkVariant(str(values.get("status", ""))))
+        table.SetValue(row, len(titles) - 1, vtk.vtkVariant(str(values.get("status", ""))))
     table_node.Modified()
     table_node.EndModify(was_modifying)
     return table_node

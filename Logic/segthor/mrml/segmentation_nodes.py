@@ -73,7 +73,9 @@ def build_organ_segments(labels: Volume) -> list[tuple[Organ, Any]]:
 def organ_of_segment(segment: Any) -> Organ | None:
     """The organ a segment stands for: by SNOMED code in its terminology, else by name."""
     terminology = segment.GetTerminology() if segment.HasTerminology() else ""
-    codes = [f[1] for f in (part.split("^") for part in terminology.split("~")) if len(f) >= 2 and f[0] == "SCT"]
+    # SCT codes, and legacy SNOMED RT (SRT) ones as older Slicer and DICOM files carry them.
+    fields = (part.split("^") for part in terminology.split("~"))
+    codes = [f[1] for f in fields if len(f) >= 2 and f[0] in ("SCT", "SRT")]
     # An entry holds several SCT codes (category, type, region...); the first that names one of our organs decides.
     for code in codes:
         organ = organ_for_segment("", code)

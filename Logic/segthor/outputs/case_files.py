@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,31 +22,42 @@ from typing import Any
 from segthor.errors import InputError, OverwriteRefusedError
 from segthor.io.volume import Volume, write_volume
 from segthor.io.writable import output_errors
+from segthor.outputs.output_types import DICOM_SEG, NIFTI, PREVIEW, RTSTRUCT, SEG_NRRD, parse_output_types
 from segthor.outputs.seg_nrrd import write_seg_nrrd
 
 
 @dataclass(frozen=True)
 class CasePaths:
-    seg_nrrd: Path
-    labels: Path
-    preview: Path
+    """Where each file of a case goes; None for output types not asked for (the report is always written)."""
+
+    seg_nrrd: Path | None
+    labels: Path | None
+    preview: Path | None
     report: Path
+    rtstruct: Path | None = None
+    dicom_seg: Path | None = None
 
     @classmethod
-    def for_case(cls, output_dir: str | os.PathLike[str], case: str) -> CasePaths:
+    def for_case(
+        cls, output_dir: str | os.PathLike[str], case: str, output_types: Sequence[str] | None = None
+    ) -> CasePaths:
         out = Path(output_dir)
+        types = parse_output_types(output_types)
         return cls(
-            seg_nrrd=out / f"{case}.seg.nrrd",
-            labels=out / f"{case}_labels.nii.gz",
-            preview=out / f"{case}_preview.png",
+            seg_nrrd=out / f"{case}.seg.nrrd" if SEG_NRRD in types else None,
+            labels=out / f"{case}_labels.nii.gz" if NIFTI in types else None,
+            preview=out / f"{case}_preview.png" if PREVIEW in types else None,
             report=out / f"{case}.json",
+            rtstruct=out / f"{case}_rtstruct.dcm" if RTSTRUCT in types else None,
+            dicom_seg=out / f"{case}_seg.dcm" if DICOM_SEG in types else None,
         )
 
     def as_dict(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.__dict__.items()}
+        return {k: str(v) for k, v in self.__dict__.items() if v is not None}
 
     def all(self) -> list[Path]:
-        return [self.seg_nrrd, self.labels, self.preview, self.report]
+        paths = [self.seg_nrrd, self.labels, self.preview, self.rtstruct, self.dicom_seg, self.report]
+        return [p for p in paths if p is not None]
 
     def remove(self) -> None:
         """Delete every file of the case (after a failed write: no partial case stays behind)."""
@@ -120,15 +132,35 @@ def write_preview(ct: Volume, labels: Volume, path: Path, title: str) -> Path:
 
 
 def write_image_outputs(ct: Volume, labels: Volume, paths: CasePaths, title: str) -> None:
-    """Labels NIfTI, Slicer .seg.nrrd and the preview PNG (not the report).
+    """Labels NIfTI, Slicer .seg.nrrd and the preview PNG, those of them asked for (not the report).
 
     Any write error removes the case's files and raises ``OutputError`` (one line naming the file and reason).
     """
     try:
         with output_errors(f"the outputs of {paths.report.stem}"):
-            write_volume(labels, paths.labels)
-            write_seg_nrrd(labels, paths.seg_nrrd)
-            write_preview(ct, labels, paths.preview, title)
+            if paths.labels is not None:
+                write_volume(labels, paths.labels)
+            if paths.seg_nrrd is not None:
+                write_seg_nrrd(labels, paths.seg_nrrd)
+            if paths.preview is not None:
+                write_preview(ct, labels, paths.preview, title)
+    except BaseException:
+        paths.remove()
+        raise
+
+
+def write_dicom_case_outputs(
+    labels: Volume, series: Any, paths: CasePaths, model_info: dict[str, Any], software_version: str
+) -> None:
+    """The case's RTSTRUCT and DICOM SEG on its source series (`segthor.dicom_rt`), those asked for; like
+    ``write_image_outputs``, a write error removes the case's files and raises ``OutputError``."""
+    if paths.rtstruct is None and paths.dicom_seg is None:
+        return
+    from segthor.dicom_rt.outputs import write_dicom_outputs
+
+    try:
+        with output_errors(f"the DICOM outputs of {paths.report.stem}"):
+            write_dicom_outputs(labels, series, paths.rtstruct, paths.dicom_seg, model_info, software_version)
     except BaseException:
         paths.remove()
         raise
