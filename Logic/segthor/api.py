@@ -156,8 +156,14 @@ def phantom(
     first_index: int = 1,
     preview: bool = False,
     overwrite: bool = False,
+    generator: str = "v1",
+    domain_random: bool = False,
 ) -> list[Path]:
-    """`segthor phantom`: write synthetic CT phantoms with SegTHOR labels as OUTDIR/Patient_XX/; their folders."""
+    """`segthor phantom`: write synthetic CT phantoms with SegTHOR labels as OUTDIR/Patient_XX/; their folders.
+
+    `generator` "v2" takes organ shapes from the HRA reference meshes (segthor.phantom.v2); `domain_random`
+    (v2 only) draws random tissue intensities and a bias field. Raises InputError for bad options.
+    """
     from segthor.phantom import write_cohort
 
     return write_cohort(
@@ -170,6 +176,8 @@ def phantom(
         preview=preview,
         first_index=first_index,
         overwrite=overwrite,
+        generator=generator,
+        domain_random=domain_random,
     )
 
 
