@@ -35,10 +35,19 @@ def test_few_lung_slices_is_mostly_outside_the_thorax():
     assert "only 4 of 40 slices" in quality.warnings[0].message
 
 
-def test_body_wider_than_the_field_of_view():
-    fired, quality = _fired(make_thorax(body_half_width_mm=200.0)[0])
+def test_chest_wider_than_the_field_of_view():
+    # The chest wall and the lungs' outer edge lie beyond the image's left and right edges.
+    fired, quality = _fired(make_thorax(body_half_width_mm=200.0, lung_half_width_mm=95.0)[0])
     assert fired == {"fov_cuts_body"}
-    assert quality.facts["field_of_view"]["slices_cut_by_edge"]["left"] == 40
+    assert quality.facts["field_of_view"]["slices_cut_by_edge"]["left"] == 28  # the slices with lung
+
+
+def test_arms_cut_by_the_field_of_view_do_not_count():
+    ct = make_thorax(arms=True)[0]
+    assert (ct.array[:, :, 0] > -500).any() and (ct.array[:, :, -1] > -500).any()  # the arms reach both edges
+    fired, quality = _fired(ct)
+    assert fired == set()
+    assert quality.facts["field_of_view"]["slices_cut_by_edge"] == {"anterior": 0, "right": 0, "left": 0}
 
 
 def test_spacing_outside_the_trained_range():
@@ -116,7 +125,7 @@ def test_coarse_voxels_are_refused_in_one_line(spacing, word):
 
 def test_tight_crop_through_the_lungs_says_why_no_lungs_were_found():
     ct = make_thorax()[0]
-    crop = Volume(np.ascontiguousarray(ct.array[:, 8:40, 4:28]), ct.spacing)  # a box through the right lung
+    crop = Volume(np.ascontiguousarray(ct.array[:, 14:44, 4:28]), ct.spacing)  # through chest wall and right lung
     fired, quality = _fired(crop)
     assert fired == {"fov_cuts_body", "outside_thorax"}
     assert "cut so tightly" in next(w.message for w in quality.warnings if w.check == "outside_thorax")

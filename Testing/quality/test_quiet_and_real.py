@@ -6,14 +6,16 @@ from segthor.quality import assess
 
 # Phantoms at 128 px have 3.6-4.8 mm voxels: tell the checks those are the trained spacing, so only the
 # anatomy is judged here (spacing warnings have their own tests).
-COARSE = {"training_spacing_range_mm": {"in_plane": [3.0, 5.0], "slice": [3.0, 10.0]}}
+COARSE = {"training_spacing_range_mm": {"in_plane": [2.0, 6.0], "slice": [2.0, 10.0]}}
 
 
+@pytest.mark.parametrize("generator", ["v1", "v2"])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_phantom_ground_truth_is_quiet(seed):
+def test_phantom_ground_truth_is_quiet(seed, generator):
     from segthor.phantom import generate_case
+    from segthor.phantom.v2.generator import generate_case_v2
 
-    case = generate_case(seed, size=128)
+    case = (generate_case if generator == "v1" else generate_case_v2)(seed, size=128)
     report = assess(case.ct, case.labels, COARSE)
     assert not report.input.warnings, [w.message for w in report.input.warnings]
     assert report.statuses() == {"esophagus": "ok", "heart": "ok", "trachea": "ok", "aorta": "ok"}, [

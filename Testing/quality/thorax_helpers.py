@@ -28,6 +28,8 @@ def make_thorax(
     blood_hu: float = 40.0,
     lungs: tuple[int, int] | None = (8, 35),
     body_half_width_mm: float = 130.0,
+    lung_half_width_mm: float = 40.0,
+    arms: bool = False,
     trachea_y_mm: float = 10.0,
     trachea_z: tuple[int, int] = (25, 39),
     esophagus_y_mm: float = 30.0,
@@ -45,7 +47,10 @@ def make_thorax(
     if lungs is not None:
         z_ok = (zz >= lungs[0] * MM) & (zz <= lungs[1] * MM)
         for side in (-60.0, 60.0):
-            ct[z_ok & (((xx - side) / 40.0) ** 2 + ((yy + 5.0) / 55.0) ** 2 <= 1)] = -850.0
+            ct[z_ok & body & (((xx - side) / lung_half_width_mm) ** 2 + ((yy + 5.0) / 55.0) ** 2 <= 1)] = -850.0
+    if arms:  # upper arms against the chest wall, cut by the image's left and right edges
+        for side in (-155.0, 155.0):
+            ct[((xx - side) / 30.0) ** 2 + (yy / 45.0) ** 2 <= 1] = 30.0
     spine = (xx**2 + (yy - 60.0) ** 2 <= 15.0**2) & body
     ct[spine] = 400.0
 

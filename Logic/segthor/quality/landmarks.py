@@ -91,12 +91,15 @@ def find_landmarks(ct: Volume) -> Landmarks:
     body_slices = body_area > 0
     lung_slices = body_slices & (air_area >= T.LUNG_AREA_FRACTION * np.maximum(body_area, 1))
 
-    edges = {
-        "anterior": body[:, 0, :].mean(axis=1),
-        "right": body[:, :, 0].mean(axis=1),
-        "left": body[:, :, -1].mean(axis=1),
-    }
-    fov_cut = {side: int(np.count_nonzero(frac > T.FOV_EDGE_FRACTION)) for side, frac in edges.items()}
+    # Field of view: the anterior edge cut means the chest wall (and what lies behind it) is cut. A lateral
+    # edge counts only where the thorax itself reaches it (enclosed lung within FOV_LUNG_EDGE_MM of that edge):
+    # arms and the table cut by the edge hold none of the four organs and are cut in most chest CTs.
+    near = max(1, int(round(T.FOV_LUNG_EDGE_MM / spacing[2])))
+    fov_cut = {"anterior": int(np.count_nonzero(body[:, 0, :].mean(axis=1) > T.FOV_EDGE_FRACTION))}
+    for side, col, band in (("right", 0, slice(0, near)), ("left", n_l - 1, slice(n_l - near, n_l))):
+        touches = body[:, :, col].mean(axis=1) > T.FOV_EDGE_FRACTION
+        lung_near = enclosed_air[:, :, band].any(axis=(1, 2)) & lung_slices
+        fov_cut[side] = int(np.count_nonzero(touches & lung_near))
 
     # Per-slice body centre (posterior and left coordinates, in decimated voxels) and front/back rows.
     p_idx = np.arange(n_p, dtype=np.float64)

@@ -28,6 +28,8 @@ MIN_LUNG_SLICE_FRACTION = 0.20
 FOV_EDGE_FRACTION = 0.03
 # ... and the warning fires when that happens on more than this share of the slices that hold body.
 FOV_CUT_SLICE_FRACTION = 0.10
+# A lateral edge cuts the thorax (not just an arm) when lung lies within this many mm of it.
+FOV_LUNG_EDGE_MM = 15.0
 # Angle (degrees) between the slice normal and the patient's superior-inferior axis: above the first the scan
 # is oblique (tilted gantry or reformatted), above the second it is not an axial acquisition at all.
 OBLIQUE_DEGREES = 5.0
