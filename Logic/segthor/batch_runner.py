@@ -27,6 +27,7 @@ from segthor.errors import CancelledError, InputError, OutputError, SegthorError
 from segthor.io.atomic import write_text_atomic
 from segthor.io.volume import FILE_SUFFIXES
 from segthor.io.writable import output_errors
+from segthor.metrics.registry import names as metric_names
 from segthor.organs import ORGANS
 
 # Files that are labels or our own outputs, never CT inputs: names starting with "gt" (SegTHOR's GT.nii.gz)
@@ -187,8 +188,7 @@ CSV_FIELDS = (
     ["case", "status", "needs_review", "seconds", "device", "model"]
     + [f"status_{o.key}" for o in ORGANS]
     + [f"volume_ml_{o.key}" for o in ORGANS]
-    + [f"dice_{o.key}" for o in ORGANS]
-    + [f"hd95_{o.key}" for o in ORGANS]
+    + [f"{metric}_{o.key}" for metric in metric_names("brief") for o in ORGANS]  # the registry's brief view
     + ["input_checks", "flags", "message"]
 )
 
@@ -223,7 +223,7 @@ def summary_row(case: Case, status: str, report: dict[str, Any] | None, seconds:
         row["device"] = report.get("device", "")
         row["model"] = (report.get("model") or {}).get("id", "")
         for key, m in (report.get("metrics") or {}).items():
-            for metric in ("dice", "hd95"):
+            for metric in metric_names("brief"):
                 value = (m or {}).get(metric)
                 row[f"{metric}_{key}"] = "" if value is None else round(float(value), 4)
     return row
