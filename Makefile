@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 setup: $(STAMP)
 
 # Reinstall when the pins or the package metadata change.
-$(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
+$(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml Logic/segthor/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .

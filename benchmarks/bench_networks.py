@@ -41,7 +41,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU\n")
 
     print("Parameter counts (1 input channel, 5 classes)")
-    paper = {("sunet", "bilinear"): "4.8 M (000_)", ("sunet", "transposed"): "7.2 M (000_)"}
+    paper = {("sunet", "bilinear"): "4.8 M ([Lambert2020])", ("sunet", "transposed"): "7.2 M ([Lambert2020])"}
     rows = [("sunet", {"upsampling": "bilinear"}), ("sunet", {"upsampling": "transposed"}), ("unet", {}),
             ("sunet_se_ca", {}), ("enet", {"base_width": 16}), ("enet", {"base_width": 32}),
             ("enet", {"base_width": 64}), ("c2f3d", {})]

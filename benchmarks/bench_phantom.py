@@ -1,5 +1,6 @@
-"""Phantom generation speed: one 512x512x200 case (target <= 5 s on a 2-core CPU), and each optimised step
-against a straightforward baseline run in the same process on the same data.
+"""Phantom generation speed: one 512x512x200 case (target <= 5 s on a 2-core CPU; generator v2 <= 10 s, timed
+against v1 in the same run), and each optimised step against a straightforward baseline run in the same
+process on the same data.
 
     .venv/bin/python benchmarks/bench_phantom.py [--seed 3] [--slices 200]
 
@@ -27,6 +28,7 @@ from segthor.phantom.generator import generate_anatomy  # noqa: E402
 from segthor.phantom.params import draw_params  # noqa: E402
 from segthor.phantom.shapes import stamp_voxels  # noqa: E402
 from segthor.phantom.tissue import Tissue, hu_lut  # noqa: E402
+from segthor.phantom.v2 import generate_case_v2  # noqa: E402
 from segthor.phantom.vessels import vessel_tree  # noqa: E402
 
 
@@ -74,6 +76,7 @@ def main() -> int:
     ap.add_argument("--slices", type=int, default=200)
     args = ap.parse_args()
     generate_case(args.seed, size=64, n_slices=20)  # imports and caches out of the timings
+    generate_case_v2(args.seed, size=64, n_slices=20)  # and the v2 template load
 
     gen_s, case = _time(lambda: generate_case(args.seed, size=512, n_slices=args.slices), repeat=2)
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,6 +94,23 @@ def main() -> int:
     print(
         f"phantom {shape} (seed {args.seed}): generation {gen_s:.2f} s (target <= 5 s), "
         f"writing CT+GT {write_s:.2f} s, total {gen_s + write_s:.2f} s"
+    )
+
+    # Generator v2 (template organs, extras) against v1 on the same size, in the same process.
+    # CPU time too: on a shared machine the wall clock of either can double between runs, CPU time less so.
+    v2_s, case2 = _time(lambda: generate_case_v2(args.seed, size=512, n_slices=args.slices), repeat=2)
+    v2dr_s, _ = _time(lambda: generate_case_v2(args.seed, size=512, n_slices=args.slices, domain_random=True))
+    cpu1 = time.process_time()
+    generate_case(args.seed, size=512, n_slices=args.slices)
+    cpu1 = time.process_time() - cpu1
+    cpu2 = time.process_time()
+    generate_case_v2(args.seed, size=512, n_slices=args.slices)
+    cpu2 = time.process_time() - cpu2
+    shape2 = "x".join(str(n) for n in case2.ct.shape_xyz)
+    print(
+        f"phantom v2 {shape2} (seed {args.seed}): generation {v2_s:.2f} s (target <= 10 s), "
+        f"domain-randomised {v2dr_s:.2f} s; wall v2 / v1 = x{v2_s / gen_s:.2f}; "
+        f"CPU time v1 {cpu1:.2f} s, v2 {cpu2:.2f} s, v2 / v1 = x{cpu2 / cpu1:.2f}"
     )
 
     # Acquisition step on a 60-slice slab of the same tissue map.

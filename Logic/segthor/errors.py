@@ -19,3 +19,33 @@ class ModelError(SegthorError):
 
 class CancelledError(SegthorError):
     """The user cancelled a running job; nothing was changed."""
+
+
+class ProcessError(SegthorError):
+    """A segmentation child process failed; the message is the child's own one-line error."""
+
+
+class OutputError(SegthorError):
+    """An output that cannot be written (read-only folder, full disk, a file where a folder should be)."""
+
+
+class OverwriteRefusedError(InputError):
+    """Outputs already exist and replacing them was not asked for.
+
+    The message names the option in the words of whoever reads it: ``overwrite=True`` from the Python API,
+    ``--overwrite`` on the command line, which sets ``OverwriteRefusedError.option`` when it starts (so batch
+    rows and progress lines say it the same way).
+    """
+
+    option = "overwrite=True"
+
+    def __init__(self, problem: str, alternatives: str = "choose another output folder") -> None:
+        self.problem = problem
+        self.alternatives = alternatives
+        super().__init__(problem)
+
+    def worded(self, option: str) -> str:
+        return f"{self.problem}; {self.alternatives}, or pass {option} to replace it"
+
+    def __str__(self) -> str:
+        return self.worded(type(self).option)

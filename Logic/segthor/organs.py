@@ -74,15 +74,11 @@ def organ_by_snomed_code(code: str) -> Organ | None:
 
 
 def organ_for_segment(name: str, snomed_code: str | None = None) -> Organ | None:
-    """The organ a segment stands for: by its SNOMED CT code when it is one of ours, else by its name.
+    """The organ a segment stands for (by terminology code, else by name); see ``segthor.segment_mapping``.
 
-    The one matching rule for segments read from .seg.nrrd files and from Slicer segmentation nodes alike.
+    Kept here for existing callers; the rule, legacy SNOMED RT codes and user maps live in
+    ``segthor.segment_mapping.organ_for_segment``.
     """
-    if snomed_code:
-        organ = organ_by_snomed_code(snomed_code)
-        if organ is not None:
-            return organ
-    try:
-        return organ_by_name(name)
-    except KeyError:
-        return None
+    from segthor.segment_mapping import organ_for_segment as rule
+
+    return rule(name, snomed_code)

@@ -86,7 +86,7 @@ def test_root_cmakelists_has_extension_metadata():
         assert re.search(rf"set\(EXTENSION_{key} ", text), key
     assert 'set(EXTENSION_CATEGORY "Segmentation")' in text
     assert re.search(r'set\(EXTENSION_DEPENDS "[^"]*PyTorch', text)
-    assert "find_package(Slicer REQUIRED)" in text
+    assert re.search(r"find_package\(Slicer [\d.]+ REQUIRED\)", text)  # a declared minimum Slicer version
     assert "add_subdirectory(SegTHORSlicer)" in text
     assert "Slicer_EXTENSION_GENERATE_CONFIG" in text and "Slicer_EXTENSION_CPACK" in text
 
@@ -111,6 +111,35 @@ def test_extensions_index_entry_follows_the_catalogue_schema():
     assert "PyTorch" in entry["build_dependencies"]
     assert entry.get("scm_type", "git") in ("git", "local")
     assert 1 <= entry.get("tier", 1) <= 5
+
+
+def test_extensions_index_description_checks():
+    """The offline checks of ExtensionsIndex's scripts/check_description_files.py on SegTHORSlicer.json."""
+    from urllib.parse import urlsplit
+
+    path = REPO / "SegTHORSlicer.json"
+    raw = path.read_bytes()
+    assert b"\r" not in raw, "LF line endings only"
+    entry = json.loads(raw)
+    extension_name = path.stem
+    # The extension name must not start with "Slicer"; the git repository name must.
+    assert not extension_name.lower().startswith("slicer")
+    url = urlsplit(entry["scm_url"].strip().strip("/"))
+    assert url.scheme in ("git", "https")
+    repo_name = Path(url.path).name.removesuffix(".git")
+    prefixes = ("Slicer", "Slicer-", "Slicer_", "SlicerExtension-", "SlicerExtension_")
+    assert any(repo_name.startswith(p) for p in prefixes), f"repository {repo_name} must start with Slicer"
+    # The top-level CMake project is named like the description file, with icon and screenshot URLs.
+    cmake = (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
+    assert re.findall(r"project\s*\(\s*([^\s\)\n\r]+)", cmake, re.IGNORECASE)[0] == extension_name
+    icon = re.findall(r'set\s*\(EXTENSION_ICONURL\s*"([^"]+)"[ ]*\)', cmake)
+    shots = re.findall(r'set\s*\(EXTENSION_SCREENSHOTURLS\s*"([^"]+)"\)', cmake)
+    assert icon and shots
+    # Icon and screenshots point into the same repository, at files that exist here.
+    for image_url in [icon[0], *shots[0].split()]:
+        assert f"/{repo_name}/" in image_url and image_url.startswith("https://")
+        assert (REPO / image_url.split("/main/", 1)[1]).is_file(), image_url
+    assert (REPO / "LICENSE").is_file()
 
 
 @pytest.mark.parametrize("path", ["README.md", "LICENSE", ".ci/run", "Makefile", "pyproject.toml"])

@@ -44,3 +44,7 @@ def test_bounding_box_with_margin_is_clipped_and_empty_is_none():
     mask[1, 2:4, 6] = True
     assert bounding_box(mask) == (slice(1, 2), slice(2, 4), slice(6, 7))
     assert bounding_box(mask, margin=2) == (slice(0, 4), slice(0, 6), slice(4, 7))
+    other = np.zeros_like(mask)
+    other[0, 5, 0] = True
+    assert bounding_box(mask, other) == (slice(0, 2), slice(2, 6), slice(0, 7))
+    assert bounding_box(np.zeros_like(mask), np.zeros_like(mask)) is None

@@ -49,7 +49,7 @@ def test_restricted_with_an_absent_reference_is_both_empty():
 
 def test_to_dict_turns_non_finite_values_into_none():
     m = binary_metrics(BLOB, BLOB, SPACING_ZYX)
-    bad = type(m)(**{**m.__dict__, "hd": float("inf"), "hd95": float("nan")})
+    bad = type(m)({**m.values, "hd": float("inf"), "hd95": float("nan")}, m.status, m.hd95_convention, m.options)
     d = bad.to_dict()
     assert d["hd"] is None and d["hd95"] is None and d["dice"] == 1.0
     json.dumps(d, allow_nan=False)

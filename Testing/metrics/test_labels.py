@@ -70,6 +70,7 @@ def test_geometry_mismatch_names_both_geometries_or_resamples(labels_pair):
     message = str(info.value)
     assert "origin (0, 0, 2.5)" in message and "origin (0, 0, 0)" in message and "--resample-to-reference" in message
     resampled = evaluate_volumes(shifted, ref_volume, resample_to_reference=True)
-    moved = np.zeros_like(pred)
-    moved[1:] = pred[:-1]  # what the shifted prediction is on the reference grid
-    assert resampled == evaluate_labels(moved, ref, SPACING_ZYX)
+    # On the reference's lattice grown by one slice to hold the prediction's last one (never cropped away):
+    grown_pred, grown_ref = np.zeros((25, *pred.shape[1:]), pred.dtype), np.zeros((25, *ref.shape[1:]), ref.dtype)
+    grown_pred[1:], grown_ref[:-1] = pred, ref
+    assert resampled == evaluate_labels(grown_pred, grown_ref, SPACING_ZYX)

@@ -76,12 +76,12 @@ def test_both_distance_searches_agree_with_medpy(name, pred, ref, monkeypatch):
     """The EDT and the k-d tree searches are both exact: each alone reproduces medpy."""
     import functools
 
-    from segthor.metrics import binary
+    from segthor.metrics import distances
     from segthor.metrics.distances import surface_distances
 
     expected = medpy_binary.hd95(pred, ref, SPACING_ZYX), medpy_binary.assd(pred, ref, SPACING_ZYX)
     for method in ("edt", "kdtree"):
-        monkeypatch.setattr(binary, "surface_distances", functools.partial(surface_distances, method=method))
+        monkeypatch.setattr(distances, "surface_distances", functools.partial(surface_distances, method=method))
         m = binary_metrics(pred, ref, SPACING_ZYX)
         assert (m.hd95, m.assd) == pytest.approx(expected, rel=1e-9), method
 

@@ -51,3 +51,20 @@ def test_reference_without_organ_segments_is_refused(mrml_scene):
     other.GetSegmentation().AddEmptySegment("lung", "Lung")
     with pytest.raises(InputError, match="has no segment named"):
         compare_segmentations(pred, other)
+
+
+def test_compare_on_the_reference_segmentations_grid(mrml_scene):
+    # The reference was drawn on a CT covering only x < 8: on its grid, the prediction beyond it does not count.
+    ct = Volume(np.full((8, 16, 16), -1000, np.int16), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0))
+    half = Volume(np.full((8, 16, 8), -1000, np.int16), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0))
+    node, half_node = node_from_volume(ct, "ct", mrml_scene), node_from_volume(half, "half", mrml_scene)
+    pred = np.zeros(ct.array.shape, np.uint8)
+    pred[2:6, 4:12, 4:16] = 2
+    ref = np.zeros(half.array.shape, np.uint8)
+    ref[2:6, 4:12, 4:8] = 2
+    pred_node = _seg(mrml_scene, node, ct, pred, "pred")
+    ref_node = _seg(mrml_scene, half_node, half, ref, "ref")
+    on_reference = compare_segmentations(pred_node, ref_node, ref_node)
+    on_input = compare_segmentations(pred_node, ref_node, node)
+    assert on_reference["heart"].dice == pytest.approx(1.0)
+    assert on_input["heart"].dice == pytest.approx(2 * 128 / (128 + 384))

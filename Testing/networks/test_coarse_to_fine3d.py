@@ -1,4 +1,4 @@
-"""Coarse-to-fine 3D network of 001_: encoder geometry, training outputs, ROI inference."""
+"""Coarse-to-fine 3D network of [Zhang2019]: encoder geometry, training outputs, ROI inference."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_encoder_output_is_x8_y8_z2_with_256_channels_and_dilations_3_and_6():
     assert net.res4.conv2.dilation == (6, 6, 6) and net.res2.conv1.dilation == (1, 1, 1)
     assert len(net.fine) == 4 and all(isinstance(c, nn.Conv3d) for c in net.coarse_heads)
     kernels = {m.kernel_size for m in net.modules() if isinstance(m, nn.Conv3d)}
-    assert kernels == {(3, 3, 3), (1, 1, 1)}  # 001_: 3x3x3 convs (1x1x1 only for heads and projections)
+    assert kernels == {(3, 3, 3), (1, 1, 1)}  # [Zhang2019]: 3x3x3 convs (1x1x1 only for heads and projections)
 
 
 def test_forward_train_returns_what_the_paper_losses_need():

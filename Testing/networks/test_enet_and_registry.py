@@ -1,4 +1,4 @@
-"""ENet (Paszke et al., as in 004_), the registry and Xavier initialisation."""
+"""ENet (Paszke et al., as in [deReus]), the registry and Xavier initialisation."""
 
 from __future__ import annotations
 

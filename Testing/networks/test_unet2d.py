@@ -1,4 +1,4 @@
-"""U-Net family of 000_/002_: parameter counts, shapes for any H, W, block composition."""
+"""U-Net family of [Lambert2020]/[Liu2020]: parameter counts, shapes for any H, W, block composition."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from segthor.networks.blocks import ContextAggregation2d, SqueezeExcitation2d, c
 def test_sunet_parameter_counts_match_the_paper():
     bilinear = count_parameters(build_network("sunet"))
     transposed = count_parameters(build_network("sunet", upsampling="transposed"))
-    # 000_: "4.8 million trainable parameters compared to 7.2 million ... with the transposed convolution"
+    # [Lambert2020]: "4.8 million trainable parameters compared to 7.2 million ... with the transposed convolution"
     assert bilinear == 4_836_997
     assert transposed == 7_196_933
     assert round(bilinear / 1e6, 1) == 4.8

@@ -16,7 +16,6 @@ from segthor.preprocessing import (
     get_recipe,
     preprocess,
     restore_labels,
-    restore_scores,
     transfer_labels,
 )
 
@@ -144,19 +143,6 @@ def test_centre_crop_pads_small_images_and_zscore_normalises():
     assert pre.array.shape == (30, 304, 304)
     assert abs(float(pre.array.mean())) < 1e-3 and abs(float(pre.array.std()) - 1) < 1e-3
     np.testing.assert_array_equal(restore_labels(transfer_labels(labels, pre.context), pre.context), labels)
-
-
-def test_restore_scores_matches_labels_and_keeps_background_outside_the_crop():
-    volume, labels = _ct_and_labels()
-    pre = preprocess(volume, RECIPES["fast2d"])
-    net = transfer_labels(labels, pre.context)
-    scores = np.eye(5, dtype=np.float32)[net].transpose(3, 0, 1, 2)
-    smooth = restore_scores(scores, pre.context)
-    hard = restore_labels(net, pre.context)
-    assert smooth.shape == labels.shape and (smooth == hard).mean() > 0.98
-    assert _dice(smooth, labels, 2) >= _dice(hard, labels, 2) - 0.02
-    with pytest.raises(ValueError, match="network grid"):
-        restore_scores(scores[:, :-1], pre.context)
 
 
 def test_wrong_inputs_are_clear_errors():

@@ -54,3 +54,20 @@ def threshold_net():
             return logits
 
     return ThresholdNet()
+
+
+def scene_state(scene):
+    """Node ids, plus every segmentation's segment ids and voxel checksums."""
+    import slicer
+
+    state = []
+    for i in range(scene.GetNumberOfNodes()):
+        node = scene.GetNthNode(i)
+        entry = [node.GetID(), node.GetName()]
+        if node.IsA("vtkMRMLSegmentationNode"):
+            seg = node.GetSegmentation()
+            for j in range(seg.GetNumberOfSegments()):
+                sid = seg.GetNthSegmentID(j)
+                entry.append((sid, int(slicer.util.arrayFromSegmentInternalBinaryLabelmap(node, sid).sum())))
+        state.append(tuple(entry))
+    return state

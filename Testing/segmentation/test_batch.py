@@ -74,7 +74,8 @@ def test_bad_case_is_reported_others_run_and_resume_skips(tmp_path):
         if case.name == "Patient_02":
             raise ModelError("boom")
         report = {"case": case.name, "status": "ok", "device": "cpu", "model": {"id": "m"},
-                  "metrics": {"heart": {"dice": 0.75, "hd95": 1.5}}, "reference": str(reference)}
+                  "metrics": {"heart": {"dice": 0.75, "hd95": 1.5}}, "reference": str(reference),
+                  "timings_s": {"total": 12.5}}
         (out / f"{case.name}.json").write_text(json.dumps(report))
         return report
 
@@ -88,7 +89,9 @@ def test_bad_case_is_reported_others_run_and_resume_skips(tmp_path):
     calls.clear()
     summary = run_batch(segment_case, root, out, resume=True, show_progress=False)
     assert calls == ["Patient_02"]  # finished cases skipped, the failed one retried
-    assert [r["status"] for r in summary.rows] == ["skipped", "error", "skipped"]
+    assert [r["status"] for r in summary.rows] == ["resumed", "error", "resumed"]
+    # A resumed case shows its results and time from its JSON, not "skipped, 0.0 s".
+    assert summary.rows[0]["dice_heart"] == 0.75 and summary.rows[0]["seconds"] == 12.5
 
 
 def test_ranks_write_their_own_summary_without_torchrun(tmp_path, monkeypatch):

@@ -33,9 +33,14 @@ def test_segment_writes_all_outputs_in_the_input_geometry(tmp_path, ct_file, tin
     assert report["model"]["id"] == "tiny-enet" and report["device"] == "cpu"
     assert {"read", "preprocess", "inference", "write", "metrics", "total"} <= set(report["timings_s"])
     assert set(report["metrics"]) == {"esophagus", "heart", "trachea", "aorta"}
-    assert report["postprocess"] == {"heart": ["lcc"]}
+    assert report["postprocess"]["source"] == "user"
+    assert {k: v["steps"] for k, v in report["postprocess"]["organs"].items()} == {
+        "esophagus": [], "heart": ["lcc"], "trachea": [], "aorta": []}
+    assert set(report["quality"]["organs"]) == {"esophagus", "heart", "trachea", "aorta"}
+    assert report["needs_review"] is True  # a random-weight model on a box phantom: flags, not silence
     printed = capsys.readouterr().out
     assert "not for clinical use" in printed and "chest.seg.nrrd" in printed
+    assert "plausibility: NEEDS REVIEW" in printed and "trachea    implausible" in printed
 
 
 def test_api_mirrors_the_cli(tmp_path, ct_file, tiny_model_dir):
@@ -66,18 +71,20 @@ def test_user_errors_exit_2_with_a_message(tmp_path, ct_file, tiny_model_dir, ca
     assert not (tmp_path / "out" / "chest.json").exists()
 
 
-def test_failure_while_writing_leaves_no_report(tmp_path, ct_file, tiny_model_dir, monkeypatch):
+def test_failure_while_writing_leaves_no_partial_case(tmp_path, ct_file, tiny_model_dir, monkeypatch, capsys):
+    import errno
+
     import segthor.outputs.case_files as case_files
 
     def broken_preview(*args, **kwargs):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(case_files, "write_preview", broken_preview)
     out = tmp_path / "out"
-    with pytest.raises(OSError, match="disk full"):
-        main(["segment", str(ct_file[0]), "-o", str(out), "--model", str(tiny_model_dir), "--device", "cpu"])
-    assert not (out / "chest.json").exists()  # the report marks completion; a resumed batch redoes the case
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+    code = main(["segment", str(ct_file[0]), "-o", str(out), "--model", str(tiny_model_dir), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "no space left on device" in err and "Traceback" not in err
+    assert list(out.iterdir()) == []  # neither the labels and .seg.nrrd written before, nor temporary files
 
 
 def test_batch_cli_with_one_bad_case(tmp_path, tiny_model_dir, capsys):
@@ -90,8 +97,8 @@ def test_batch_cli_with_one_bad_case(tmp_path, tiny_model_dir, capsys):
     code = main(["batch", str(cases), "-o", str(out), "--model", str(tiny_model_dir), "--device", "cpu", "-q"])
     assert code == 1
     printed = capsys.readouterr().out
-    assert "2 segmented, 0 skipped (already done), 1 failed" in printed
+    assert "2 segmented, 0 finished earlier (results kept), 1 failed" in printed
     assert "b.nii.gz does not look like a CT in Hounsfield units" in printed
     assert (out / "a.json").is_file() and (out / "c.json").is_file() and not (out / "b.json").exists()
     assert main(["batch", str(cases), "-o", str(out), "--model", str(tiny_model_dir), "--resume", "-q"]) == 1
-    assert "0 segmented, 2 skipped" in capsys.readouterr().out
+    assert "0 segmented, 2 finished earlier" in capsys.readouterr().out

@@ -1,34 +1,17 @@
-"""The logic object on a real MRML scene: segment a volume node, cancel without a trace, the GUI job path,
-and compare into a table."""
+"""The logic object on a real MRML scene: segment a volume node, cancel without a trace, and compare into a
+table (the GUI's child-process job: test_runner_job.py)."""
 
 import numpy as np
 import pytest
-from segmentation_helpers import heart_truth, make_ct
+from segmentation_helpers import heart_truth, make_ct, scene_state
 
 from segthor.errors import CancelledError, InputError
-from segthor.logic import SegmentationJob, SegmentationLogic
+from segthor.logic import SegmentationLogic
 from segthor.mrml.segmentation_nodes import labels_from_segmentation
 from segthor.mrml.volume_nodes import node_from_volume
 from segthor.organs import ORGANS
 
 pytestmark = pytest.mark.mrml
-
-
-def _scene_state(scene):
-    """Node ids, plus every segmentation's segment ids and voxel checksums."""
-    import slicer
-
-    state = []
-    for i in range(scene.GetNumberOfNodes()):
-        node = scene.GetNthNode(i)
-        entry = [node.GetID(), node.GetName()]
-        if node.IsA("vtkMRMLSegmentationNode"):
-            seg = node.GetSegmentation()
-            for j in range(seg.GetNumberOfSegments()):
-                sid = seg.GetNthSegmentID(j)
-                entry.append((sid, int(slicer.util.arrayFromSegmentInternalBinaryLabelmap(node, sid).sum())))
-        state.append(tuple(entry))
-    return state
 
 
 def test_segment_node_writes_four_segments_matching_the_input(mrml_scene, threshold_package):
@@ -48,7 +31,7 @@ def test_cancel_mid_run_leaves_the_scene_exactly_as_it_was(mrml_scene, threshold
     node = node_from_volume(ct, "CT", mrml_scene)
     existing = SegmentationLogic(threshold_package, "cpu").segment_node(node).segmentation_node
     existing.GetSegmentation().AddEmptySegment("mine", "Mine")
-    before = _scene_state(mrml_scene)
+    before = scene_state(mrml_scene)
 
     logic = SegmentationLogic(threshold_package, "cpu", batch_size=2)
     messages = []
@@ -61,7 +44,7 @@ def test_cancel_mid_run_leaves_the_scene_exactly_as_it_was(mrml_scene, threshold
     logic.progress_callback = cancel_half_way
     with pytest.raises(CancelledError):
         logic.segment_node(node, existing, replace_existing=True)
-    assert _scene_state(mrml_scene) == before
+    assert scene_state(mrml_scene) == before
     assert any("slices" in m for m in messages)
     # A new logic run after a cancel works (the flag is per run).
     logic.progress_callback = None
@@ -76,29 +59,6 @@ def test_refusal_happens_before_any_work(mrml_scene, threshold_package):
     with pytest.raises(InputError, match="already has segments"):
         logic.segment_node(node, first)
     assert calls == []
-
-
-def test_background_job_commits_on_finish_or_cancels_cleanly(mrml_scene, threshold_package):
-    node = node_from_volume(make_ct(), "CT", mrml_scene)
-    before = _scene_state(mrml_scene)
-    logic = SegmentationLogic(threshold_package, "cpu")
-
-    job = SegmentationJob(logic, node)
-    job.cancel()  # cancelled before start: start() resets, so request again right after
-    job.start()
-    job.cancel()
-    job.wait(30)
-    assert job.poll()
-    with pytest.raises(CancelledError):
-        job.finish()
-    assert _scene_state(mrml_scene) == before
-
-    job = SegmentationJob(logic, node, name="from job").start()
-    assert job.wait(30)
-    assert _scene_state(mrml_scene) == before  # the worker never touches the scene
-    result = job.finish()
-    assert result.segmentation_node.GetName() == "from job"
-    assert job.progress()[0] >= 0.9
 
 
 def test_compare_identical_segmentations_gives_dice_one(mrml_scene, threshold_package):

@@ -33,3 +33,25 @@ def test_dicom_through_the_scene_matches_the_file_path(dicom_dir, mrml_scene, th
     expected = SegmentationLogic(threshold_package, "cpu").segment(ct).labels.array
     assert (expected == 2).sum() > 1000  # real bone/contrast above 150 HU: a non-trivial mask
     np.testing.assert_array_equal(labels, expected)
+
+
+def test_real_series_read_from_positions_matches_itk_and_the_published_nifti(shared_data_dir, dicom_dir):
+    """Regular real series: the position-based reader gives ITK's own stacking, voxel for voxel, no warnings."""
+    import SimpleITK as sitk
+
+    from segthor.io.volume import Volume
+
+    for folder in (dicom_dir, shared_data_dir / "ibsi_chest_ct_crop" / "dicom" / "image"):
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(folder)))
+        itk = Volume.from_sitk(reader.Execute())
+        ours = read_volume(folder)
+        assert ours.same_geometry(itk, tol=1e-6) and ours.warnings == []
+        np.testing.assert_array_equal(ours.array, itk.array)
+    # a study folder holding the CT series in image/ and an RTSTRUCT in mask/: the one series below is read
+    study = read_volume(shared_data_dir / "ibsi_chest_ct_crop" / "dicom")
+    published = read_volume(shared_data_dir / "ibsi_chest_ct_crop" / "nifti" / "image" / "phantom.nii.gz")
+    assert study.same_geometry(published, tol=1e-4) and study.warnings == [
+        "dicom holds no DICOM series itself; read the one in its subfolder image"
+    ]
+    np.testing.assert_array_equal(study.array, published.array)

@@ -15,7 +15,7 @@ MIN_HEART_DICE = 0.7
 
 
 def test_phantom_scenario_with_the_default_model(mrml_scene):
-    from segthor.mrml.scenario import run_phantom_scenario
+    from segthor.scenario import run_phantom_scenario
 
     outcome = run_phantom_scenario(device="cpu", min_mean_dice=MIN_MEAN_DICE, scene=mrml_scene)
     assert outcome["model"]["id"] == "enet-demo"
@@ -25,7 +25,7 @@ def test_phantom_scenario_with_the_default_model(mrml_scene):
 
 
 def test_scenario_accuracy_check_can_fail(mrml_scene, threshold_package):
-    from segthor.mrml.scenario import run_phantom_scenario
+    from segthor.scenario import run_phantom_scenario
 
     with pytest.raises(AssertionError, match="mean Dice"):
         run_phantom_scenario(model=threshold_package, device="cpu", min_mean_dice=0.9, scene=mrml_scene)

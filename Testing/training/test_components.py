@@ -206,8 +206,8 @@ def test_ground_truth_that_does_not_fit_its_ct_is_refused(tmp_path):
 @pytest.mark.parametrize("generator, expected", [("segthor.phantom", True), ("segthor.phantom v2", True),
                                                  ("segthor.phantomx", False), ("other", False), (None, False)])
 def test_data_summary_recognises_both_phantom_generators(tmp_path, generator, expected):
-    from segthor_training.dataset import _is_phantom
+    from segthor_training.dataset import is_phantom
 
     (tmp_path / "Patient_01").mkdir()
     (tmp_path / "Patient_01" / "Patient_01.json").write_text(json.dumps({"generator": generator}))
-    assert _is_phantom(tmp_path, "Patient_01") is expected
+    assert is_phantom(tmp_path, "Patient_01") is expected

@@ -18,8 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", default="enet_fast2d",
                         help=f"recipe name (segthor_training/recipes: {', '.join(available_recipes())}) "
                              "or a config .json path")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--epochs", type=int, help="number of epochs (overrides the recipe's)")
+    parser.add_argument("--batch-size", type=int, help="samples per optimiser step (overrides the recipe's)")
     parser.add_argument("--lr", type=float, help="learning rate (overrides the recipe's optimizer.lr)")
     parser.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the data)")
     parser.add_argument("--max-cases", type=int, help="use only the first N patients")

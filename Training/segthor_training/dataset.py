@@ -109,7 +109,7 @@ def load_cases(files: list[CaseFiles], recipe: Any) -> list[Case]:
     return [load_case(f, recipe) for f in files]
 
 
-def _is_phantom(data_dir: Path, patient: str) -> bool:
+def is_phantom(data_dir: Path, patient: str) -> bool:
     """segthor.phantom writes Patient_XX/Patient_XX.json naming itself as the generator ("segthor.phantom", or
     "segthor.phantom v2" for the mesh-based generator)."""
     try:
@@ -124,7 +124,7 @@ def data_summary(data_dir: Path, split: dict[str, Any], cases: list[Case]) -> st
     """One line for the model catalogue: how many patients, what kind, what grid."""
     sample = cases[0].image.shape if cases else ()
     patients = split["train"] + split["validation"]
-    kind = "synthetic segthor.phantom cases" if patients and all(_is_phantom(data_dir, p) for p in patients) \
+    kind = "synthetic segthor.phantom cases" if patients and all(is_phantom(data_dir, p) for p in patients) \
         else f"patients from {data_dir.name}"
     return (f"{len(split['train'])} training + {len(split['validation'])} validation {kind} "
             f"(network grid e.g. {sample[1] if sample else '?'}x{sample[2] if sample else '?'} px per slice)")

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from segthor_training.checkpoint import model_state, read_checkpoint
-from segthor_training.config import TrainConfig
-from segthor_training.dataset import SPLIT_FILE, CaseFiles
+from segthor_training.config import DEFAULT_DISCLAIMER, RECIPES_DIR, TrainConfig
+from segthor_training.dataset import SPLIT_FILE, CaseFiles, is_phantom
 from segthor_training.validation import dice_per_organ, mean_dice
 
 
@@ -42,12 +42,40 @@ def input_grid_dice(net: Any, recipe: Any, cases: list[CaseFiles]) -> dict[str, 
     return mean_dice(scores)
 
 
+def _recipe_description(name: str) -> str | None:
+    """The description a recipe file ships with (None for a config that is not one of the recipes)."""
+    path = RECIPES_DIR / f"{name}.json"
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8")).get("description", ""))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def describe_package(config: TrainConfig, summary: str, synthetic: bool) -> tuple[str, str]:
+    """(description, disclaimer) for the exported model.json.
+
+    A recipe's description and the demo disclaimer speak of the bundled demo weights ("the demo ENet",
+    "synthetic training data"); they are kept only when the training data were segthor phantoms (how the
+    bundled weights are made). A model trained on the user's own data is described from its run instead:
+    architecture, recipe and data summary, or the user's own description (``--set description=...``), with
+    the research-use disclaimer unless the user gave another.
+    """
+    generated = f"{config.architecture} trained with `segthor train` (recipe {config.name}) on {summary}"
+    if synthetic:
+        return config.description or generated, config.disclaimer
+    user_description = config.description and config.description != _recipe_description(config.name)
+    description = config.description if user_description else generated
+    claims_demo = any(w in config.disclaimer.lower() for w in ("demo", "synthetic"))
+    return description, DEFAULT_DISCLAIMER if claims_demo else config.disclaimer
+
+
 def export_package(run_dir: Path, config: TrainConfig, checkpoint: Path, data_dir: Any, summary: str,
                    target: Path | None = None, validation_files: list[CaseFiles] | None = None) -> Path:
     """Write RUN/model (or `target`) from `checkpoint`; metadata carries recipe, training and validation.
 
     With `validation_files`, the package's validation Dice is measured in the CTs' own grids (what a user
     gets); the Dice on the network grid from training is kept as `dice_network_grid`."""
+    from segthor.inference.postprocess import PostprocessOptions
     from segthor.model_packages import save_model_package
     from segthor.networks import build_network
     from segthor.preprocessing import get_recipe
@@ -62,15 +90,19 @@ def export_package(run_dir: Path, config: TrainConfig, checkpoint: Path, data_di
     recipe = get_recipe(config.preprocessing)
     network_dice = _finite(info.get("validation_dice", {}))
     dice = _finite(input_grid_dice(net, recipe, validation_files)) if validation_files else network_dice
+    patients = split["train"] + split["validation"]
+    synthetic = bool(patients) and data_dir is not None and all(is_phantom(Path(data_dir), p) for p in patients)
+    description, disclaimer = describe_package(config, summary, synthetic)
     metadata = {
         "id": config.model_id or f"{config.architecture}-{Path(run_dir).name}",
         "architecture": config.architecture,
         "arguments": dict(net.arguments),
         "preprocessing": recipe.to_dict(),
-        "description": config.description,
+        "description": description,
         "training": {
             "data_summary": summary,
             "recipe": config.name,
+            "recipe_description": config.description,
             "epochs": int(info["epoch"]),
             "best_epoch": int(info["best_epoch"]),
             "steps": int(info["global_step"]),
@@ -86,6 +118,10 @@ def export_package(run_dir: Path, config: TrainConfig, checkpoint: Path, data_di
             "loss": round(float(info["best_loss"]), 5),
             "patients": split["validation"],
         },
-        "disclaimer": config.disclaimer,
+        "disclaimer": disclaimer,
+        # Clean-up recommended for this model, organ -> steps as `--postprocess` takes them; {} = none. Advisory:
+        # inference applies the user's steps, else the measured defaults (docs/quality.md), never this entry.
+        "postprocess_recommended": PostprocessOptions.parse(getattr(config, "postprocess", None) or "none")
+        .steps_dict(),
     }
     return save_model_package(target or run_dir / "model", net.eval(), metadata, dtype=config.model_dtype)

@@ -35,6 +35,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="intravenous contrast on/off (default: drawn per case, as in SegTHOR)",
     )
+    parser.add_argument(
+        "--generator",
+        choices=("v1", "v2"),
+        default="v1",
+        help="v1: procedural shapes (default); v2: organ shapes from the HRA reference meshes, deformed per case",
+    )
+    parser.add_argument(
+        "--domain-random",
+        action="store_true",
+        help="v2 only: random per-tissue intensities, bias field, blur and noise (domain randomisation for training)",
+    )
     parser.add_argument("--first-index", type=int, default=1, metavar="I", help="number of the first case (default 1)")
     parser.add_argument("--preview", action="store_true", help="also write a PNG montage with the label overlay")
     parser.add_argument("--overwrite", action="store_true", help="replace existing case folders")
@@ -61,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         first_index=args.first_index,
         overwrite=args.overwrite,
         on_case=report,
+        generator=args.generator,
+        domain_random=args.domain_random,
     )
     print(f"{len(paths)} phantom case(s) in {time.perf_counter() - start:.1f} s; synthetic data, not for clinical use")
     return 0

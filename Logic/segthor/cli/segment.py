@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from segthor.cli.evaluate import add_map_argument
+
 HELP = "segment the esophagus, heart, trachea and aorta in one CT (NIfTI/NRRD/MHA file or DICOM folder)"
 
 
@@ -16,10 +18,16 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         f"default: {DEFAULT_MODEL_ID} ({DEMO_DISCLAIMER})")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     parser.add_argument("--postprocess", action="append", default=None, metavar="[ORGAN:]STEPS",
-                        help="clean-up steps close,open,lcc (or all/none), for every organ or one, e.g. "
-                             "--postprocess heart:close,lcc; repeatable; off by default")
+                        help="clean-up steps close, fill (holes), open, lcc (keep the largest piece), "
+                             "drop=VOLUME (drop pieces below, e.g. drop=0.5ml or drop=200mm3), or all/none; "
+                             "for every organ or one, e.g. --postprocess heart:fill,lcc; repeatable; "
+                             "default: the steps that did not lower Dice on phantoms (docs/quality.md)")
     parser.add_argument("--batch-size", type=int, default=None, help="slices per network batch "
                         "(default 8 on CPU, 32 on CUDA; lowered automatically when memory is short)")
+    parser.add_argument("--output-types", default=None, metavar="TYPES",
+                        help="comma-separated files to write: seg-nrrd, nifti, preview, rtstruct, dicom-seg "
+                             "(default seg-nrrd,nifti,preview; rtstruct and dicom-seg need a DICOM series input "
+                             "and the 'dicom' extra); the JSON report is always written")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,22 +35,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, dest="output_dir", metavar="OUTDIR",
                         help="output folder (created if needed)")
     parser.add_argument("--reference", default=None, metavar="REF",
-                        help="reference labels on the CT's grid (SegTHOR values 0-4) to compute metrics")
-    parser.add_argument("--case-name", default=None, help="output file prefix (default: the input's name)")
+                        help="reference labels to compute metrics: a label image on the CT's grid (SegTHOR values "
+                             "0-4), a .seg.nrrd, or a DICOM RTSTRUCT / SEG drawn on this CT")
+    parser.add_argument("--case-name", default=None, help="output file prefix (default: the input's name; "
+                        "<parent>_<name> when another input's results already use it)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace another input's results of the same case name in OUTDIR")
+    parser.add_argument("--series", default=None, metavar="NUMBER|UID",
+                        help="the DICOM series to read (SeriesNumber or SeriesInstanceUID) when the folder holds "
+                             "several")
+    add_map_argument(parser)
     add_model_arguments(parser)
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors (no progress line)")
+
+
+class TerminalProgress:
+    """A one-line progress display on a terminal (stderr): '[ 45%] running the network'; nothing elsewhere."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.shown = False
+
+    def __call__(self, fraction: float, message: str) -> None:
+        import shutil
+
+        width = shutil.get_terminal_size((80, 20)).columns - 1
+        line = f"[{round(100 * fraction):3d}%] {message}"[:width]
+        self.stream.write("\r" + line.ljust(width))
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.shown = False
+
+
+def progress_display(quiet: bool, stream=None) -> TerminalProgress | None:
+    """A ``TerminalProgress`` when ``stream`` (stderr) is a terminal and not ``quiet``; else None (logs stay clean)."""
+    stream = stream if stream is not None else sys.stderr
+    if quiet or not getattr(stream, "isatty", lambda: False)():
+        return None
+    return TerminalProgress(stream)
 
 
 def format_report(report: dict) -> str:
     lines = [f"{report['case']}: model {report['model']['id']} on {report['device']}"]
+    lines.extend(f"  input warning: {w}" for w in report.get("input_warnings") or [])
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in report["timings_s"].items())
     lines.append(f"  timings: {timings}")
     volumes = ", ".join(f"{k} {v:.1f} ml" for k, v in report["organ_volumes_ml"].items())
     lines.append(f"  organ volumes: {volumes}")
+    lines += [f"  {line}" for line in quality_lines(report)]
     for key, m in (report.get("metrics") or {}).items():
         hd95 = m.get("hd95")
         hd = "n/a" if hd95 is None or hd95 != hd95 else f"{hd95:.2f} mm"
         lines.append(f"  {key:10s} Dice {m.get('dice', float('nan')):.3f}  HD95 {hd}")
+    unused = report.get("reference_unused_segments") or []
+    if unused:
+        lines.append("  reference segments not used (no organ; map them with --map NAME=ORGAN): "
+                     + ", ".join(repr(s) for s in unused))
     for path in report["outputs"].values():
         lines.append(f"  wrote {path}")
     if report["model"].get("disclaimer"):
@@ -50,19 +103,46 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def quality_lines(report: dict) -> list[str]:
+    """Input warnings and one status line per organ from a case report's "quality" entry."""
+    quality = report.get("quality")
+    if not quality:
+        return []
+    lines = [f"input warning: {w['message']}" for w in quality["input"]["warnings"]]
+    for key, organ in quality["organs"].items():
+        reasons = "; ".join(organ["reasons"])
+        lines.append(f"{key:10s} {organ['status']}" + (f": {reasons}" if reasons else ""))
+    n_warn = len(quality["input"]["warnings"])
+    n_flag = sum(o["status"] != "ok" for o in quality["organs"].values())
+    verdict = f"NEEDS REVIEW ({n_warn} input warning(s), {n_flag} organ(s) flagged)" if quality["needs_review"] \
+        else "no flags"
+    lines.append(f"plausibility: {verdict}")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     from segthor.api import segment
 
-    result = segment(
-        args.input,
-        args.output_dir,
-        model=args.model,
-        device=args.device,
-        reference=args.reference,
-        postprocess=args.postprocess,
-        batch_size=args.batch_size,
-        case_name=args.case_name,
-    )
+    display = progress_display(args.quiet)
+    try:
+        result = segment(
+            args.input,
+            args.output_dir,
+            model=args.model,
+            device=args.device,
+            reference=args.reference,
+            postprocess=args.postprocess,
+            batch_size=args.batch_size,
+            case_name=args.case_name,
+            progress=display,
+            overwrite=args.overwrite,
+            segment_map=args.segment_map,
+            series=args.series,
+            output_types=args.output_types,
+        )
+    finally:
+        if display is not None:
+            display.close()
     if not args.quiet:
         print(format_report(result.report), file=sys.stdout)
     return 0

@@ -8,7 +8,7 @@ from segthor.errors import SegthorError
 
 HELP = "train a segmentation network on a SegTHOR-format folder and export a model package"
 
-_MISSING = (
+MISSING_TRAINING_PACKAGE = (
     "the training package segthor_training is not installed; install the project from a source checkout "
     "(pip install -e .) to train networks"
 )
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         from segthor_training.cli import add_arguments as training_arguments
     except ImportError:
         parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        parser.description = f"{HELP} (unavailable: {_MISSING})"
+        parser.description = f"{HELP} (unavailable: {MISSING_TRAINING_PACKAGE})"
         return
     training_arguments(parser)
 
@@ -28,5 +28,5 @@ def run(args: argparse.Namespace) -> int:
     try:
         from segthor_training.cli import run as training_run
     except ImportError as exc:
-        raise SegthorError(_MISSING) from exc
+        raise SegthorError(MISSING_TRAINING_PACKAGE) from exc
     return training_run(args)

@@ -3,6 +3,9 @@
 Arrays are indexed [z, y, x] (slice, row, column) like SimpleITK's and `slicer.util`'s numpy views.
 Geometry is in ITK's LPS convention: spacing and origin in mm as (x, y, z), direction as a 3x3 matrix whose
 columns are the image axes. `ijk_to_ras` / `from_ijk_to_ras` convert to and from Slicer's RAS matrices.
+
+A volume read from a file may also carry what reading found (`warnings`, for the user's report) and a NIfTI
+input's own header transforms (`nifti`), which label files written on the same grid keep.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from segthor.errors import InputError
+from segthor.io.nifti_header import NiftiTransforms, disagreement_warning, is_nifti, read_transforms, write_nifti
 
 # Suffixes SimpleITK reads as one file; a folder is read as a DICOM series.
 FILE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -28,6 +32,10 @@ class Volume:
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
     direction: np.ndarray = field(default_factory=lambda: np.eye(3))
+    # What reading had to leave out, resample or choose, one line each (shown in the CLI summary and case JSON).
+    warnings: list[str] = field(default_factory=list, compare=False)
+    # A NIfTI input's sform and qform; kept by `with_array` so labels on this grid are written with them.
+    nifti: NiftiTransforms | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.spacing = tuple(float(s) for s in self.spacing)
@@ -43,7 +51,7 @@ class Volume:
         """The same geometry around another array of the same shape."""
         if array.shape != self.array.shape:
             raise ValueError(f"array shape {array.shape} differs from volume shape {self.array.shape}")
-        return Volume(array, self.spacing, self.origin, self.direction.copy())
+        return Volume(array, self.spacing, self.origin, self.direction.copy(), nifti=self.nifti)
 
     def same_geometry(self, other: Volume, tol: float = 1e-4) -> bool:
         return (
@@ -115,30 +123,25 @@ def _is_image_file(path: Path) -> bool:
     return any(name.endswith(s) for s in FILE_SUFFIXES)
 
 
-def read_volume(path: str | os.PathLike[str]) -> Volume:
-    """Read a NIfTI, NRRD (also .seg.nrrd as a label image), MHA/MHD file, or a folder holding one DICOM series."""
+def read_volume(path: str | os.PathLike[str], series: str | None = None) -> Volume:
+    """Read a NIfTI, NRRD (also .seg.nrrd as a label image), MHA/MHD file, or a folder holding a DICOM series.
+
+    A DICOM folder is read by `segthor.io.dicom_series.read_dicom_folder` (geometry from the slices' own
+    positions; `series` picks one of several series by SeriesNumber or SeriesInstanceUID). A NIfTI file keeps
+    its header transforms in `Volume.nifti`, with a warning when its sform and qform disagree. Raises
+    InputError (one line) for missing, unsupported or unreadable inputs.
+    """
     import SimpleITK as sitk
 
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist; give a NIfTI/NRRD/MHA file or a DICOM series folder")
     if path.is_dir():
-        reader = sitk.ImageSeriesReader()
-        series = reader.GetGDCMSeriesIDs(str(path))
-        if not series:
-            raise InputError(f"{path} is a folder but holds no DICOM series; give a file or a DICOM folder")
-        if len(series) > 1:
-            raise InputError(
-                f"{path} holds {len(series)} DICOM series ({', '.join(series[:3])}...); "
-                "put each series in its own folder"
-            )
-        files = reader.GetGDCMSeriesFileNames(str(path), series[0])
-        reader.SetFileNames(files)
-        try:
-            image = reader.Execute()
-        except RuntimeError as exc:
-            raise InputError(f"could not read the DICOM series in {path}: {exc}") from exc
-        return Volume.from_sitk(image)
+        from segthor.io.dicom_series import read_dicom_folder
+
+        return read_dicom_folder(path, series)
+    if series is not None:
+        raise InputError(f"{path.name} is a file; a series (--series {series}) can only be chosen in a DICOM folder")
     if not _is_image_file(path):
         raise InputError(
             f"{path.name}: unsupported file type; supported: {', '.join(FILE_SUFFIXES)} or a DICOM folder"
@@ -147,16 +150,33 @@ def read_volume(path: str | os.PathLike[str]) -> Volume:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         raise InputError(f"could not read {path}: the file is corrupt or not an image ({exc})") from exc
-    return Volume.from_sitk(image)
+    volume = Volume.from_sitk(image)
+    if is_nifti(path):
+        volume.nifti = read_transforms(path)
+        if volume.nifti is not None:
+            warning = disagreement_warning(path, volume.nifti, volume.ijk_to_ras(), volume.shape_xyz)
+            if warning:
+                volume.warnings.append(warning)
+    return volume
 
 
 def write_volume(volume: Volume, path: str | os.PathLike[str], compress: bool = True) -> Path:
-    """Write atomically (a half-written file never appears under `path`)."""
+    """Write atomically (a half-written file never appears under `path`).
+
+    A NIfTI target gets the header transforms of the NIfTI the volume's grid came from (`volume.nifti`, both
+    sform and qform with their codes) when they still describe this grid; otherwise ITK writes the geometry.
+    """
     import SimpleITK as sitk
 
     from segthor.io.atomic import atomic_path
 
     path = Path(path)
+    keep_header = (
+        volume.nifti is not None and is_nifti(path) and volume.nifti.chosen(volume.ijk_to_ras()) is not None
+    )
     with atomic_path(path) as tmp:
-        sitk.WriteImage(volume.to_sitk(), str(tmp), useCompression=compress)
+        if keep_header:
+            write_nifti(volume.array, volume.nifti, tmp)
+        else:
+            sitk.WriteImage(volume.to_sitk(), str(tmp), useCompression=compress)
     return path

@@ -1,4 +1,6 @@
-"""Evaluation metrics for organ segmentations: Dice, Dice 2D, HD, HD95, ASSD, AHD and volumes.
+"""Evaluation metrics for organ segmentations: Dice, Dice 2D, HD, HD95, ASSD, AHD, NSD and volumes.
+
+The list of metrics and their conventions is ``segthor.metrics.registry``.
 
 Definitions (see docs/metrics.md and each function's docstring):
 
@@ -10,27 +12,39 @@ Definitions (see docs/metrics.md and each function's docstring):
 - empty masks give a defined result and a ``status`` (``segthor.metrics.result``).
 """
 
-from segthor.metrics.binary import binary_metrics
-from segthor.metrics.cohort import CohortEvaluation, evaluate_paths, summarize
-from segthor.metrics.compare import compare_cohorts
-from segthor.metrics.evaluation import EvaluationReport, evaluate
-from segthor.metrics.label_files import read_label_volume
-from segthor.metrics.labels import evaluate_labels, evaluate_volumes
-from segthor.metrics.result import HD95_CONVENTIONS, METRIC_NAMES, STATUSES, OrganMetrics
+from __future__ import annotations
 
-__all__ = [
-    "HD95_CONVENTIONS",
-    "METRIC_NAMES",
-    "STATUSES",
-    "CohortEvaluation",
-    "EvaluationReport",
-    "OrganMetrics",
-    "binary_metrics",
-    "compare_cohorts",
-    "evaluate",
-    "evaluate_labels",
-    "evaluate_paths",
-    "evaluate_volumes",
-    "read_label_volume",
-    "summarize",
-]
+import importlib
+from typing import Any
+
+# Names re-exported here, imported on first use (PEP 562) so that `import segthor.metrics.registry` or
+# `segthor evaluate --help` does not load scipy, SimpleITK and every metrics module.
+_EXPORTS = {
+    "HD95_CONVENTIONS": "segthor.metrics.result",
+    "METRIC_NAMES": "segthor.metrics.registry",
+    "STATUSES": "segthor.metrics.result",
+    "CohortEvaluation": "segthor.metrics.cohort",
+    "EvaluationReport": "segthor.metrics.evaluation",
+    "OrganMetrics": "segthor.metrics.result",
+    "binary_metrics": "segthor.metrics.binary",
+    "compare_cohorts": "segthor.metrics.wilcoxon",
+    "evaluate": "segthor.metrics.evaluation",
+    "evaluate_labels": "segthor.metrics.labels",
+    "evaluate_paths": "segthor.metrics.cohort",
+    "evaluate_volumes": "segthor.metrics.labels",
+    "read_label_volume": "segthor.metrics.label_files",
+    "summarize": "segthor.metrics.cohort",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'segthor.metrics' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
+from segthor.boxes import bounding_box
 from segthor.errors import InputError
 from segthor.io.volume import Volume
 from segthor.metrics.binary import check_spacing, masks_metrics
-from segthor.metrics.geometry import check_same_geometry, resample_to
+from segthor.metrics.geometry import axial_array_axis, check_same_geometry, covering_grid, onto_grid
+from segthor.metrics.label_files import LabelImage
+from segthor.metrics.registry import metric_options
 from segthor.metrics.result import HD95_POOLED, OrganMetrics
 from segthor.metrics.surfaces import merge_boxes
 from segthor.organs import ORGANS, Organ, organ_by_label, organ_by_name
@@ -89,46 +93,100 @@ def evaluate_labels(
     organs: Iterable[OrganSpec] | None = None,
     hd95: str = HD95_POOLED,
     restricted: bool = False,
+    pred_masks: Mapping[str, np.ndarray] | None = None,
+    ref_masks: Mapping[str, np.ndarray] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, OrganMetrics]:
     """``binary_metrics`` for each organ of two label arrays; keys are organ keys ('esophagus', ...).
 
     ``spacing`` in mm in array-axis order (``volume.spacing[::-1]`` for a segthor Volume); the first axis is
-    the axial one. Each organ is cropped to the bounding box of both its masks before any distance transform.
+    the axial one (``evaluate_volumes`` finds it from the geometry). Each organ is cropped to the bounding box
+    of both its masks before any distance transform. ``pred_masks``/``ref_masks``: organ key -> boolean mask
+    (same shape) used for that organ instead of ``labels == label`` (segments that overlap, ``LabelImage``).
+    ``options``: metric parameters (``segthor.metrics.registry``).
     """
     pred, ref = _label_array(pred, "prediction"), _label_array(ref, "reference")
     if pred.shape != ref.shape or pred.ndim != 3:
         raise InputError(f"prediction {pred.shape} and reference {ref.shape} must be 3D arrays of the same shape")
     spacing = check_spacing(spacing)
     chosen = select_organs(organs)
+    options = metric_options(options)
+    pred_masks, ref_masks = dict(pred_masks or {}), dict(ref_masks or {})
     pred_boxes, ref_boxes = _organ_boxes(pred, "prediction"), _organ_boxes(ref, "reference")
     results: dict[str, OrganMetrics] = {}
     empty = np.zeros((1, 1, 1), dtype=bool)
     for organ in chosen:
+        if organ.key in pred_masks or organ.key in ref_masks:
+            p = pred_masks.get(organ.key)
+            p = pred == organ.label if p is None else p
+            r = ref_masks.get(organ.key)
+            r = ref == organ.label if r is None else r
+            if p.shape != pred.shape or r.shape != pred.shape:
+                raise InputError(f"the {organ.key} mask {p.shape}/{r.shape} differs from the labels {pred.shape}")
+            box = bounding_box(p, r, margin=1)
+            results[organ.key] = masks_metrics(
+                *((p[box], r[box]) if box is not None else (empty, empty)), spacing, hd95, restricted, options
+            )
+            continue
         box = merge_boxes(pred_boxes[organ.label - 1], ref_boxes[organ.label - 1], pred.shape, margin=1)
         if box is None:
-            results[organ.key] = masks_metrics(empty, empty, spacing, hd95, restricted)
+            results[organ.key] = masks_metrics(empty, empty, spacing, hd95, restricted, options)
         else:
             results[organ.key] = masks_metrics(
-                pred[box] == organ.label, ref[box] == organ.label, spacing, hd95, restricted
+                pred[box] == organ.label, ref[box] == organ.label, spacing, hd95, restricted, options
             )
     return results
 
 
 def evaluate_volumes(
-    pred: Volume,
-    ref: Volume,
+    pred: Volume | LabelImage,
+    ref: Volume | LabelImage,
     organs: Iterable[OrganSpec] | None = None,
     hd95: str = HD95_POOLED,
     restricted: bool = False,
     resample_to_reference: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, OrganMetrics]:
-    """``evaluate_labels`` on two label Volumes, with spacing and axis order taken from their geometry.
+    """``evaluate_labels`` on two label Volumes (or ``LabelImage``s), spacing and axes from their geometry.
 
-    Different geometries raise ``InputError`` naming both, unless ``resample_to_reference`` is set: then the
-    prediction is resampled onto the reference grid by nearest neighbour.
+    Slices for Dice 2D and ``restricted`` run along the array axis nearest the patient's S-I axis
+    (``geometry.axial_array_axis``), so the storage order (axial, sagittal, coronal) does not change a result.
+    Different geometries raise ``InputError`` naming both, unless ``resample_to_reference`` is set: then both
+    go onto the reference's lattice extended to cover the prediction (``geometry.covering_grid``): the
+    reference is padded, the prediction resampled by nearest neighbour, and never cropped (for a reference
+    on a far finer lattice, the reference is resampled onto the prediction's grid instead).
     """
-    if resample_to_reference:
-        pred = resample_to(pred, ref)
+    pred_image = pred if isinstance(pred, LabelImage) else LabelImage(pred)
+    ref_image = ref if isinstance(ref, LabelImage) else LabelImage(ref)
+    if resample_to_reference and not pred_image.volume.same_geometry(ref_image.volume):
+        placed = covering_grid(pred_image.volume, ref_image.volume)
+        if placed is None:  # a much finer reference lattice: the prediction's own grid, reference resampled
+            ref_image = _onto(ref_image, pred_image.volume.with_array(np.zeros(pred_image.volume.array.shape,
+                                                                                np.uint8)), None)
+        else:
+            grid, offset = placed
+            pred_image = _onto(pred_image, grid, None)
+            ref_image = _onto(ref_image, grid, offset)
     else:
-        check_same_geometry(pred, ref)
-    return evaluate_labels(pred.array, ref.array, ref.spacing[::-1], organs, hd95, restricted)
+        check_same_geometry(pred_image.volume, ref_image.volume)
+    ref_volume = ref_image.volume
+    axis = axial_array_axis(ref_volume)
+    spacing = np.asarray(ref_volume.spacing[::-1], dtype=float)
+    arrays = [pred_image.volume.array, ref_image.volume.array]
+    masks = [dict(pred_image.organ_masks), dict(ref_image.organ_masks)]
+    if axis != 0:  # put the axial axis first; metrics other than Dice 2D / restricted do not depend on it
+        arrays = [np.moveaxis(a, axis, 0) for a in arrays]
+        masks = [{k: np.moveaxis(m, axis, 0) for k, m in ms.items()} for ms in masks]
+        spacing = np.concatenate([[spacing[axis]], np.delete(spacing, axis)])
+    return evaluate_labels(
+        arrays[0], arrays[1], tuple(spacing), organs, hd95, restricted, masks[0], masks[1], options
+    )
+
+
+def _onto(image: LabelImage, grid: Volume, offset) -> LabelImage:
+    volume = onto_grid(image.volume, grid, offset)
+    masks = {
+        k: onto_grid(image.volume.with_array(m.view(np.uint8)), grid, offset).array.astype(bool)
+        for k, m in image.organ_masks.items()
+    }
+    return LabelImage(volume, masks, list(image.unused_segments))

@@ -11,27 +11,19 @@ from pathlib import Path
 
 from segthor.errors import InputError
 from segthor.io.atomic import atomic_path
+from segthor.metrics import registry
 from segthor.metrics.cohort import CohortEvaluation
 from segthor.organs import organ_by_name
-
-PLOT_METRICS = ("dice", "dice_2d", "hd95", "assd", "ahd", "volume_diff_ml")
-_TITLES = {
-    "dice": "Dice",
-    "dice_2d": "Dice 2D",
-    "hd95": "HD95 (mm)",
-    "assd": "ASSD (mm)",
-    "ahd": "AHD (mm)",
-    "hd": "HD (mm)",
-    "volume_diff_ml": "Volume pred - ref (ml)",
-}
 
 
 def plot_boxes(
     cohorts: Sequence[tuple[str, CohortEvaluation]],
     path: str | os.PathLike[str],
-    metrics: Sequence[str] = PLOT_METRICS,
+    metrics: Sequence[str] | None = None,
 ) -> Path:
-    """Write a PNG of box plots; ``cohorts`` is [(method label, evaluation), ...] (one or two methods)."""
+    """Write a PNG of box plots; ``cohorts`` is [(method label, evaluation), ...] (one or two methods);
+    ``metrics`` default to the registry's ``plot`` view."""
+    metrics = registry.names("plot") if metrics is None else metrics
     try:
         import matplotlib
 
@@ -55,13 +47,15 @@ def plot_boxes(
                 patch.set_alpha(1.0 if k == 0 else 0.45)
                 patch.set_label(label if organ == organs[0] else None)
         ax.set_xticks(range(len(organs)), organs, rotation=30)
-        ax.set_title(_TITLES.get(metric, metric))
+        ax.set_title(registry.metric(metric).title)
         ax.grid(axis="y", alpha=0.3)
     if len(cohorts) > 1:
         axes[0][0].legend(fontsize="small")
     first = cohorts[0][1]
     fig.suptitle(
-        f"{len(first.cases)} case(s), HD95 {first.hd95_convention}" + (", restricted" if first.restricted else "")
+        f"{len(first.cases)} case(s), HD95 {first.hd95_convention}"
+        + (", restricted" if first.restricted else "")
+        + (f", {registry.describe_options(first.options)}" if registry.parameters() else "")
     )
     fig.tight_layout()
     path = Path(path)

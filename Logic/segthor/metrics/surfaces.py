@@ -1,4 +1,4 @@
-"""Mask surfaces and the crop box that keeps distance transforms small.
+"""Mask surfaces and the merged crop box that keeps distance transforms small (``segthor.boxes`` finds boxes).
 
 Surface of a mask: its voxels with at least one 6-connected neighbour outside the mask, the image border
 counting as outside (``mask XOR erosion`` with a 6-connected cross and border value 0, as medpy and MONAI).
@@ -10,18 +10,6 @@ import numpy as np
 from scipy import ndimage
 
 _CROSS_6 = ndimage.generate_binary_structure(3, 1)
-
-
-def union_box(a: np.ndarray, b: np.ndarray, margin: int = 1) -> tuple[slice, ...] | None:
-    """Slices of the bounding box of ``a | b`` grown by ``margin`` voxels (clipped to the image); None if empty."""
-    box = []
-    for axis in range(a.ndim):
-        others = tuple(i for i in range(a.ndim) if i != axis)
-        hits = np.flatnonzero(np.any(a, axis=others) | np.any(b, axis=others))
-        if hits.size == 0:
-            return None
-        box.append(slice(max(int(hits[0]) - margin, 0), min(int(hits[-1]) + 1 + margin, a.shape[axis])))
-    return tuple(box)
 
 
 def merge_boxes(a: tuple[slice, ...] | None, b: tuple[slice, ...] | None, shape: tuple[int, ...], margin: int = 1):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from segthor.errors import ModelError
-from segthor.model_packages.package import METADATA_FILE, WEIGHTS_FILE
+from segthor.model_packages.package import METADATA_FILE, WEIGHTS_FILE, check_label_contract
 
 DEFAULT_MODEL_ID = "enet-demo"
 ENV_VAR = "SEGTHOR_MODELS_PATH"
@@ -86,6 +86,11 @@ def _summary(directory: Path) -> dict[str, Any]:
         return {"id": directory.name, "path": str(directory), "error": f"{meta_path}: {exc}", "default": False}
     weights = directory / str(meta.get("weights_file", WEIGHTS_FILE))
     model_id = str(meta.get("id", directory.name))
+    try:
+        check_label_contract(meta, str(meta_path))
+        error = None if weights.is_file() else f"{weights} is missing"
+    except ModelError as exc:
+        error = str(exc)
     return {
         "id": model_id,
         "architecture": meta.get("architecture"),
@@ -101,7 +106,7 @@ def _summary(directory: Path) -> dict[str, Any]:
         "description": meta.get("description", ""),
         "path": str(directory),
         "default": model_id == DEFAULT_MODEL_ID,
-        **({} if weights.is_file() else {"error": f"{weights} is missing"}),
+        **({} if error is None else {"error": error}),
     }
 
 

@@ -1,13 +1,16 @@
 """Model packages: a folder with `model.safetensors` (weights) and `model.json` (everything else).
 
-`model.json` holds the architecture name and its arguments (what `build_network` needs), the label map,
-the preprocessing recipe (opaque here; the inference pipeline interprets it), training and validation
-summaries, version, disclaimer, creation time, parameter count, storage dtype and the sha256 of the weights
-file. Pickled checkpoints (.pt/.pth/.ckpt/.pkl) are refused: unpickling runs arbitrary code.
+`model.json` holds the architecture name and its arguments (what `build_network` needs), the label map
+(checked against the organ table at load: another order or class count is refused), the preprocessing recipe
+(opaque here; the inference pipeline interprets it), the recommended post-processing, training and validation
+summaries, version, the framework versions that wrote it, disclaimer, creation time, parameter count, storage
+dtype and the sha256 of the weights file. The contract is documented in docs/extending.md. Pickled
+checkpoints (.pt/.pth/.ckpt/.pkl) are refused: unpickling runs arbitrary code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -57,6 +60,49 @@ def default_labels() -> dict[str, int]:
     return {"background": 0, **{o.key: o.label for o in ORGANS}}
 
 
+def check_label_contract(meta: dict[str, Any], where: str) -> None:
+    """Refuse a package whose classes are not the organ table's: ``labels`` (class name -> output channel)
+    must equal ``default_labels()`` and ``arguments.num_classes`` (when the network has one) must be
+    ``len(ORGANS) + 1``. A package without ``labels`` (written before they were recorded) is read as
+    SegTHOR's order. Raises ``ModelError`` naming the first mismatch; ``where`` names the file."""
+    expected = default_labels()
+    table = ", ".join(f"{name} {value}" for name, value in expected.items())
+    labels = meta.get("labels", expected)
+    if not isinstance(labels, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in labels.values()):
+        raise ModelError(f"{where}: 'labels' must map class names to channel numbers, like {{{table}}}")
+    classes = meta.get("arguments", {}).get("num_classes")
+    if classes is not None and classes != len(expected):
+        raise ModelError(
+            f"{where}: the network has {classes} output classes but the organ table has {len(expected)} "
+            f"({table}); this package segments other structures and cannot be used here"
+        )
+    if labels == expected:
+        return
+    missing = [name for name in expected if name not in labels]
+    extra = [name for name in labels if name not in expected]
+    moved = [f"{name} is {labels[name]} here but {expected[name]} in the organ table" for name in expected
+             if name in labels and labels[name] != expected[name]]
+    problem = "; ".join(
+        ([f"missing {', '.join(missing)}"] if missing else [])
+        + ([f"unknown {', '.join(extra)}"] if extra else [])
+        + moved
+    )
+    raise ModelError(f"{where}: labels do not match the organ table ({problem}); expected {table}. "
+                     "Re-export the package with SegTHOR's label order")
+
+
+def framework_versions() -> dict[str, str]:
+    """Versions of what wrote a package (python, segthor, torch, numpy, safetensors), for model.json."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version(), "segthor": __version__}
+    for name in ("torch", "numpy", "safetensors"):
+        with contextlib.suppress(PackageNotFoundError):  # a framework not installed is simply not listed
+            versions[name] = version(name)
+    return versions
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -70,7 +116,9 @@ def save_model_package(
     """Write `directory/model.safetensors` and `directory/model.json`; return the folder.
 
     `metadata` needs at least `id`; `architecture` and `arguments` default to the model's own attributes.
-    Filled in here: labels (if absent), version (if absent), created, parameters, dtype, sha256, format.
+    Filled in here: labels (if absent), version (if absent), frameworks (python, segthor, torch, numpy,
+    safetensors versions), created, parameters, dtype, sha256, format. Labels or a class count other than
+    the organ table's raise ``ValueError``.
     Each file is written atomically; the weights go first, so an interrupted save leaves a package whose
     sha256 check fails loudly rather than a silently mismatched one.
     """
@@ -99,7 +147,12 @@ def save_model_package(
     blob = safetensors_save(tensors, metadata={"format": "pt", "segthor_id": str(meta["id"])})
 
     meta.setdefault("labels", default_labels())
+    try:
+        check_label_contract(meta, "metadata")
+    except ModelError as exc:
+        raise ValueError(str(exc)) from None
     meta.setdefault("version", __version__)
+    meta["frameworks"] = framework_versions()
     meta["created"] = meta.get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds")
     meta["parameters"] = int(sum(p.numel() for p in model.parameters()))
     meta["dtype"] = dtype
@@ -168,6 +221,7 @@ def read_metadata(directory: Path) -> dict[str, Any]:
         raise ModelError(f"{meta_path} lacks required key(s) {', '.join(missing)}; re-export the model package")
     if not isinstance(meta["arguments"], dict):
         raise ModelError(f"{meta_path}: 'arguments' must be an object of network arguments")
+    check_label_contract(meta, str(meta_path))
     return meta
 
 

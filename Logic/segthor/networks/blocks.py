@@ -12,7 +12,7 @@ from torch import nn
 def init_weights(module: nn.Module) -> nn.Module:
     """Xavier-uniform initialisation of every conv / linear weight (zero biases), unit batch norms.
 
-    The seeds (000_, 002_) initialise with Xavier; every network constructor applies this, so the
+    The seeds ([Lambert2020], [Liu2020]) initialise with Xavier; every network constructor applies this, so the
     trainer needs no extra call (calling it again simply re-initialises).
     """
     for m in module.modules():
@@ -53,7 +53,7 @@ def crop_to(x: torch.Tensor, sizes: tuple[int, ...]) -> torch.Tensor:
 
 
 class ConvReluBn2d(nn.Sequential):
-    """3x3 conv -> ReLU -> batch norm -> dropout: the sU-Net layer order (000_: ReLU, then BN, with dropout)."""
+    """3x3 conv -> ReLU -> batch norm -> dropout: the sU-Net layer order ([Lambert2020]: ReLU, then BN, dropout)."""
 
     def __init__(self, in_channels: int, out_channels: int, dropout: float = 0.0, batch_norm: bool = True):
         layers: list[nn.Module] = [
@@ -68,7 +68,7 @@ class ConvReluBn2d(nn.Sequential):
 
 
 class SqueezeExcitation2d(nn.Module):
-    """Squeeze-and-excitation (002_ Fig. 3): global average pool, two FC layers, sigmoid channel weights."""
+    """Squeeze-and-excitation ([Liu2020] Fig. 3): global average pool, two FC layers, sigmoid channel weights."""
 
     def __init__(self, channels: int, reduction: int = 8):
         super().__init__()
@@ -84,11 +84,11 @@ class SqueezeExcitation2d(nn.Module):
 
 
 class ContextAggregation2d(nn.Module):
-    """Context aggregation block (002_ Fig. 2): parallel plain and dilated convs, concatenated.
+    """Context aggregation block ([Liu2020] Fig. 2): parallel plain and dilated convs, concatenated.
 
     Four branches of out_channels/4 each: 3x3, a larger 5x5 kernel, 3x3 dilation 2 and 3x3 dilation 3
-    (002_ combines dilation rates 2 and 3 with plain convs of larger kernels to avoid gridding), each
-    conv -> BN -> ReLU as in 002_. The concatenation is the block's output.
+    ([Liu2020] combines dilation rates 2 and 3 with plain convs of larger kernels to avoid gridding), each
+    conv -> BN -> ReLU as in [Liu2020]. The concatenation is the block's output.
     """
 
     def __init__(self, in_channels: int, out_channels: int):
@@ -114,7 +114,7 @@ class ResBlock3d(nn.Module):
     """3D residual block (He et al.) used by the coarse-to-fine encoder and fine decoders.
 
     Two 3x3x3 convs (BN, ReLU) on the main path; a 1x1x1 projection on the shortcut when the stride or
-    channel count changes (the "two or three convolutions" of 001_). `dilation` enlarges the receptive
+    channel count changes (the "two or three convolutions" of [Zhang2019]). `dilation` enlarges the receptive
     field without changing the output size.
     """
 

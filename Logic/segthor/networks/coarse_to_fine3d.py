@@ -1,4 +1,4 @@
-"""The coarse-to-fine 3D network of 001_: a shared encoder, a coarse decoder and per-organ fine decoders.
+"""The coarse-to-fine 3D network of [Zhang2019]: a shared encoder, a coarse decoder and per-organ fine decoders.
 
 Tensors are (N, C, D, H, W) with D = z (slices), H = y, W = x. Default widths (32, 64, 128, 256):
 
@@ -16,7 +16,7 @@ Tensors are (N, C, D, H, W) with D = z (slices), H = y, W = x. Default widths (3
 ROIs are boxes on the coarse grid (so they cut every level exactly), grown by `roi_margin` coarse voxels.
 Inputs of any size are padded (replicate) to multiples of (2, 8, 8) and outputs cropped back.
 
-Training -- `forward_train(x, target, roi_from="target", with_fine=True)` returns a dict of tensors for 001_'s losses:
+Training -- `forward_train(x, target, roi_from="target", with_fine=True)` returns the tensors of [Zhang2019]'s losses:
     "coarse"                  F_ave, sigmoid probabilities (N, C, D/2, H/8, W/8)
     "coarse_target"           one-hot target average-pooled to the coarse grid (fractions in [0, 1])
     "fine_logits/<organ>"     fine decoder logits (N, 1, d, h, w) on the organ's ROI (full resolution)
@@ -26,7 +26,7 @@ for every organ (key from the organ table) present in the batch. The ROI is the 
 the target's box ("target", teacher forcing) or of the coarse prediction's box ("coarse", falling back to
 the target's box when nothing is predicted). The paper's losses: Dice 1 - 2|F_ave . F_ori| / (|F_ave| +
 |F_ori|) on the coarse pair, and Dice with hard-voxel weighting on sigmoid(fine logits) vs fine targets.
-Train the encoder + coarse decoder first, then everything together (001_: 40 + 50 epochs).
+Train the encoder + coarse decoder first, then everything together ([Zhang2019]: 40 + 50 epochs).
 
 Inference -- eval-mode `forward(x)` returns class scores (N, C, D, H, W): organ channels hold the coarse
 probability upsampled to full resolution, replaced inside each organ's ROI (boxes of F_ave > threshold)
@@ -104,7 +104,7 @@ class FineDecoder(nn.Module):
 
 
 class CoarseToFine3d(nn.Module):
-    """Coarse-to-fine 3D segmentation network of 001_; see the module docstring for the contract."""
+    """Coarse-to-fine 3D segmentation network of [Zhang2019]; see the module docstring for the contract."""
 
     spatial_dims = 3
     architecture = "c2f3d"
@@ -199,7 +199,7 @@ class CoarseToFine3d(nn.Module):
         self, x: torch.Tensor, target: torch.Tensor, roi_from: str = "target", with_fine: bool = True
     ) -> dict[str, torch.Tensor]:
         """Outputs for the losses (module docstring); `with_fine=False` skips the fine decoders, for
-        001_'s first stage that trains the encoder and coarse decoder alone."""
+        [Zhang2019]'s first stage that trains the encoder and coarse decoder alone."""
         if roi_from not in ("target", "coarse"):
             raise ValueError(f"roi_from must be 'target' or 'coarse', got {roi_from!r}")
         if target.dim() == 5:

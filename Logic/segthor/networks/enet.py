@@ -1,6 +1,6 @@
-"""ENet (Paszke et al. 2016, arXiv:1606.02147) as used on SegTHOR by 004_.
+"""ENet (Paszke et al. 2016, arXiv:1606.02147) as used on SegTHOR by [deReus].
 
-Layout with base width K (004_ sweeps this "kernel size" over 16-64 and finds 32 best; Paszke's ENet is
+Layout with base width K ([deReus] sweeps this "kernel size" over 16-64 and finds 32 best; Paszke's ENet is
 K = 16, 0.36 M parameters here for 1 input channel and 5 classes):
 
     initial     3x3/2 conv (K - in_channels maps) concatenated with a 2x2 max pool of the input -> K, H/2

@@ -1,6 +1,7 @@
-"""2D U-Nets of the SegTHOR paper (000_): the plain U-Net baseline, sU-Net and its SE / context-aggregation variant.
+"""2D U-Nets of the SegTHOR paper [Lambert2020]: the plain U-Net baseline, sU-Net and its SE / context-aggregation
+variant (docs/references.md).
 
-sU-Net (000_, section 3.2, Fig. 2): seven convolutional blocks (three encoder blocks, a bottom block, three
+sU-Net ([Lambert2020], section 3.2, Fig. 2): seven convolutional blocks (three encoder blocks, a bottom block, three
 decoder blocks), each of two 3x3 convolutions followed by ReLU, then batch norm, then dropout (p = 0.2);
 2x2 max pooling down; bilinear upsampling up; three skip connections (concatenation); a final 1x1 conv to
 the class logits. The configuration that reproduces the paper's parameter counts exactly is
@@ -14,10 +15,10 @@ stride 2 that keeps the channel count (2x2 kernels would give 5.4 M, 3x3 6.2 M: 
 
 The plain U-Net baseline is the same family one level deeper and twice as wide at the bottom (feature maps
 64-128-256-512-1024, Ronneberger et al.), with learnt (transposed) upsampling and no dropout by default,
-which is what 000_ compares sU-Net against (53.7 M parameters here; 000_ quotes ~65 M for its VGG-backbone
-U-Net whose exact layout it does not give).
+which is what [Lambert2020] compares sU-Net against (53.7 M parameters here; the paper quotes ~65 M for its
+VGG-backbone U-Net whose exact layout it does not give).
 
-`sunet_se_ca` follows 002_: in each block the second 3x3 conv is replaced by a context aggregation block
+`sunet_se_ca` follows [Liu2020]: in each block the second 3x3 conv is replaced by a context aggregation block
 (parallel 3x3, 5x5, dilation-2 and dilation-3 convs, concatenated) followed by squeeze-and-excitation.
 
 All of them map (N, in_channels, H, W) to logits (N, num_classes, H, W) for any H, W: the input is padded
@@ -45,7 +46,7 @@ UPSAMPLING_CHOICES = ("bilinear", "transposed")
 
 
 class _PlainBlock(nn.Sequential):
-    """Two 3x3 convs, each ReLU -> BN -> dropout (000_)."""
+    """Two 3x3 convs, each ReLU -> BN -> dropout ([Lambert2020])."""
 
     def __init__(self, in_channels: int, out_channels: int, dropout: float, batch_norm: bool):
         super().__init__(
@@ -55,7 +56,7 @@ class _PlainBlock(nn.Sequential):
 
 
 class _SeCaBlock(nn.Sequential):
-    """A 3x3 conv, then context aggregation + squeeze-excitation (002_), then dropout."""
+    """A 3x3 conv, then context aggregation + squeeze-excitation ([Liu2020]), then dropout."""
 
     def __init__(self, in_channels: int, out_channels: int, dropout: float, batch_norm: bool,
                  se_reduction: int = 8):
@@ -115,7 +116,7 @@ class UNet2d(nn.Module):
         self.ups = nn.ModuleList()
         self.decoders = nn.ModuleList()
         for skip in reversed(features[:-1]):
-            # A learnt 4x4/stride-2 transposed conv keeping the channels reproduces 000_'s 7.2 M count.
+            # A learnt 4x4/stride-2 transposed conv keeping the channels reproduces [Lambert2020]'s 7.2 M count.
             self.ups.append(
                 nn.ConvTranspose2d(previous, previous, 4, stride=2, padding=1)
                 if upsampling == "transposed"
@@ -153,7 +154,7 @@ def build_sunet(
     features: tuple[int, ...] | list[int] = (64, 128, 256, 256),
     batch_norm: bool = True,
 ) -> UNet2d:
-    """sU-Net of 000_ (4.8 M parameters bilinear, 7.2 M transposed)."""
+    """sU-Net of [Lambert2020] (4.8 M parameters bilinear, 7.2 M transposed)."""
     return UNet2d(in_channels, num_classes, features, upsampling, dropout, batch_norm, "plain", "sunet")
 
 
@@ -165,7 +166,7 @@ def build_unet(
     features: tuple[int, ...] | list[int] = (64, 128, 256, 512, 1024),
     batch_norm: bool = True,
 ) -> UNet2d:
-    """The plain U-Net baseline of 000_ (five levels up to 1024 feature maps, learnt upsampling)."""
+    """The plain U-Net baseline of [Lambert2020] (five levels up to 1024 feature maps, learnt upsampling)."""
     return UNet2d(in_channels, num_classes, features, upsampling, dropout, batch_norm, "plain", "unet")
 
 
@@ -177,5 +178,5 @@ def build_sunet_se_ca(
     features: tuple[int, ...] | list[int] = (64, 128, 256, 256),
     batch_norm: bool = True,
 ) -> UNet2d:
-    """sU-Net with 002_'s context aggregation and squeeze-excitation in every block."""
+    """sU-Net with [Liu2020]'s context aggregation and squeeze-excitation in every block."""
     return UNet2d(in_channels, num_classes, features, upsampling, dropout, batch_norm, "se_ca", "sunet_se_ca")

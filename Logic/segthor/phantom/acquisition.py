@@ -33,11 +33,15 @@ def blur_sigmas(p: dict, grid: Grid) -> tuple[float, float, float]:
     return 0.45, float(np.hypot(psf / sy, 0.45)), float(np.hypot(psf / sx, 0.45))
 
 
-def acquire(tissue: np.ndarray, grid: Grid, p: dict) -> np.ndarray:
-    """The CT volume (int16 HU, [z, y, x]) that a scanner would give for the tissue map."""
+def acquire(tissue: np.ndarray, grid: Grid, p: dict, lut: np.ndarray | None = None) -> np.ndarray:
+    """The CT volume (int16 HU, [z, y, x]) that a scanner would give for the tissue map.
+
+    `lut` (256 float32 HU values by tissue class) replaces the table of `hu_lut(p)` (generator v2's phases
+    and domain-randomised intensities).
+    """
     from scipy.ndimage import gaussian_filter1d
 
-    lut = hu_lut(p)
+    lut = hu_lut(p) if lut is None else np.asarray(lut, dtype=np.float32)
     depth, rows, cols = tissue.shape
     sigmas = blur_sigmas(p, grid)
     # White noise of sd s becomes sd s * sqrt(sum k^2) per axis after the separable blur.

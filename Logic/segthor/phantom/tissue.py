@@ -36,6 +36,19 @@ class Tissue(IntEnum):
     STOMACH_WALL = 20
     STOMACH_CONTENT = 21
     LUNG_VESSEL = 22
+    # Generator v2 only (v1 never paints them).
+    RIGHT_BLOOD = 23  # right heart, pulmonary arteries, venae cavae: later/less enhanced than the left heart
+    THYMUS = 24
+    ORAL_CONTRAST = 25
+    TABLE = 26  # carbon-fibre skin of the patient table
+    TABLE_FOAM = 27
+    METAL = 28  # pacemaker, leads, clips
+    PLAQUE = 29  # calcified plaque
+    TUMOUR = 30
+    FLUID = 31  # pleural effusion
+    ATELECTASIS = 32
+    GLAND = 33  # breast glandular tissue
+    LYMPH_NODE = 34
 
 
 def hu_lut(p: dict) -> np.ndarray:
@@ -66,6 +79,18 @@ def hu_lut(p: dict) -> np.ndarray:
         Tissue.STOMACH_WALL: 75.0 if c else 40.0,
         Tissue.STOMACH_CONTENT: 12.0,
         Tissue.LUNG_VESSEL: p["hu_blood"],
+        Tissue.RIGHT_BLOOD: p.get("hu_right_blood", p["hu_blood"]),
+        Tissue.THYMUS: p.get("hu_thymus", -40.0),
+        Tissue.ORAL_CONTRAST: p.get("hu_oral_contrast", 600.0),
+        Tissue.TABLE: 250.0,
+        Tissue.TABLE_FOAM: -920.0,
+        Tissue.METAL: 3071.0,
+        Tissue.PLAQUE: p.get("hu_plaque", 700.0),
+        Tissue.TUMOUR: 35.0 + (25.0 if c else 0.0),
+        Tissue.FLUID: 12.0,
+        Tissue.ATELECTASIS: 35.0 + (40.0 if c else 0.0),
+        Tissue.GLAND: p.get("hu_gland", -20.0),
+        Tissue.LYMPH_NODE: 38.0 + (30.0 if c else 0.0),
     }
     lut = np.full(256, -1000.0, dtype=np.float32)
     for tissue, hu in values.items():

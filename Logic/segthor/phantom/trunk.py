@@ -57,10 +57,11 @@ def paint_trunk(tissue: np.ndarray, grid: Grid, lay: Layout) -> None:
 
         ca, cba, cbp = lay.cavity_axes(z)
         cavity = _ellipse(X, Y, 0, 0, ca, cba, cbp) <= 1
-        if z > lay.z_apex - 120:
+        cap = float(p.get("apex_cap_mm", 120.0))  # v2 draws shorter caps (lungs widen faster below the apex)
+        if z > lay.z_apex - cap:
             # Lung apices: paraboloid caps over each lung, the cavity narrowing to them.
             depth = max(lay.z_apex - z, 0.0)
-            w = np.sqrt(depth / 120.0)
+            w = np.sqrt(depth / cap)
             caps = np.minimum(
                 _ellipse(X, Y, -0.55 * ca, 0.15 * cbp, 0.5 * ca * w, 0.8 * cba * w + 1, 0.8 * cbp * w + 1),
                 _ellipse(X, Y, 0.55 * ca, 0.15 * cbp, 0.5 * ca * w, 0.8 * cba * w + 1, 0.8 * cbp * w + 1),

@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from segthor.errors import InputError
+from segthor.errors import InputError, OverwriteRefusedError
 from segthor.io.atomic import atomic_path, write_text_atomic
 from segthor.io.volume import Volume
 from segthor.organs import ORGANS
 from segthor.phantom.generator import PhantomCase, generate_case
 
+GENERATORS = ("v1", "v2")
 # zlib level 1: 4 % larger than the default level for CT phantoms, 3 times faster to write.
 COMPRESSION_LEVEL = 1
 
@@ -69,7 +70,7 @@ def _metadata(case: PhantomCase, case_id: str) -> dict:
         "spacing_mm": [round(s, 6) for s in ct.spacing],
         "origin_lps_mm": [round(o, 6) for o in ct.origin],
         "direction": [round(float(d), 6) for d in ct.direction.flatten()],
-        "generator": "segthor.phantom",
+        "generator": "segthor.phantom" + (" v2" if case.params.get("generator") == "v2" else ""),
         "parameters": case.params,
     }
 
@@ -78,10 +79,7 @@ def _check_free(case_dir: Path, overwrite: bool) -> None:
     if case_dir.exists() and not case_dir.is_dir():
         raise InputError(f"{case_dir} exists and is not a folder; choose another output folder")
     if case_dir.is_dir() and any(case_dir.iterdir()) and not overwrite:
-        raise InputError(
-            f"{case_dir} already exists and is not empty; choose another output folder "
-            "or pass --overwrite (overwrite=True) to replace the case"
-        )
+        raise OverwriteRefusedError(f"{case_dir} already exists and is not empty")
 
 
 def write_case(
@@ -118,12 +116,20 @@ def write_cohort(
     n_slices: int | None = None,
     overwrite: bool = False,
     on_case: Callable[[Path, PhantomCase], None] | None = None,
+    generator: str = "v1",
+    domain_random: bool = False,
 ) -> list[Path]:
     """Write `cases` phantoms as Patient_{first_index:02d}... under `outdir`; return their folders.
 
     Case i's seed depends only on (`seed`, i), so Patient_03 is the same file whether written alone or in a
     cohort. Every target folder is checked before anything is written, so a refused run changes nothing.
+    `generator` "v1" (procedural shapes) or "v2" (shapes from the HRA reference meshes, `segthor.phantom.v2`);
+    `domain_random` (v2 only) draws random tissue intensities and a bias field instead of the phase's HU.
     """
+    if generator not in GENERATORS:
+        raise InputError(f"generator must be one of {', '.join(GENERATORS)} (got {generator!r})")
+    if domain_random and generator != "v2":
+        raise InputError("domain randomisation needs generator v2 (--generator v2)")
     if cases < 1:
         raise InputError(f"cases must be at least 1 (got {cases})")
     if first_index < 0:
@@ -136,7 +142,14 @@ def write_cohort(
         _check_free(out / case_id_for(i), overwrite)
     written = []
     for i in indices:
-        case = generate_case(case_seed(seed, i), size=size, n_slices=n_slices, contrast=contrast)
+        if generator == "v2":
+            from segthor.phantom.v2 import generate_case_v2
+
+            case = generate_case_v2(
+                case_seed(seed, i), size=size, n_slices=n_slices, contrast=contrast, domain_random=domain_random
+            )
+        else:
+            case = generate_case(case_seed(seed, i), size=size, n_slices=n_slices, contrast=contrast)
         case.params["cohort_seed"] = int(seed)
         case.params["case_index"] = int(i)
         path = write_case(case, out, case_id_for(i), overwrite=overwrite, preview=preview)

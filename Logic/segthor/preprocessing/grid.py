@@ -13,14 +13,16 @@ import numpy as np
 
 
 @dataclass(frozen=True)
-class Grid:
+class ImageGrid:
+    """A SimpleITK image grid (named apart from ``segthor.phantom``'s anatomical grid)."""
+
     size: tuple[int, int, int]  # (x, y, z) voxels, SimpleITK order
     spacing: tuple[float, float, float]
     origin: tuple[float, float, float]
     direction: tuple[float, ...] = field(default=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
 
     @classmethod
-    def of(cls, image: Any) -> Grid:
+    def of(cls, image: Any) -> ImageGrid:
         return cls(
             tuple(int(s) for s in image.GetSize()),
             tuple(float(s) for s in image.GetSpacing()),
@@ -32,7 +34,7 @@ class Grid:
     def shape_zyx(self) -> tuple[int, int, int]:
         return (self.size[2], self.size[1], self.size[0])
 
-    def same_as(self, other: Grid, tol: float = 1e-5) -> bool:
+    def same_as(self, other: ImageGrid, tol: float = 1e-5) -> bool:
         return (
             self.size == other.size
             and np.allclose(self.spacing, other.spacing, atol=tol)
@@ -40,15 +42,8 @@ class Grid:
             and np.allclose(self.direction, other.direction, atol=tol)
         )
 
-    def to_dict(self) -> dict[str, list]:
-        return {k: list(getattr(self, k)) for k in ("size", "spacing", "origin", "direction")}
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Grid:
-        return cls(tuple(d["size"]), tuple(d["spacing"]), tuple(d["origin"]), tuple(d["direction"]))
-
-
-IDENTITY = Grid((1, 1, 1), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)).direction
+IDENTITY = ImageGrid((1, 1, 1), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)).direction
 
 
 def is_signed_permutation(direction: Any, tol: float = 1e-4) -> bool:
@@ -57,7 +52,7 @@ def is_signed_permutation(direction: Any, tol: float = 1e-4) -> bool:
     return bool(np.all((m < tol) | (np.abs(m - 1) < tol)) and np.allclose(m.sum(0), 1) and np.allclose(m.sum(1), 1))
 
 
-def resample(image: Any, grid: Grid, interpolator: str = "linear", default: float = 0.0, pixel: Any = None) -> Any:
+def resample(image: Any, grid: ImageGrid, interpolator: str = "linear", default: float = 0.0, pixel: Any = None) -> Any:
     """Resample `image` onto `grid` (physical space is shared; no transform)."""
     import SimpleITK as sitk
 
@@ -92,20 +87,20 @@ def axis_aligned(image: Any, default: float) -> Any:
     spacing = np.array(image.GetSpacing())[np.argmax(d, axis=1)]
     low, high = points.min(0), points.max(0)
     out_size = np.maximum(1, np.round((high - low) / spacing).astype(int) + 1)
-    return resample(image, Grid(tuple(out_size.tolist()), tuple(spacing.tolist()), tuple(low.tolist())),
+    return resample(image, ImageGrid(tuple(out_size.tolist()), tuple(spacing.tolist()), tuple(low.tolist())),
                     "linear", default)
 
 
-def respaced_grid(grid: Grid, spacing: tuple[float | None, float | None, float | None]) -> Grid:
+def respaced_grid(grid: ImageGrid, spacing: tuple[float | None, float | None, float | None]) -> ImageGrid:
     """The identity-direction grid over the same field of view with new spacing (None keeps an axis's)."""
     new_spacing = tuple(float(s) if s is not None else grid.spacing[i] for i, s in enumerate(spacing))
     size = tuple(max(1, round(n * old / new)) for n, old, new in zip(grid.size, grid.spacing, new_spacing, strict=True))
     # Keep the field of view's outer edge, not the first voxel centre, fixed.
     origin = tuple(o + (new - old) / 2 for o, old, new in zip(grid.origin, grid.spacing, new_spacing, strict=True))
-    return Grid(size, new_spacing, origin, grid.direction)
+    return ImageGrid(size, new_spacing, origin, grid.direction)
 
 
-def sub_grid(grid: Grid, start_xyz: tuple[int, int, int], size_xyz: tuple[int, int, int]) -> Grid:
+def sub_grid(grid: ImageGrid, start_xyz: tuple[int, int, int], size_xyz: tuple[int, int, int]) -> ImageGrid:
     """A window of an identity-direction grid (start may be negative or the window larger: padding)."""
     origin = tuple(o + s * sp for o, s, sp in zip(grid.origin, start_xyz, grid.spacing, strict=True))
-    return Grid(tuple(int(s) for s in size_xyz), grid.spacing, origin, grid.direction)
+    return ImageGrid(tuple(int(s) for s in size_xyz), grid.spacing, origin, grid.direction)

@@ -1,4 +1,4 @@
-"""`preprocess`: CT -> network array (+ the context to go back); `restore_labels` / `restore_scores`: back.
+"""`preprocess`: CT -> network array (+ the context to go back); `restore_labels`: labels back to the CT grid.
 
 Order of operations (each step only when the recipe asks for it): orient to an axis-aligned LPS grid (exact for
 flipped / permuted inputs), resample (SimpleITK, linear), clip HU, crop (body or centre), normalise. The network
@@ -14,7 +14,7 @@ import numpy as np
 
 from segthor.errors import InputError
 from segthor.io.volume import Volume
-from segthor.preprocessing.grid import Grid, axis_aligned, resample, respaced_grid, sub_grid
+from segthor.preprocessing.grid import ImageGrid, axis_aligned, resample, respaced_grid, sub_grid
 from segthor.preprocessing.recipe import Recipe, get_recipe
 
 AIR_HU = -1024.0
@@ -22,31 +22,18 @@ AIR_HU = -1024.0
 
 @dataclass
 class PreprocessContext:
-    """What `restore_*` needs: the input's grid and the network's grid (both JSON-able)."""
+    """What `restore_labels` needs: the input's grid and the network's grid."""
 
-    input_grid: Grid
-    network_grid: Grid
+    input_grid: ImageGrid
+    network_grid: ImageGrid
     recipe: str = "custom"
     stats: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"input_grid": self.input_grid.to_dict(), "network_grid": self.network_grid.to_dict(),
-                "recipe": self.recipe, "stats": dict(self.stats)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> PreprocessContext:
-        return cls(Grid.from_dict(d["input_grid"]), Grid.from_dict(d["network_grid"]), d.get("recipe", "custom"),
-                   dict(d.get("stats", {})))
 
 
 @dataclass
 class Preprocessed:
     array: np.ndarray  # float32 [z, y, x] on context.network_grid
     context: PreprocessContext
-
-    def as_volume(self) -> Volume:
-        g = self.context.network_grid
-        return Volume(self.array, g.spacing, g.origin, np.array(g.direction).reshape(3, 3))
 
 
 def _body_window(array: np.ndarray, threshold: float, margin_px: tuple[int, int]) -> tuple[int, int, int, int] | None:
@@ -104,16 +91,16 @@ def preprocess(volume: Volume, recipe: Recipe | str | dict) -> Preprocessed:
     if not np.all(np.isfinite(volume.spacing)) or min(volume.spacing) <= 0:
         raise InputError(f"the CT has an invalid voxel spacing {volume.spacing}; fix the file's header")
     image = volume.to_sitk()
-    input_grid = Grid.of(image)
+    input_grid = ImageGrid.of(image)
     if image.GetPixelID() != sitk.sitkFloat32:
         image = sitk.Cast(image, sitk.sitkFloat32)
     fill = recipe.clip_hu[0] if recipe.clip_hu else AIR_HU
     image = axis_aligned(image, fill)
     if recipe.spacing is not None:
-        target = respaced_grid(Grid.of(image), recipe.spacing)
-        if not target.same_as(Grid.of(image)):
+        target = respaced_grid(ImageGrid.of(image), recipe.spacing)
+        if not target.same_as(ImageGrid.of(image)):
             image = resample(image, target, "linear", fill)
-    grid = Grid.of(image)
+    grid = ImageGrid.of(image)
     array = sitk.GetArrayFromImage(image)  # a copy, float32 [z, y, x]
     if recipe.clip_hu is not None:
         np.clip(array, recipe.clip_hu[0], recipe.clip_hu[1], out=array)
@@ -152,7 +139,7 @@ def _check_network_shape(array: np.ndarray, context: PreprocessContext, what: st
         )
 
 
-def _image_on(array: np.ndarray, grid: Grid) -> Any:
+def _image_on(array: np.ndarray, grid: ImageGrid) -> Any:
     import SimpleITK as sitk
 
     image = sitk.GetImageFromArray(np.ascontiguousarray(array))
@@ -176,39 +163,6 @@ def restore_labels(labels: np.ndarray, context: PreprocessContext) -> np.ndarray
         return labels.copy()
     out = resample(_image_on(labels, context.network_grid), context.input_grid, "nearest", 0, sitk.sitkUInt8)
     return sitk.GetArrayFromImage(out)
-
-
-def restore_scores(scores: np.ndarray, context: PreprocessContext) -> np.ndarray:
-    """Class scores (float [C,z,y,x] on the network grid, e.g. softmax) -> argmax labels on the input grid.
-
-    Each class map is resampled linearly before the argmax, which gives smoother boundaries than
-    `restore_labels` when the network grid is coarser than the input (fast2d's 2 mm vs 0.8-1 mm), at C times
-    the cost. Outside the network grid the background wins.
-    """
-    import SimpleITK as sitk
-
-    _check_network_shape(scores, context, "scores")
-    if scores.ndim != 4:
-        raise ValueError(f"scores must be [classes, z, y, x], got shape {scores.shape}")
-    same_grid = context.network_grid.same_as(context.input_grid)
-    best: np.ndarray | None = None
-    labels: np.ndarray | None = None
-    for c in range(scores.shape[0]):
-        channel = np.asarray(scores[c], dtype=np.float32)
-        if same_grid:
-            restored = channel
-        else:
-            default = 1.0 if c == 0 else 0.0
-            restored = sitk.GetArrayFromImage(
-                resample(_image_on(channel, context.network_grid), context.input_grid, "linear", default)
-            )
-        if best is None:
-            best, labels = restored.copy(), np.zeros(restored.shape, np.uint8)
-        else:
-            better = restored > best
-            best[better] = restored[better]
-            labels[better] = c
-    return labels
 
 
 def transfer_labels(labels: Volume | np.ndarray, context: PreprocessContext) -> np.ndarray:

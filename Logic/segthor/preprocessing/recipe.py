@@ -3,10 +3,10 @@
 A recipe is stored verbatim in every model package (`metadata["preprocessing"]`), so inference prepares a CT
 exactly as the network's training data was prepared. The named recipes follow the seed papers:
 
-- "zscore":  z-score per image, native grid (000_ and 002_ normalisation).
-- "seed004": HU clip [-1000, 1000], resample to 0.977 x 0.977 x 2.5 mm, z-score (004_, ENet).
-- "seed001": resample to 1 x 1 x 3 mm, Otsu body crop, z-score (001_, coarse-to-fine 3D).
-- "seed000": 304 x 304 in-plane centre crop, z-score (000_, sU-Net).
+- "zscore":  z-score per image, native grid ([Lambert2020] and [Liu2020] normalisation).
+- "seed004": HU clip [-1000, 1000], resample to 0.977 x 0.977 x 2.5 mm, z-score ([deReus], ENet).
+- "seed001": resample to 1 x 1 x 3 mm, Otsu body crop, z-score ([Zhang2019], coarse-to-fine 3D).
+- "seed000": 304 x 304 in-plane centre crop, z-score ([Lambert2020], sU-Net).
 - "fast2d":  the default for the demo ENet: HU clip, cheap body crop (threshold + largest component), in-plane
              resample to 2 mm (slice spacing kept), fixed HU scaling. A 512-px CT becomes ~200 px in-plane, so a
              2D net runs ~6x fewer pixels, which is what meets the 15 s CPU budget for a 512x512x200 CT.

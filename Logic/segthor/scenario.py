@@ -1,5 +1,8 @@
 """The module self-test scenario, Qt-free: run by SegTHORSlicerTest inside Slicer and by pytest on slicer-core.
 
+A front-door-level module: it drives ``segthor.logic`` and the MRML adapter the way the Slicer module does,
+and reaches `slicer` only through ``segthor.mrml`` (None as `scene` means `slicer.mrmlScene`).
+
 Loads the bundled phantom CT as a volume node, segments it with a model, checks the four segments (names,
 terminology, geometry) and compares them with the phantom's ground truth into a table node.
 """
@@ -19,14 +22,12 @@ def run_phantom_scenario(model: Any = None, device: str = "auto", min_mean_dice:
     adds an accuracy check; geometry and naming checks always run.
     """
     import numpy as np
-    import slicer
 
     from segthor.logic import SegmentationLogic
     from segthor.mrml.segmentation_nodes import build_organ_segments, commit_organ_segments, labels_from_segmentation
     from segthor.mrml.volume_nodes import node_from_volume
     from segthor.phantom import sample_case
 
-    scene = scene or slicer.mrmlScene
     case = sample_case()
     ct_node = node_from_volume(case.ct, "SegTHOR phantom CT", scene)
     logic = SegmentationLogic(model, device)

@@ -13,9 +13,8 @@ from typing import Any
 import numpy as np
 
 from segthor.errors import InputError
+from segthor.metrics import registry
 from segthor.metrics.cohort import CohortEvaluation
-
-COMPARED_METRICS = ("dice", "dice_2d", "hd95", "assd", "ahd")
 
 
 @dataclass(frozen=True)
@@ -55,12 +54,16 @@ def wilcoxon_paired(a: Sequence[float], b: Sequence[float]) -> tuple[float | Non
 def compare_cohorts(
     a: CohortEvaluation,
     b: CohortEvaluation,
-    metrics: Sequence[str] = COMPARED_METRICS,
+    metrics: Sequence[str] | None = None,
     labels: tuple[str, str] = ("pred", "against"),
 ) -> Comparison:
-    """Wilcoxon signed-rank tests between two methods' evaluations of the same reference cases."""
+    """Wilcoxon signed-rank tests between two methods' evaluations of the same reference cases, for each organ
+    and metric (default: the registry's ``compare`` view)."""
+    metrics = registry.names("compare") if metrics is None else metrics
     if a.hd95_convention != b.hd95_convention or a.restricted != b.restricted:
         raise InputError("compare evaluations made with the same HD95 convention and restriction")
+    if a.options != b.options:
+        raise InputError(f"compare evaluations made with the same metric options ({a.options} vs {b.options})")
     results = []
     for organ in a.organs:
         if organ not in b.organs:

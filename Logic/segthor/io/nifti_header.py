@@ -1,0 +1,97 @@
+"""A NIfTI input's own sform and qform, carried to the label file written on its grid.
+
+A NIfTI header holds two voxel-to-world transforms. ITK (so SimpleITK and Slicer) picks one of them by its own
+rules, nibabel, FSL and ITK-SNAP prefer the sform. When the two disagree, labels written with only the
+transform ITK used would appear shifted in sform-first tools; writing them with the input's own sform and qform
+(matrices and codes) keeps them on the CT in every tool. Matrices here are nibabel's: voxel (i, j, k) in storage
+order to RAS mm.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+# Transforms that agree within this (mm, at every corner of the volume) are the same placement.
+AGREE_MM = 0.01
+
+
+@dataclass(frozen=True)
+class NiftiTransforms:
+    """sform and qform (4x4, voxel -> RAS mm) with their codes, as stored in the input's header."""
+
+    sform: np.ndarray
+    sform_code: int
+    qform: np.ndarray
+    qform_code: int
+    xyz_unit: str | None = "mm"
+
+    def chosen(self, ijk_to_ras: np.ndarray) -> str | None:
+        """'sform' or 'qform': the one matching the grid a reader built (`ijk_to_ras`), else None."""
+        for name, matrix, code in (("sform", self.sform, self.sform_code), ("qform", self.qform, self.qform_code)):
+            if code > 0 and np.allclose(matrix, ijk_to_ras, atol=1e-3):
+                return name
+        return None
+
+
+def is_nifti(path: str | os.PathLike[str]) -> bool:
+    return str(path).lower().endswith(NIFTI_SUFFIXES)
+
+
+def corner_distance_mm(a: np.ndarray, b: np.ndarray, shape_xyz: tuple[int, int, int]) -> float:
+    """Largest distance (mm) between where two voxel->world matrices put the volume's 8 corner voxels."""
+    corners = np.array([[x, y, z, 1.0] for x in (0, shape_xyz[0] - 1) for y in (0, shape_xyz[1] - 1)
+                        for z in (0, shape_xyz[2] - 1)])
+    return float(np.linalg.norm((corners @ a.T - corners @ b.T)[:, :3], axis=1).max())
+
+
+def read_transforms(path: str | os.PathLike[str]) -> NiftiTransforms | None:
+    """The header transforms of a NIfTI file (header only), or None when nibabel cannot read it."""
+    import nibabel as nib
+
+    try:
+        header = nib.load(str(path)).header
+        sform, s_code = header.get_sform(coded=True)
+        qform, q_code = header.get_qform(coded=True)
+    except Exception:  # noqa: BLE001 - SimpleITK read it already; the transforms are an extra, not a must
+        return None
+    return NiftiTransforms(
+        sform=np.asarray(header.get_sform(), float),
+        sform_code=int(s_code),
+        qform=np.asarray(header.get_qform(), float),
+        qform_code=int(q_code),
+        xyz_unit=header.get_xyzt_units()[0],
+    )
+
+
+def disagreement_warning(path: Path, transforms: NiftiTransforms, ijk_to_ras: np.ndarray,
+                         shape_xyz: tuple[int, int, int]) -> str | None:
+    """A one-line warning when both transforms are set and place the volume differently, else None."""
+    if transforms.sform_code <= 0 or transforms.qform_code <= 0:
+        return None
+    distance = corner_distance_mm(transforms.sform, transforms.qform, shape_xyz)
+    if distance <= AGREE_MM:
+        return None
+    used = transforms.chosen(ijk_to_ras)
+    used_text = f"segthor (like ITK and Slicer) used the {used}" if used else "segthor used ITK's reading of them"
+    return (
+        f"{path.name}: the NIfTI sform (code {transforms.sform_code}) and qform (code {transforms.qform_code}) "
+        f"disagree by up to {distance:.1f} mm; {used_text}; sform-first tools (nibabel, FSL, ITK-SNAP) place the "
+        "CT elsewhere; the labels NIfTI keeps both transforms of the input, so it overlays the CT in every tool"
+    )
+
+
+def write_nifti(array_zyx: np.ndarray, transforms: NiftiTransforms, path: Path) -> None:
+    """Write [z, y, x] voxels as NIfTI with the given sform and qform (matrices and codes)."""
+    import nibabel as nib
+
+    image = nib.Nifti1Image(np.ascontiguousarray(array_zyx.transpose(2, 1, 0)), None)
+    image.header.set_sform(transforms.sform, code=transforms.sform_code)
+    image.header.set_qform(transforms.qform, code=transforms.qform_code)
+    image.header.set_xyzt_units(xyz=transforms.xyz_unit or "mm")
+    image.header.set_data_dtype(array_zyx.dtype)
+    nib.save(image, str(path))

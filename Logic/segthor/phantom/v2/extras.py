@@ -1,0 +1,290 @@
+"""What a planning CT carries besides the organs: table, arms, breasts, lymph nodes and pathology.
+
+Everything here is unlabelled context that a network must not confuse with the four organs: nodes beside the
+trachea and esophagus, a tumour or atelectasis against the mediastinum, fluid in the posterior recesses, metal
+leads through the SVC into the right heart (with their streaks), calcified plaque in the aortic wall (which
+stays inside the aorta's label, as in SegTHOR). Each item is drawn from the case's `extras_seed`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from segthor.phantom.grid import Grid
+from segthor.phantom.layout import Path
+from segthor.phantom.shapes import BoxMask, ellipsoid, resample_path, stamp_voxels
+from segthor.phantom.tissue import Tissue
+
+SOFT_CONTEXT = (Tissue.FAT, Tissue.LUNG, Tissue.LUNG_VESSEL, Tissue.THYMUS)
+
+
+def _paint_box(tissue: np.ndarray, box: BoxMask, value: int, only) -> int:
+    if box.mask.size == 0:
+        return 0
+    sub = tissue[box.slices]
+    table = np.zeros(256, dtype=bool)
+    table[[int(v) for v in only]] = True
+    sel = box.mask & table[sub]
+    sub[sel] = value
+    return int(sel.sum())
+
+
+def _paint_idx(tissue: np.ndarray, zyx, value: int, only) -> None:
+    z, y, x = zyx
+    if len(z) == 0:
+        return
+    table = np.zeros(256, dtype=bool)
+    table[[int(v) for v in only]] = True
+    keep = table[tissue[z, y, x]]
+    tissue[z[keep], y[keep], x[keep]] = value
+
+
+def paint_table(tissue: np.ndarray, grid: Grid, p: dict) -> None:
+    """A curved carbon-fibre table top (two thin skins around foam) under the patient, in every slice."""
+    xs, ys = grid.axis("x"), grid.axis("y")
+    top = p["body_posterior_mm"] + p["table_gap_mm"]
+    curve = top - xs**2 / (2.0 * p["table_radius_mm"])  # y of the top surface, rising towards the sides
+    half = p["table_half_width_mm"]
+    d = ys[:, None] - curve[None, :]
+    inside_x = np.abs(xs)[None, :] <= half
+    # Skins at least a pixel thick, so coarse grids do not break them into dashes.
+    w = max(2.5, 1.2 * float(grid.spacing[1]))
+    skin = inside_x & (((d >= 0) & (d < w)) | ((d >= 38.0) & (d < 38.0 + w)))
+    foam = inside_x & (d >= w) & (d < 38.0)
+    rows = np.nonzero((skin | foam).any(axis=1))[0]
+    if len(rows) == 0:
+        return
+    r0, r1 = rows[0], rows[-1] + 1
+    for k in range(tissue.shape[0]):
+        t = tissue[k, r0:r1]
+        air = t == Tissue.AIR
+        t[air & skin[r0:r1]] = Tissue.TABLE
+        t[air & foam[r0:r1]] = Tissue.TABLE_FOAM
+
+
+def _ellipse2d(xs, ys, cx, cy, ax, ay):
+    return ((xs[None, :] - cx) / ax) ** 2 + ((ys[:, None] - cy) / ay) ** 2
+
+
+def paint_arms(tissue: np.ndarray, grid: Grid, lay, p: dict) -> None:
+    """Arms beside the trunk (down) or beside the neck and shoulders (up): skin, fat, muscle, humerus."""
+    if p["arms"] == "none":
+        return
+    xs, ys, zs = grid.axis("x"), grid.axis("y"), grid.axis("z")
+    for k, z in enumerate(zs):
+        a, ba, bp = lay.body_axes(z)
+        if p["arms"] == "down":
+            if z < lay.z_r - 140.0:
+                continue
+            cx, cy, ax, ay = a + 8.0 + p["arm_radius_mm"], 10.0, p["arm_radius_mm"], p["arm_radius_mm"] * 1.15
+        else:  # up: the arms rise beside the head; the scan cuts them above the shoulders
+            if z < lay.z_apex - 40.0:  # raised arms reach down to the axillae, beside the lung apices
+                continue
+            rise = min(z - (lay.z_apex - 40.0), 120.0)
+            cx, cy = a + 0.5 * p["arm_radius_mm"] - 0.15 * rise, 15.0 - 0.2 * rise
+            ax, ay = p["arm_radius_mm"] * 1.1, p["arm_radius_mm"] * 1.3
+        for side in (-1.0, 1.0):
+            # Only the arm's bounding box of the slice.
+            c0, c1 = np.searchsorted(xs, side * cx - ax), np.searchsorted(xs, side * cx + ax, side="right")
+            r0, r1 = np.searchsorted(ys, cy - ay), np.searchsorted(ys, cy + ay, side="right")
+            if c1 <= c0 or r1 <= r0:
+                continue
+            e = _ellipse2d(xs[c0:c1], ys[r0:r1], side * cx, cy, ax, ay)
+            t = tissue[k, r0:r1, c0:c1]
+            free = t == Tissue.AIR
+            t[free & (e <= 1.0)] = Tissue.SKIN
+            t[free & (e <= (1.0 - 2.0 / ax) ** 2)] = Tissue.FAT
+            t[free & (e <= (1.0 - (2.0 + p["fat_mm"] * 0.6) / ax) ** 2)] = Tissue.MUSCLE
+            bone = _ellipse2d(xs[c0:c1], ys[r0:r1], side * cx, cy + 3.0, 11.0, 11.0)
+            t[free & (bone <= 1.0)] = Tissue.BONE_CORTEX
+            t[free & (bone <= 0.45)] = Tissue.BONE_TRABECULAR
+
+
+def paint_breasts(tissue: np.ndarray, grid: Grid, lay, p: dict) -> None:
+    """Breasts on the anterior chest wall: skin, fat and glandular tissue, only outside the trunk."""
+    r = p["breast_radius_mm"]
+    if r <= 0:
+        return
+    z0 = lay.z_r + 45.0
+    for side in (-1.0, 1.0):
+        a, ba, _ = lay.body_axes(z0)
+        # Supine: flattened front to back and spread sideways, on the chest wall at the nipple line.
+        x0 = side * 0.42 * a
+        y0 = -ba * np.sqrt(1.0 - 0.45**2)
+        centre = np.array([x0, y0, z0])
+        semi = np.array([0.95 * r, 0.5 * r, 0.85 * r])
+        outer = ellipsoid(grid, centre, semi + 2.0)
+        _paint_box(tissue, outer, Tissue.SKIN, only=[Tissue.AIR])
+        inner = ellipsoid(grid, centre, semi)
+        # The breast's fat runs on into the subcutaneous fat: no skin line between breast and chest wall.
+        _paint_box(tissue, inner, Tissue.FAT, only=[Tissue.SKIN])
+        gland = ellipsoid(grid, centre + np.array([0.0, -0.1 * r, 0.0]), semi * p["breast_gland_fraction"])
+        _paint_box(tissue, gland, Tissue.GLAND, only=[Tissue.FAT])
+
+
+def paint_lymph_nodes(tissue: np.ndarray, grid: Grid, lay, p: dict, rng: np.random.Generator) -> None:
+    """Mediastinal and hilar nodes (5-15 mm) in the fat: paratracheal, subcarinal, aorto-pulmonary, hilar."""
+    c = lay.carina
+    stations = [
+        c + (-16.0, -4.0, 30.0),
+        c + (-14.0, -10.0, 55.0),
+        c + (4.0, 14.0, -22.0),
+        c + (18.0, -18.0, 6.0),
+        lay.hila["right"] + (-4.0, 8.0, -8.0),
+        lay.hila["left"] + (4.0, 8.0, -8.0),
+        c + (12.0, 10.0, 40.0),
+    ]
+    n = int(p["lymph_nodes"])
+    for i in rng.permutation(len(stations))[:n]:
+        centre = np.asarray(stations[i], dtype=float) + rng.normal(0.0, 4.0, 3)
+        semi = rng.uniform(2.5, 7.5) * np.array([1.0, rng.uniform(0.7, 1.0), rng.uniform(0.9, 1.4)])
+        # In the mediastinal fat, bulging into the lung at the hila.
+        _paint_box(tissue, ellipsoid(grid, centre, semi), Tissue.LYMPH_NODE, only=SOFT_CONTEXT)
+
+
+def _random_lung_point(tissue: np.ndarray, grid: Grid, rng: np.random.Generator, margin_vox: int = 2):
+    depth, rows, cols = tissue.shape
+    for _ in range(400):
+        k, j, i = rng.integers(margin_vox, depth - margin_vox), rng.integers(0, rows), rng.integers(0, cols)
+        if tissue[k, j, i] == Tissue.LUNG:
+            return np.array([grid.axis("x")[i], grid.axis("y")[j], grid.axis("z")[k]])
+    return None
+
+
+def paint_pathology(tissue: np.ndarray, grid: Grid, lay, p: dict, aorta: BoxMask, rng: np.random.Generator) -> list:
+    """Tumour, effusion with atelectasis, calcified plaques, pacemaker and clips; returns metal points (mm)."""
+    lungish = [Tissue.LUNG, Tissue.LUNG_VESSEL]
+    metal_points: list = []
+    if p["tumour_mm"] > 0:
+        centre = _random_lung_point(tissue, grid, rng)
+        if centre is not None:
+            r = p["tumour_mm"] / 2.0
+            for _ in range(3):  # lobulated: three overlapping ellipsoids
+                off = rng.normal(0.0, 0.3 * r, 3)
+                semi = r * rng.uniform(0.6, 1.0, 3)
+                _paint_box(tissue, ellipsoid(grid, centre + off, semi), Tissue.TUMOUR, only=[*lungish, Tissue.FAT])
+    if p["effusion"] != "none":
+        side = -1.0 if p["effusion"] == "right" else 1.0
+        xs, ys, zs = grid.axis("x"), grid.axis("y"), grid.axis("z")
+        depth = p["effusion_depth_mm"]
+        for k, z in enumerate(zs):
+            if z > lay.z_r + 80.0:
+                continue
+            back = float(lay.canal_y(z)) + 2.0
+            t = tissue[k]
+            lung = (t == Tissue.LUNG) | (t == Tissue.LUNG_VESSEL)
+            half = (np.sign(xs) == side)[None, :]
+            fluid_y = back - depth * np.clip((lay.z_r + 80.0 - z) / 80.0, 0.0, 1.0)
+            deep = ys[:, None] > fluid_y
+            t[lung & half & deep] = Tissue.FLUID
+            band = ys[:, None] > fluid_y - p["atelectasis_mm"]
+            t[lung & half & band & ~deep] = Tissue.ATELECTASIS
+    if p["plaques"] > 0 and aorta.mask.size:
+        from scipy import ndimage as ndi
+
+        wall = aorta.mask & ~ndi.binary_erosion(aorta.mask)
+        kk, jj, ii = np.nonzero(wall)
+        if len(kk):
+            for idx in rng.choice(len(kk), size=min(int(p["plaques"]), len(kk)), replace=False):
+                k, j, i = kk[idx] + aorta.lo[0], jj[idx] + aorta.lo[1], ii[idx] + aorta.lo[2]
+                centre = np.array([grid.axis("x")[i], grid.axis("y")[j], grid.axis("z")[k]])
+                semi = rng.uniform(1.2, 3.0) * np.array([1.0, 1.0, rng.uniform(1.0, 2.5)])
+                _paint_box(tissue, ellipsoid(grid, centre, semi), Tissue.PLAQUE, only=[Tissue.BLOOD, Tissue.FAT])
+    if p["pacemaker"]:
+        t, warp = lay.template, lay.warp
+        a, ba, _ = lay.body_axes(80.0)
+        box = np.array([0.55 * a, -ba + p["fat_mm"] * 0.5 + 4.0, 75.0])
+        svc = warp.to_anatomy(np.array(t.marks["svc_centre"]))
+        ra = warp.to_anatomy([t.marks["ra_centre"]])[0]
+        rv = warp.to_anatomy([t.marks["rv_apex"]])[0]
+        ctrl = [box, box + (-35.0, 20.0, 12.0), (0.5 * (box[0] + svc[0, 0]), svc[0, 1] - 5.0, svc[0, 2] + 30.0)]
+        ctrl += [tuple(q) for q in svc[::3]] + [tuple(ra), tuple(rv)]
+        lead = Path.through(ctrl, [1.2] * len(ctrl))
+        _paint_idx(tissue, stamp_voxels(grid, lead.points, lead.radii), Tissue.METAL, only=list(range(1, 256)))
+        can = ellipsoid(grid, box, np.array([22.0, 5.0, 20.0]))
+        _paint_box(tissue, can, Tissue.METAL, only=[Tissue.FAT, Tissue.MUSCLE, Tissue.SKIN])
+        metal_points.append(box)
+    for _ in range(int(p["clips"])):
+        centre = lay.carina + rng.normal(0.0, 1.0, 3) * (35.0, 25.0, 40.0)
+        pts, rad = resample_path(np.array([centre, centre + rng.normal(0, 1, 3) * 3.0]), [0.9, 0.9])
+        _paint_idx(tissue, stamp_voxels(grid, pts, rad), Tissue.METAL, only=[Tissue.FAT, Tissue.LYMPH_NODE])
+        metal_points.append(centre)
+    return metal_points
+
+
+def reshape_chest_wall(tissue: np.ndarray, grid: Grid, lay, p: dict) -> None:
+    """Replace v1's uniform muscle ring by named muscles: pectoralis in front (upper chest), latissimus and
+    serratus at the back and side, a thin intercostal layer elsewhere; fat takes the rest of the ring."""
+    xs, ys, zs = grid.axis("x").astype(np.float32), grid.axis("y").astype(np.float32), grid.axis("z")
+    a_max = p["body_half_width_mm"] * 1.07 + 2
+    cols = slice(int(np.searchsorted(xs, -a_max)), int(np.searchsorted(xs, a_max, side="right")))
+    b_ant = p["body_anterior_mm"] * (1 + p["belly_factor"]) + 2
+    rows = slice(int(np.searchsorted(ys, -b_ant)), int(np.searchsorted(ys, p["body_posterior_mm"] + 2, side="right")))
+    X, Y = xs[cols], ys[rows]
+    dist = np.sqrt(X[None, :] ** 2 + Y[:, None] ** 2)
+    phi = np.arctan2(np.abs(X)[None, :], -Y[:, None])  # 0 in front, pi at the back
+    pect = p["pectoralis_mm"] * np.exp(-(((phi - 0.8) / 0.35) ** 2))
+    lat = p["latissimus_mm"] * np.exp(-(((phi - 1.95) / 0.3) ** 2))
+    for k, z in enumerate(zs):
+        if z < lay.z_r - 60.0:
+            continue
+        t = tissue[k, rows, cols]
+        muscle = t == Tissue.MUSCLE
+        if not muscle.any():
+            continue
+        a, ba, bp = lay.body_axes(z)
+        _, ring = lay.wall(z)
+        rho = np.sqrt(_ellipse_front_back(X, Y, a, ba, bp))
+        depth = dist * (1.0 / np.maximum(rho, 1e-3) - 1.0)  # mm below the skin along the ray from the centre
+        canal = float(lay.canal_y(z))
+        para = ((X[None, :] / 60.0) ** 2 + ((Y[:, None] - canal - 22.0) / 35.0) ** 2) <= 1.0
+        upper = 1.0 if z > lay.z_r + 30.0 else 0.3
+        keep = 2.5 + upper * pect + (lat if z < 90.0 else 0.0)
+        inner_edge = 2.0 + p["fat_mm"] + ring  # where v1's ring meets the ribs
+        to_fat = muscle & ~para & (depth < inner_edge - keep) & (depth > 1.0)
+        t[to_fat] = Tissue.FAT
+        grow = (t == Tissue.FAT) & ~para & (depth >= inner_edge - keep) & (depth < inner_edge) & (rho < 1.0)
+        t[grow] = Tissue.MUSCLE
+
+
+def _ellipse_front_back(X, Y, a, ba, bp):
+    dy = Y[:, None]
+    b = np.where(dy < 0, np.float32(ba), np.float32(bp))
+    return (X[None, :] / np.float32(a)) ** 2 + (dy / b) ** 2
+
+
+def paint_peripheral_vessels(tissue: np.ndarray, grid: Grid, lay, p: dict, rng: np.random.Generator) -> None:
+    """Hundreds of short small vessels in the lung periphery, pointing away from the hila (the trees stop at
+    ~1 mm after five generations; real lungs show vessels almost to the pleura)."""
+    depth, rows, cols = tissue.shape
+    n_try = 40 * int(p["peripheral_vessels"])
+    k = rng.integers(0, depth, n_try)
+    j = rng.integers(0, rows, n_try)
+    i = rng.integers(0, cols, n_try)
+    sel = tissue[k, j, i] == Tissue.LUNG
+    k, j, i = (
+        k[sel][: int(p["peripheral_vessels"])],
+        j[sel][: int(p["peripheral_vessels"])],
+        i[sel][: int(p["peripheral_vessels"])],
+    )
+    if len(k) == 0:
+        return
+    pts = np.stack([grid.axis("x")[i], grid.axis("y")[j], grid.axis("z")[k]], axis=1)
+    hila = np.stack([lay.hila["right"], lay.hila["left"]])
+    near = hila[(pts[:, 0] > 0).astype(int)]
+    away = pts - near
+    dist = np.linalg.norm(away, axis=1, keepdims=True)
+    direction = away / np.maximum(dist, 1.0) + rng.normal(0.0, 0.25, pts.shape)
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    length = rng.uniform(6.0, 16.0, (len(pts), 1))
+    radius = np.clip(2.2 - dist[:, 0] / 90.0, 0.6, 1.6)
+    samples, radii = [], []
+    for frac in np.linspace(0.0, 1.0, 9):
+        samples.append(pts + frac * length * direction)
+        radii.append(radius * (1.0 - 0.3 * frac))
+    _paint_idx(
+        tissue,
+        stamp_voxels(grid, np.concatenate(samples), np.concatenate(radii)),
+        Tissue.LUNG_VESSEL,
+        only=[Tissue.LUNG],
+    )

@@ -1,0 +1,172 @@
+"""Phantom generator v2 (organ shapes from the HRA template): determinism, anatomy, labels, spacing, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from segthor.cli.main import main
+from segthor.phantom.tissue import Tissue
+from segthor.phantom.v2.anatomy import build_anatomy_v2
+from segthor.phantom.v2.generator import generate_case_v2, prepare
+from segthor.phantom.v2.params import draw_params_v2
+
+ESOPHAGUS, HEART, TRACHEA, AORTA = 1, 2, 3, 4
+
+
+@pytest.fixture(scope="module")
+def v2_anatomy():
+    """One small v2 case (128 px, about 4.5 mm voxels): parameters, grid, layout and noiseless anatomy."""
+    p = draw_params_v2(4, size=128, n_slices=64)
+    _, _, grid, lay = prepare(p)
+    return p, grid, lay, build_anatomy_v2(p, grid, lay)
+
+
+def test_same_seed_same_arrays_and_other_seed_differs():
+    a = generate_case_v2(21, size=64, n_slices=24)
+    b = generate_case_v2(21, size=64, n_slices=24)
+    c = generate_case_v2(22, size=64, n_slices=24)
+    assert np.array_equal(a.ct.array, b.ct.array) and np.array_equal(a.labels.array, b.labels.array)
+    assert not np.array_equal(a.ct.array, c.ct.array)
+
+
+def test_spacing_and_size_are_honoured():
+    case = generate_case_v2(5, size=80, n_slices=30)
+    p = case.params
+    assert case.ct.shape_xyz == (80, 80, 30) == case.labels.shape_xyz
+    assert case.ct.spacing == pytest.approx((p["spacing_xy"], p["spacing_xy"], p["spacing_z"]))
+    assert case.params["generator"] == "v2"
+    assert set(np.unique(case.labels.array)) == {0, 1, 2, 3, 4}
+
+
+def test_trachea_label_is_air_and_lungs_are_not_labelled(v2_anatomy):
+    _, _, _, anat = v2_anatomy
+    labels, tissue = anat.label_map(), anat.tissue
+    in_trachea = tissue[labels == TRACHEA]
+    # Lumen plus a 2 mm wall on 4.5 mm voxels: most of the label is air.
+    assert np.mean(in_trachea == Tissue.AIRWAY) > 0.5
+    assert not np.any(tissue[labels > 0] == Tissue.LUNG)
+
+
+def test_arch_above_heart_and_trachea_stops_2cm_below_carina(v2_anatomy):
+    _, grid, lay, anat = v2_anatomy
+    labels = anat.label_map()
+    zs = grid.axis("z")
+
+    def top(label: int) -> float:
+        return float(zs[np.nonzero((labels == label).any(axis=(1, 2)))[0].max()])
+
+    def bottom(label: int) -> float:
+        return float(zs[np.nonzero((labels == label).any(axis=(1, 2)))[0].min()])
+
+    assert top(AORTA) > top(HEART) + 20.0
+    assert bottom(TRACHEA) >= lay.carina[2] - 20.0 - grid.spacing[2]
+    assert top(TRACHEA) > lay.carina[2] + 60.0
+
+
+def test_esophagus_behind_trachea_and_in_front_of_spine(v2_anatomy):
+    _, grid, lay, anat = v2_anatomy
+    labels = anat.label_map()
+    ys, zs = grid.axis("y"), grid.axis("z")
+    both = 0
+    for k in range(labels.shape[0]):
+        e = np.nonzero(labels[k] == ESOPHAGUS)[0]
+        t = np.nonzero(labels[k] == TRACHEA)[0]
+        if len(e):  # within half a voxel (the esophagus is stamped by voxel centres)
+            assert ys[e].max() <= float(lay.spine_front(zs[k])) + 0.5 * grid.spacing[1] + 1.0
+        if len(e) and len(t) and zs[k] > lay.carina[2]:
+            both += 1
+            assert ys[e].mean() > ys[t].mean()
+    assert both >= 5
+
+
+def test_heart_has_adult_volume_and_organs_are_single_pieces(v2_anatomy):
+    from scipy import ndimage as ndi
+
+    _, grid, _, anat = v2_anatomy
+    labels = anat.label_map()
+    ml = np.prod(grid.spacing) / 1000.0
+    assert 350.0 < np.sum(labels == HEART) * ml < 1100.0
+    for label in (ESOPHAGUS, HEART, TRACHEA, AORTA):
+        pieces, n = ndi.label(labels == label)
+        sizes = np.bincount(pieces.ravel())[1:]
+        assert n >= 1 and sizes.max() / sizes.sum() > 0.95, label
+
+
+def test_contrast_phases_and_domain_randomisation_change_hu():
+    plain = generate_case_v2(8, size=64, n_slices=24, phase="non_contrast", noise_sd_hu=0.0)
+    arterial = generate_case_v2(8, size=64, n_slices=24, phase="arterial", noise_sd_hu=0.0)
+    rand = generate_case_v2(8, size=64, n_slices=24, phase="arterial", domain_random=True)
+    aorta = arterial.labels.array == AORTA
+    assert arterial.ct.array[aorta].mean() > plain.ct.array[aorta].mean() + 100
+    assert arterial.params["contrast"] and not plain.params["contrast"]
+    assert rand.params["domain_random"] is True
+    assert np.array_equal(rand.labels.array, arterial.labels.array)
+    assert not np.array_equal(rand.ct.array, arterial.ct.array)
+
+
+def test_unknown_parameter_and_bad_phase_are_refused():
+    from segthor.errors import InputError
+
+    with pytest.raises(InputError, match="unknown phantom parameter"):
+        draw_params_v2(1, size=64, bogus=1)
+    with pytest.raises(InputError, match="phase must be one of"):
+        draw_params_v2(1, size=64, phase="late")
+
+
+def test_cli_writes_v2_cases(tmp_path, capsys):
+    out = tmp_path / "v2"
+    rc = main(
+        ["phantom", str(out), "--cases", "1", "--seed", "3", "--size", "48", "--slices", "20", "--generator", "v2"]
+    )
+    assert rc == 0
+    meta = json.loads((out / "Patient_01" / "Patient_01.json").read_text())
+    assert meta["generator"] == "segthor.phantom v2"
+    assert meta["parameters"]["phase"] in ("non_contrast", "arterial", "venous")
+    assert (out / "Patient_01" / "GT.nii.gz").is_file() and (out / "Patient_01" / "Patient_01.nii.gz").is_file()
+    rc = main(["phantom", str(tmp_path / "v1"), "--size", "48", "--slices", "20", "--domain-random"])
+    assert rc == 2
+    assert "needs generator v2" in capsys.readouterr().err
+
+
+def test_context_and_pathology_are_painted_but_never_labelled():
+    p = draw_params_v2(
+        9, size=96, n_slices=48, pacemaker=True, tumour_mm=30.0, effusion="left", plaques=5, lymph_nodes=6, arms="down"
+    )
+    _, _, grid, lay = prepare(p)
+    anat = build_anatomy_v2(p, grid, lay)
+    tissue, labels = anat.tissue, anat.label_map()
+    for kind in (Tissue.TABLE, Tissue.METAL, Tissue.TUMOUR, Tissue.FLUID, Tissue.LYMPH_NODE):
+        assert np.any(tissue == kind), kind.name
+    # Context stays out of the labels, except metal inside the heart (a lead in the right ventricle) and
+    # calcified plaque in the aortic wall, which SegTHOR contours as part of those organs.
+    for kind in (Tissue.TABLE, Tissue.TUMOUR, Tissue.FLUID, Tissue.LYMPH_NODE, Tissue.LUNG):
+        assert not np.any(labels[tissue == kind]), kind.name
+    assert anat.metal_points
+
+
+def test_default_acquisition_ranges_are_wider_than_segthor():
+    draws = [draw_params_v2(seed) for seed in range(30)]
+    pixels = [p["spacing_xy"] for p in draws]
+    slices = [p["spacing_z"] for p in draws]
+    assert min(pixels) >= 0.68 and max(pixels) <= 1.4
+    assert min(slices) >= 1.25 and max(slices) <= 5.0 and max(p["n_slices"] for p in draws) <= 320
+    assert min(pixels) < 0.9 and max(slices) > 3.7  # beyond SegTHOR's 0.90-1.37 mm and 2-3.7 mm
+
+
+def test_cli_v2_files_are_byte_identical_for_the_same_seed(tmp_path):
+    import hashlib
+
+    argv = ["--seed", "6", "--size", "40", "--slices", "16", "--generator", "v2", "--domain-random"]
+    digests = []
+    for name in ("a", "b"):
+        assert main(["phantom", str(tmp_path / name), *argv]) == 0
+        case = tmp_path / name / "Patient_01"
+        digests.append(
+            [hashlib.sha256((case / f).read_bytes()).hexdigest() for f in ("Patient_01.nii.gz", "GT.nii.gz")]
+        )
+    assert digests[0] == digests[1]
+    meta = json.loads((tmp_path / "a" / "Patient_01" / "Patient_01.json").read_text())
+    assert meta["parameters"]["domain_random"] is True and "CC BY 4.0" in meta["parameters"]["template_note"]
