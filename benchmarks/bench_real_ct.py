@@ -37,7 +37,7 @@ from real_ct_measures import (  # noqa: E402  (the benchmark folder is not a pac
 )
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-MODELS = ("enet-demo", "sunet-demo", "c2f3d-demo")
+MODELS = ("enet-demo", "enet-realct", "sunet-demo", "c2f3d-demo")
 WHOLE_THORAX = ("lidc_idri_0314",)
 
 

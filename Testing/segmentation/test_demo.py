@@ -19,4 +19,4 @@ def test_demo_segments_the_bundled_phantom(tmp_path, capsys):
     mean = float(re.search(r"^mean\s+([0-9.]+)", printed, re.M).group(1))
     dice = [m["dice"] for m in report["metrics"].values()]
     assert abs(mean - sum(dice) / len(dice)) < 1e-3
-    assert mean > 0.5  # enet-demo measured 0.80 on this phantom (0.84 for the v1-phantom-only weights, 0.64 earlier)
+    assert mean > 0.5  # enet-demo measured 0.84 on this phantom (0.64 for an earlier training)
