@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segthor.errors import InputError
+from segthor.errors import InputError, brief
 from segthor.io.nifti_header import NiftiTransforms, disagreement_warning, is_nifti, read_transforms, write_nifti
 
 # Suffixes SimpleITK reads as one file; a folder is read as a DICOM series.
@@ -149,7 +149,7 @@ def read_volume(path: str | os.PathLike[str], series: str | None = None) -> Volu
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
-        raise InputError(f"could not read {path}: the file is corrupt or not an image ({exc})") from exc
+        raise InputError(f"could not read {path}: the file is corrupt or not an image ({brief(exc)})") from exc
     volume = Volume.from_sitk(image)
     if is_nifti(path):
         volume.nifti = read_transforms(path)
