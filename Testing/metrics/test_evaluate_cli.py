@@ -128,3 +128,20 @@ def test_nsd_tolerance_option_reaches_the_metric(case_folders, tmp_path):
     for organ in ("heart", "aorta"):
         assert loose["pred"]["summary"][organ]["nsd"]["mean"] >= tight["pred"]["summary"][organ]["nsd"]["mean"]
         assert loose["pred"]["summary"][organ]["nsd"]["mean"] > 0.9
+
+
+def test_a_wrong_against_is_named_as_itself_before_any_case_is_evaluated(case_folders, tmp_path, monkeypatch):
+    from segthor.metrics import evaluation
+
+    pred, other, ref = case_folders
+    evaluated = []
+    monkeypatch.setattr(evaluation, "evaluate_paths", lambda *a, **k: evaluated.append(a))
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / "Patient_01.nii.gz").write_bytes((other / "Patient_01.nii.gz").read_bytes())
+    for bad, words in ((tmp_path / "partial", "have no second prediction (against) in"),
+                       (other / "Patient_01.nii.gz", "got second prediction (against)"),
+                       (tmp_path / "missing", "second prediction (against)")):
+        with pytest.raises(InputError, match=r"second prediction \(against\)") as exc:
+            evaluate(pred, ref, against=bad)
+        assert words in str(exc.value) and "got prediction" not in str(exc.value)
+    assert evaluated == []

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from segthor._version import __version__
 from segthor.io.writable import check_writable_files, output_errors
 from segthor.metrics import registry
+from segthor.metrics.cases import pair_cases
 from segthor.metrics.cohort import CohortEvaluation, evaluate_paths, status_counts, summarize
 from segthor.metrics.result import HD95_POOLED
 from segthor.metrics.tables import comparison_table, summary_table
@@ -109,6 +110,8 @@ def evaluate(
     options = {"organs": organs, "hd95": hd95, "restricted": restricted, "segment_map": user_map,
                "ct_dir": reference_ct}
     options["options"] = registry.metric_options(metric_options)  # a bad option fails before any file is read
+    if against is not None:  # a wrong second prediction fails before the first is evaluated, named as itself
+        pair_cases(against, ref, pred_role="second prediction (against)")
     cohort = evaluate_paths(pred, ref, resample_to_reference=resample_to_reference, on_case=on_case, **options)
     report = EvaluationReport(cohort)
     if against is not None:
