@@ -97,7 +97,7 @@ def batch(
             raise dicom_input_error(f"case(s) {shown}", types)
     check_writable_dir(output_dir)  # and so is an output folder that cannot be written
     logic = SegmentationLogic(model, device, postprocess, batch_size)
-    logic.load_model()  # a missing model is one error up front, not one per case
+    package = logic.load_model()  # a missing model is one error up front, not one per case
 
     def segment_case(case: Case, reference: Path | None) -> dict[str, Any]:
         result = logic.segment_file(
@@ -106,7 +106,8 @@ def batch(
         )
         return result.report
 
-    return run_batch(segment_case, input_dir, output_dir, reference_dir, resume, rank, world_size, show_progress)
+    return run_batch(segment_case, input_dir, output_dir, reference_dir, resume, rank, world_size, show_progress,
+                     model_sha256=package.metadata.get("sha256"))
 
 
 def evaluate(
