@@ -280,10 +280,11 @@ class SegmentationLogic:
             if not Path(input_path).is_dir():
                 raise dicom_input_error(Path(input_path).name, types)
             from segthor.dicom_rt.deps import require_dicom_packages
-            from segthor.dicom_rt.series import read_input_series
+            from segthor.dicom_rt.series import read_input_series, require_referable
 
             require_dicom_packages()
             source_series = read_input_series(input_path, series)
+            require_referable(source_series)
         check_writable_dir(output_dir)
         case = choose_case_name(
             output_dir, input_path, case_name or case_name_for(input_path), case_name is not None, overwrite
