@@ -82,3 +82,26 @@ def test_multi_line_error_messages_print_as_one_line(capsys):
     assert brief(sitk_like) == 'Unable to read "f"'
     assert brief(RuntimeError("x" * 400)).endswith("...") and len(brief(RuntimeError("x" * 400))) == 300
     assert str(InputError("a\nb")) == "a\nb"  # the exception keeps its text; the CLI prints it on one line
+
+
+@pytest.mark.parametrize("argv", [["phantom", "{f}/out", "--size", "64"], ["train", "{d}", "-o", "{f}/run"]])
+def test_an_output_under_a_regular_file_says_so_in_plain_words(tmp_path, capsys, argv):
+    regular = tmp_path / "a_file"
+    regular.write_text("user data\n")
+    (tmp_path / "data").mkdir()
+    code = main([a.format(f=regular, d=tmp_path / "data") for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "a path component is a file, not a folder" in err and "not a directory" not in err
+    assert regular.read_text() == "user data\n"
+
+
+def test_os_errors_in_plain_words():
+    import errno
+
+    from segthor.io.writable import describe_os_error
+
+    assert describe_os_error(NotADirectoryError(errno.ENOTDIR, "Not a directory")) == (
+        "a path component is a file, not a folder")
+    assert describe_os_error(IsADirectoryError(errno.EISDIR, "Is a directory")) == "it is a folder, not a file"
+    assert describe_os_error(PermissionError(errno.EACCES, "Permission denied")) == "permission denied"

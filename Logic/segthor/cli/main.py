@@ -80,8 +80,9 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         from segthor.io.writable import describe_os_error
 
-        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        print(f"segthor {args.command}: error:{where} {describe_os_error(exc)}", file=sys.stderr)
+        where = f" {exc.filename}:" if getattr(exc, "filename", None) else ""
+        print(f"segthor {args.command}: error:{where} {describe_os_error(exc)}; check the path and its permissions",
+              file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"segthor {args.command}: interrupted", file=sys.stderr)
