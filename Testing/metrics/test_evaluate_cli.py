@@ -145,3 +145,13 @@ def test_a_wrong_against_is_named_as_itself_before_any_case_is_evaluated(case_fo
             evaluate(pred, ref, against=bad)
         assert words in str(exc.value) and "got prediction" not in str(exc.value)
     assert evaluated == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+def test_a_bad_nsd_tolerance_names_the_option(case_folders, capsys, value):
+    from segthor.cli.main import main
+
+    pred, _, ref = case_folders
+    assert main(["evaluate", str(pred), str(ref), "--nsd-tolerance", value]) == 2
+    err = capsys.readouterr().err
+    assert "--nsd-tolerance must be a positive number (mm)" in err and "nsd_tolerance_mm" not in err
