@@ -238,3 +238,26 @@ def test_batch_never_replaces_another_inputs_case_without_overwrite(tmp_path, ti
     assert json.loads((out / "a.json").read_text()) == foreign  # untouched
     assert main([*args, "--overwrite"]) == 0
     assert json.loads((out / "a.json").read_text())["input_resolved"] == str((tmp_path / "in" / "a.nii.gz").resolve())
+
+
+@pytest.mark.parametrize("name", ["../escape", "sub/case", ".hidden", "..", "a\\b"])
+def test_a_case_name_that_is_not_a_plain_file_name_is_refused(tmp_path, small_ct, tiny_model_dir, no_inference,
+                                                              capsys, name):
+    # --case-name ../escape wrote escape.json and escape.seg.nrrd beside the output folder.
+    out = tmp_path / "out"
+    assert main(["segment", str(small_ct), "-o", str(out), "--case-name", name, *_model_args(tiny_model_dir)]) == 2
+    assert "is not a plain file name" in _one_line_error(capsys, "segment")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_a_dicom_folder_given_as_dot_is_named_after_the_folder(tmp_path, tiny_model_dir, monkeypatch):
+    # `cd image && segthor segment . -o out` wrote hidden files '.json' and '.seg.nrrd'.
+    from pydicom.uid import generate_uid
+
+    from segthor.case_layout import case_name_for
+
+    folder = write_dicom_series(tmp_path / "p1" / "image", make_ct(shape=(6, 30, 30)).array, "P1", generate_uid())
+    monkeypatch.chdir(folder)
+    assert case_name_for(".") == case_name_for("./") == "image" and case_name_for("..") == "p1"
+    assert main(["segment", ".", "-o", str(tmp_path / "out"), *_model_args(tiny_model_dir)]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir())[:2] == ["image.json", "image.seg.nrrd"]
