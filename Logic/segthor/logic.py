@@ -265,7 +265,12 @@ class SegmentationLogic:
         from segthor.io.volume import read_volume
         from segthor.io.writable import check_writable_dir
         from segthor.outputs import CasePaths, write_image_outputs, write_report
-        from segthor.outputs.case_files import choose_case_name, input_key, write_dicom_case_outputs
+        from segthor.outputs.case_files import (
+            check_outputs_spare,
+            choose_case_name,
+            input_key,
+            write_dicom_case_outputs,
+        )
         from segthor.outputs.output_types import dicom_input_error, parse_output_types, wants_dicom
         from segthor.segment_mapping import read_user_map
 
@@ -290,6 +295,7 @@ class SegmentationLogic:
             output_dir, input_path, case_name or case_name_for(input_path), case_name is not None, overwrite
         )
         paths = CasePaths.for_case(output_dir, case, types)
+        check_outputs_spare(paths, input_path, reference)  # never write over the user's CT or reference
         with timer.stage("read"):
             progress.report(0.0, f"reading {Path(input_path).name}")
             check_file_fits(input_path)

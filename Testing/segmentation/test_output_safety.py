@@ -261,3 +261,19 @@ def test_a_dicom_folder_given_as_dot_is_named_after_the_folder(tmp_path, tiny_mo
     assert case_name_for(".") == case_name_for("./") == "image" and case_name_for("..") == "p1"
     assert main(["segment", ".", "-o", str(tmp_path / "out"), *_model_args(tiny_model_dir)]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir())[:2] == ["image.json", "image.seg.nrrd"]
+
+
+def test_outputs_never_replace_the_cases_own_reference(tmp_path, small_ct, tiny_model_dir, no_inference, capsys):
+    # Loose files chest.nii.gz + chest_labels.nii.gz (the reference) segmented into their own folder: the labels
+    # output would have replaced the user's reference (and been scored against itself).
+    folder = small_ct.parent
+    reference = write_volume(make_ct(shape=(6, 30, 30)).with_array(np.ones((6, 30, 30), np.uint8)),
+                             folder / "chest_labels.nii.gz")
+    before = reference.read_bytes()
+    args = ["segment", str(small_ct), "-o", str(folder), "--reference", str(reference), *_model_args(tiny_model_dir)]
+    assert main(args) == 2
+    assert "is this case's reference" in _one_line_error(capsys, "segment")
+    assert reference.read_bytes() == before
+    assert main(["batch", str(folder), "-o", str(folder), "--reference-dir", str(folder),
+                 *_model_args(tiny_model_dir)]) == 1  # the case fails, the reference stays
+    assert reference.read_bytes() == before

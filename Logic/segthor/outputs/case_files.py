@@ -66,6 +66,24 @@ class CasePaths:
                 path.unlink(missing_ok=True)
 
 
+def check_outputs_spare(
+    paths: CasePaths, input_path: str | os.PathLike[str], reference: str | os.PathLike[str] | None = None
+) -> None:
+    """Raise ``InputError`` when an output file of the case would replace its own input or reference.
+
+    A folder of loose files ``a.nii.gz`` + ``a_labels.nii.gz`` (the reference) segmented into itself would
+    otherwise overwrite the user's labels with the prediction, and score the prediction against itself.
+    """
+    protected = {Path(p).resolve(): what for p, what in ((input_path, "input"), (reference, "reference")) if p}
+    for path in paths.all():
+        what = protected.get(path.resolve())
+        if what is not None:
+            raise InputError(
+                f"the output {path} is this case's {what}: writing it would replace your file; choose another "
+                "output folder or case name"
+            )
+
+
 def input_key(input_path: str | os.PathLike[str]) -> str:
     """How a case JSON records its input: the absolute path with links resolved."""
     return str(Path(input_path).resolve())
