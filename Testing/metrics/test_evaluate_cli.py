@@ -155,3 +155,16 @@ def test_a_bad_nsd_tolerance_names_the_option(case_folders, capsys, value):
     assert main(["evaluate", str(pred), str(ref), "--nsd-tolerance", value]) == 2
     err = capsys.readouterr().err
     assert "--nsd-tolerance must be a positive number (mm)" in err and "nsd_tolerance_mm" not in err
+
+
+def test_an_output_file_named_like_an_input_or_image_is_refused(case_folders, tmp_path):
+    # `--csv ref.nii.gz` replaced the user's reference labels with a CSV table.
+    pred, _, ref = case_folders
+    gt = ref / "Patient_01" / "GT.nii.gz"
+    before = gt.read_bytes()
+    for kwargs in ({"csv": gt}, {"json": tmp_path / "new.nii.gz"}, {"plot": tmp_path / "x.dcm"}):
+        with pytest.raises(InputError, match="would replace an image or label file"):
+            evaluate(pred / "Patient_01_labels.nii.gz", gt, **kwargs)
+    assert gt.read_bytes() == before and not (tmp_path / "new.nii.gz").exists()
+    report = evaluate(pred / "Patient_01_labels.nii.gz", gt, csv=tmp_path / "m.csv")
+    assert (tmp_path / "m.csv").is_file() and report.written
