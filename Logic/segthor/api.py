@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from segthor.batch_runner import BatchSummary, Case, discover_cases, run_batch
+from segthor.errors import InputError
 from segthor.inference.progress import ProgressCallback
 from segthor.logic import CaseResult, SegmentationLogic
 from segthor.metrics.evaluation import EvaluationReport
@@ -90,6 +91,8 @@ def batch(
 
     types = parse_output_types(output_types)
     cases = discover_cases(input_dir)  # a wrong folder is reported before the model loads
+    if reference_dir is not None and not Path(reference_dir).is_dir():  # else every case silently lacks metrics
+        raise InputError(f"reference folder {reference_dir} is not a folder; give the folder of the reference labels")
     if wants_dicom(types):
         not_dicom = [c.name for c in cases if not c.image.is_dir()]
         if not_dicom:

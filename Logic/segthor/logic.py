@@ -296,6 +296,8 @@ class SegmentationLogic:
         )
         paths = CasePaths.for_case(output_dir, case, types)
         check_outputs_spare(paths, input_path, reference)  # never write over the user's CT or reference
+        if reference and not Path(reference).exists():  # before the CT is read and segmented
+            raise InputError(f"reference {reference} does not exist; give a label image, .seg.nrrd, RTSTRUCT or SEG")
         with timer.stage("read"):
             progress.report(0.0, f"reading {Path(input_path).name}")
             check_file_fits(input_path)

@@ -277,3 +277,17 @@ def test_outputs_never_replace_the_cases_own_reference(tmp_path, small_ct, tiny_
     assert main(["batch", str(folder), "-o", str(folder), "--reference-dir", str(folder),
                  *_model_args(tiny_model_dir)]) == 1  # the case fails, the reference stays
     assert reference.read_bytes() == before
+
+
+def test_a_missing_reference_or_reference_folder_is_one_line_before_any_work(tmp_path, small_ct, tiny_model_dir,
+                                                                            no_inference, capsys):
+    # batch --reference-dir with a typo ran every case without metrics and said nothing.
+    out = tmp_path / "out"
+    args = ["segment", str(small_ct), "-o", str(out), "--reference", str(tmp_path / "typo.nii.gz")]
+    assert main([*args, *_model_args(tiny_model_dir)]) == 2
+    assert "reference " + str(tmp_path / "typo.nii.gz") + " does not exist" in _one_line_error(capsys, "segment")
+    for bad in (tmp_path / "typo", small_ct):
+        args = ["batch", str(small_ct.parent), "-o", str(out), "--reference-dir", str(bad)]
+        assert main([*args, *_model_args(tiny_model_dir)]) == 2
+        assert "is not a folder" in _one_line_error(capsys, "batch")
+    assert not out.exists() or not any(out.iterdir())
