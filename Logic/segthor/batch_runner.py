@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from segthor.case_layout import case_name_for
-from segthor.errors import CancelledError, InputError, OutputError, SegthorError
+from segthor.errors import CancelledError, InputError, OutputError
 from segthor.io.atomic import write_text_atomic
 from segthor.io.volume import FILE_SUFFIXES
 from segthor.io.writable import output_errors
@@ -325,8 +325,9 @@ def run_batch(
                 raise
             except OutputError:
                 raise  # the output folder itself failed: every further case would fail the same way
-            except (SegthorError, OSError, RuntimeError, ValueError, MemoryError) as exc:
-                message = f"{exc.__class__.__name__}: {exc}"
+            except Exception as exc:  # any one case's failure, even a library's own bug, must not stop the batch
+                first_line = (str(exc).strip().splitlines() or [""])[0]
+                message = f"{exc.__class__.__name__}: {first_line}"
                 bar.write(f"segthor batch: {case.name} failed: {message}")
                 summary.rows.append(summary_row(case, "error", None, time.perf_counter() - t0, message))
         with output_errors("the batch summary"):
