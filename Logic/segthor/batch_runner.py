@@ -214,7 +214,7 @@ def quality_cells(report: dict[str, Any]) -> dict[str, Any]:
     quality = report.get("quality")
     if not quality:
         return row
-    row["needs_review"] = "yes" if quality.get("needs_review") else "no"
+    row["needs_review"] = "yes" if report.get("needs_review", quality.get("needs_review")) else "no"
     flags = []
     for key, organ in (quality.get("organs") or {}).items():
         row[f"status_{key}"] = organ.get("status", "")

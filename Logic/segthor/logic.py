@@ -346,7 +346,8 @@ class SegmentationLogic:
             "postprocess": self.postprocess.to_dict(),
             "timings_s": timings,
             "organ_volumes_ml": organ_volumes_ml(prediction.labels),
-            "needs_review": prediction.quality.needs_review,
+            # a regularised or partly left-out input needs a look as much as a flagged organ
+            "needs_review": prediction.quality.needs_review or bool(volume.warnings),
             "quality": prediction.quality.to_dict(),
             "metrics": metrics,
             "outputs": paths.as_dict(),
