@@ -27,6 +27,7 @@ from segthor.errors import CancelledError, InputError, OutputError, SegthorError
 from segthor.io.atomic import write_text_atomic
 from segthor.io.volume import FILE_SUFFIXES
 from segthor.io.writable import output_errors
+from segthor.metrics.registry import names as metric_names
 from segthor.organs import ORGANS
 
 # Files that are labels or our own outputs, never CT inputs: names starting with "gt" (SegTHOR's GT.nii.gz)
@@ -184,22 +185,45 @@ def finished_report(output_dir: Path, case: Case) -> dict[str, Any] | None:
 
 
 CSV_FIELDS = (
-    ["case", "status", "seconds", "device", "model"]
-    + [f"dice_{o.key}" for o in ORGANS]
-    + [f"hd95_{o.key}" for o in ORGANS]
-    + ["message"]
+    ["case", "status", "needs_review", "seconds", "device", "model"]
+    + [f"status_{o.key}" for o in ORGANS]
+    + [f"volume_ml_{o.key}" for o in ORGANS]
+    + [f"{metric}_{o.key}" for metric in metric_names("brief") for o in ORGANS]  # the registry's brief view
+    + ["input_checks", "flags", "message"]
 )
+
+
+def quality_cells(report: dict[str, Any]) -> dict[str, Any]:
+    """CSV cells from a case report: needs_review (yes/no), status_<organ>, volume_ml_<organ>, the input
+    warnings and the flagged organs' reasons (short, ';'-separated)."""
+    row: dict[str, Any] = {}
+    for key, ml in (report.get("organ_volumes_ml") or {}).items():
+        row[f"volume_ml_{key}"] = round(float(ml), 1)
+    quality = report.get("quality")
+    if not quality:
+        return row
+    row["needs_review"] = "yes" if quality.get("needs_review") else "no"
+    flags = []
+    for key, organ in (quality.get("organs") or {}).items():
+        row[f"status_{key}"] = organ.get("status", "")
+        flags += [f"{key}: {reason}" for reason in organ.get("reasons", [])]
+    row["input_checks"] = "; ".join(w.get("check", "") for w in quality.get("input", {}).get("warnings", []))
+    row["flags"] = "; ".join(flags)
+    return row
 
 
 def summary_row(case: Case, status: str, report: dict[str, Any] | None, seconds: float, message: str = "") -> dict:
     if report and not message:
         message = "; ".join(report.get("input_warnings") or [])  # what reading the input left out or resampled
     row: dict[str, Any] = {"case": case.name, "status": status, "seconds": round(seconds, 2), "message": message}
+    if status == "error":
+        row["needs_review"] = "yes"  # a failed case always needs a look
     if report:
+        row.update(quality_cells(report))
         row["device"] = report.get("device", "")
         row["model"] = (report.get("model") or {}).get("id", "")
         for key, m in (report.get("metrics") or {}).items():
-            for metric in ("dice", "hd95"):
+            for metric in metric_names("brief"):
                 value = (m or {}).get(metric)
                 row[f"{metric}_{key}"] = "" if value is None else round(float(value), 4)
     return row

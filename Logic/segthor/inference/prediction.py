@@ -13,7 +13,7 @@ from segthor.inference.memory import estimate_input_bytes, fit_batch_size, requi
 from segthor.inference.postprocess import PostprocessOptions, postprocess_labels
 from segthor.inference.progress import Progress, StageTimer
 from segthor.io.volume import Volume
-from segthor.organs import NUM_CLASSES
+from segthor.organs import NUM_CLASSES, ORGANS
 
 DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 32}
 
@@ -27,6 +27,38 @@ class Prediction:
     network_shape: tuple[int, int, int] = (0, 0, 0)
     batch_size: int = 0
     threads: int = 0
+    # organ key -> mean max-softmax over the voxels the network labelled that organ, on the network grid
+    # (before post-processing); None for an organ it did not find.
+    confidence: dict[str, float | None] = field(default_factory=dict)
+    # The plausibility verdict (`segthor.quality.QualityReport`), filled in by `segthor.logic`.
+    quality: Any = None
+
+
+class ConfidenceSums:
+    """Per-class voxel counts and sums of the max-softmax, accumulated batch by batch on the network grid.
+
+    One softmax and one bincount per batch: a few ms against the network's tens to hundreds (measured in
+    docs/benchmarks.md). The labels are the argmax of the same probabilities, so they match `run_network`'s.
+    """
+
+    def __init__(self) -> None:
+        self.sums = np.zeros(NUM_CLASSES, dtype=np.float64)
+        self.counts = np.zeros(NUM_CLASSES, dtype=np.int64)
+
+    def labels_and_add(self, logits: Any) -> Any:
+        """Argmax labels (uint8 tensor, logits' shape without the class axis) and accumulate max-softmax."""
+        import torch
+
+        top, labels = torch.softmax(logits.float(), dim=1).max(dim=1)
+        flat = labels.reshape(-1)
+        self.sums += torch.bincount(flat, weights=top.reshape(-1), minlength=NUM_CLASSES).double().cpu().numpy()
+        self.counts += torch.bincount(flat, minlength=NUM_CLASSES).cpu().numpy()
+        return labels.to(torch.uint8)
+
+    def per_organ(self) -> dict[str, float | None]:
+        """organ key -> mean max-softmax (None where the organ got no voxel)."""
+        return {o.key: (float(self.sums[o.label] / self.counts[o.label]) if self.counts[o.label] else None)
+                for o in ORGANS}
 
 
 def _network_input(batch: np.ndarray, device: Any) -> Any:
@@ -55,6 +87,12 @@ def _logits(model: Any, x: Any, device: Any) -> Any:
     return out
 
 
+def _argmax(logits: Any) -> Any:
+    """Class index per voxel. `max` over the class axis rather than `argmax`: the same indices, but torch's CPU
+    `argmax` along a non-last axis took ~5x longer (78 vs 14 ms for a 8x5x145x172 batch, 1 thread)."""
+    return logits.max(dim=1)[1]
+
+
 def run_network(
     model: Any,
     array: np.ndarray,
@@ -62,10 +100,12 @@ def run_network(
     batch_size: int,
     progress: Progress | None = None,
     tune_threads: bool = True,
+    confidence: ConfidenceSums | None = None,
 ) -> tuple[np.ndarray, int]:
     """Argmax labels (uint8, [z,y,x]) of `model` over a preprocessed float32 array, in batches of slices,
     and the CPU thread count used (chosen by measurement on one slice, see `threads.py`, unless
-    `tune_threads` is False: the training package keeps its own thread setting)."""
+    `tune_threads` is False: the training package keeps its own thread setting). With `confidence`, the
+    max-softmax per class is accumulated into it as well."""
     import torch
 
     from segthor.inference.threads import ThreadGovernor
@@ -77,7 +117,9 @@ def run_network(
         if spatial_dims == 3:
             progress.report(0.0, "running the 3D network")
             x = torch.from_numpy(np.ascontiguousarray(array))[None, None].to(device)
-            out[:] = _logits(model, x, device).argmax(1)[0].to(torch.uint8).cpu().numpy()
+            logits = _logits(model, x, device)
+            labels = confidence.labels_and_add(logits) if confidence is not None else _argmax(logits)
+            out[:] = labels[0].to(torch.uint8).cpu().numpy()
             progress.report(1.0, "3D network done")
             return out, torch.get_num_threads()
         n = array.shape[0]
@@ -90,7 +132,9 @@ def run_network(
                 stop = min(n, start + batch_size)
                 t0 = time.perf_counter()
                 x = _network_input(array[start:stop], device)
-                out[start:stop] = _logits(model, x, device).argmax(1).to(torch.uint8).cpu().numpy()
+                logits = _logits(model, x, device)
+                labels = confidence.labels_and_add(logits) if confidence is not None else _argmax(logits)
+                out[start:stop] = labels.to(torch.uint8).cpu().numpy()
                 if governor is not None:
                     governor.observe((time.perf_counter() - t0) / (stop - start))
                 progress.report(stop / n, f"segmenting slices {stop}/{n}")
@@ -138,7 +182,8 @@ def predict(
     size = fit_batch_size(array.shape, spatial_dims, size, device)
 
     with timer.stage("inference"):
-        network_labels, threads = run_network(model, array, device, size, progress.sub(0.1, 0.9))
+        sums = ConfidenceSums()
+        network_labels, threads = run_network(model, array, device, size, progress.sub(0.1, 0.9), confidence=sums)
     del array
 
     with timer.stage("restore"):
@@ -152,6 +197,8 @@ def predict(
     if postprocess is not None and postprocess.enabled:
         with timer.stage("postprocess"):
             progress.report(0.95, "post-processing")
-            labels = postprocess_labels(labels, postprocess)
+            labels = postprocess_labels(labels, postprocess, volume.spacing)
     progress.report(1.0, "segmentation computed")
-    return Prediction(volume.with_array(labels), timer.rounded(), tuple(network_labels.shape), size, threads)
+    return Prediction(
+        volume.with_array(labels), timer.rounded(), tuple(network_labels.shape), size, threads, sums.per_organ()
+    )
