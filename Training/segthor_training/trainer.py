@@ -423,7 +423,7 @@ def trainer_class(config: TrainConfig, trainer: str | type[Trainer] | None = Non
     try:
         return TRAINERS.get(name).constructor()
     except ValueError as exc:
-        raise InputError(f"{exc}; pick one of these trainers") from exc
+        raise InputError(str(exc)) from exc
 
 
 # Networks trained in stages; the others train in one stage ("default").
