@@ -24,10 +24,11 @@ from segthor.errors import InputError
 from segthor.io.atomic import write_text_atomic
 from segthor.organs import ORGANS
 from segthor_training import distributed as ddp
+from segthor_training.appearance import thick_slice
 from segthor_training.augment import AugmentConfig, augment
 from segthor_training.checkpoint import load_checkpoint, save_checkpoint
 from segthor_training.config import TrainConfig, apply_overrides, load_config
-from segthor_training.dataset import Case, data_summary, find_cases, load_cases, load_or_make_split
+from segthor_training.dataset import Case, CaseFiles, data_summary, find_cases, load_cases, load_or_make_split
 from segthor_training.losses import build_loss
 from segthor_training.optim import build_optimizer, build_scheduler, current_lr
 from segthor_training.registry import TRAINERS
@@ -82,6 +83,7 @@ class BatchSource:
         self.cases, self.config, self.info = cases, config, info
         self.spatial_dims = spatial_dims
         self.augment = AugmentConfig.from_dict(config.augmentation)
+        self.hu_per_unit = hu_per_unit(config.preprocessing)
         sampling = config.sampling or {}
         self.crop_size = tuple(sampling.get("crop_size", (32, 128, 128)))
         self.organ_probability = float(sampling.get("organ_probability", 0.8))
@@ -109,13 +111,24 @@ class BatchSource:
             case = self.cases[case_index]
             if self.spatial_dims == 2:
                 image, label = case.image[z], case.labels[z]
+                if self.augment.appearance.active:
+                    image = thick_slice(case.image, z, rng, self.augment.appearance)
             else:
                 image, label = random_crop3d(case, self.crop_size, rng, self.organ_probability)
             if self.augment.active:
-                image, label = augment(image, label, rng, self.augment)
+                image, label = augment(image, label, rng, self.augment, self.hu_per_unit)
             images.append(image)
             labels.append(label)
         return pad_stack(images, labels, 8 if self.spatial_dims == 2 else 1)
+
+
+def hu_per_unit(preprocessing: Any) -> float:
+    """HU per network-input unit of a preprocessing recipe: its fixed HU scale, or 500 for z-scored recipes
+    (about the standard deviation of a chest CT's HU)."""
+    from segthor.preprocessing import get_recipe
+
+    recipe = get_recipe(preprocessing)
+    return float(recipe.hu_scale) if recipe.normalize == "fixed" else 500.0
 
 
 def _prepare_output(out: Path, resume: bool, info: ddp.DistInfo) -> None:
@@ -153,6 +166,20 @@ def _build_from_config(config: TrainConfig) -> tuple[Any, nn.Module, nn.Module]:
         raise InputError(f"training config {config.name!r}: {message}; fix the recipe file or the --set option"
                          ) from exc
     return recipe, build_network(config.architecture, **config.arguments), loss_fn
+
+
+def _init_from_package(net: nn.Module, package: str) -> None:
+    """Copy the weights of a model package (folder or catalogue id) into `net` (fine-tuning); InputError when
+    the package holds another network or other arguments."""
+    from segthor.errors import SegthorError
+    from segthor.model_packages import load_model_package
+
+    try:
+        source = load_model_package(package, "cpu").model
+        net.load_state_dict(source.state_dict(), strict=True)
+    except (SegthorError, RuntimeError) as exc:
+        raise InputError(f"init_weights {package!r} cannot start this network: {str(exc).splitlines()[0]}; "
+                         "name a package of the same architecture and arguments") from exc
 
 
 def _append_log(path: Path, row: dict[str, Any]) -> None:
@@ -211,9 +238,12 @@ class Trainer:
         # Interpret the config before config.json is written: a typo in a recipe or --set must not leave a
         # folder that refuses a corrected run ("already holds a training run") and fails again on --resume.
         self.recipe, net, loss_fn = _build_from_config(config)
+        files = find_cases(self.data_dir)  # so is a data folder without cases
+        if config.max_cases:
+            files = files[: config.max_cases]
         if info.is_main:
             write_text_atomic(self.out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
-        self._load_data()
+        self._load_data(files)
         self.initialise_weights(net)
         self.net = net.to(dev)
         self.spatial_dims = int(getattr(net, "spatial_dims", 2))
@@ -237,11 +267,9 @@ class Trainer:
                                               self.scaler))
         self.on_run_start()
 
-    def _load_data(self) -> None:
+    def _load_data(self, files: list[CaseFiles]) -> None:
+        """The patient split (made once, saved in the run folder) and the preprocessed cases of each side."""
         config, info = self.config, self.info
-        files = find_cases(self.data_dir)
-        if config.max_cases:
-            files = files[: config.max_cases]
         if info.is_main:
             load_or_make_split(self.out, [f.patient for f in files], config.validation_fraction, config.split_seed)
         ddp.barrier(info)
@@ -254,7 +282,10 @@ class Trainer:
     # -- hooks -------------------------------------------------------------------------------------------
     def initialise_weights(self, net: nn.Module) -> None:
         """Called on the freshly built (Xavier-initialised) network, on the CPU, before a resume would load
-        `last` over it. The base keeps the fresh weights."""
+        `last` over it. The base copies the weights of the recipe's `init_weights` package when it names one
+        (fine-tuning; not on resume, where `last` holds the weights) and keeps the fresh ones otherwise."""
+        if self.config.init_weights and not self.resume:
+            _init_from_package(net, self.config.init_weights)
 
     def forward_module(self, net: nn.Module) -> nn.Module:
         """The module DDP wraps: `module(x, target)` returns what `compute_loss` takes."""
