@@ -251,31 +251,25 @@ def write_summary_csv(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def _rank_done_marker(output_dir: Path, rank: int) -> Path:
+    return output_dir / f".summary_rank{rank}.done"
+
+
 def _merge_rank_summaries(output_dir: Path, world_size: int) -> Path | None:
-    """After a barrier, rank 0 merges the per-rank CSVs into summary.csv (only when torch.distributed is set up)."""
-    if "MASTER_ADDR" not in os.environ:
+    """Merge the per-rank CSVs into summary.csv once every rank has marked its own as final.
+
+    Files alone, no process group: each rank calls this after marking its summary done, and the last one to
+    finish finds every marker and writes the merged table (two ranks finishing together write the same table,
+    each atomically). Returns summary.csv's path, or None while other ranks still run."""
+    if not all(_rank_done_marker(output_dir, r).is_file() for r in range(world_size)):
         return None
-    import datetime
-
-    import torch.distributed as dist
-
-    initialised_here = not dist.is_initialized()
-    if initialised_here:
-        dist.init_process_group("gloo", timeout=datetime.timedelta(hours=48))
-    try:
-        dist.barrier()
-        if dist.get_rank() != 0:
-            return None
-        rows: list[dict[str, Any]] = []
-        for r in range(world_size):
-            part = output_dir / f"summary_rank{r}.csv"
-            if part.is_file():
-                with open(part, newline="", encoding="utf-8") as f:
-                    rows += list(csv.DictReader(f))
-        return write_summary_csv(rows, output_dir / "summary.csv")
-    finally:
-        if initialised_here:
-            dist.destroy_process_group()
+    rows: list[dict[str, Any]] = []
+    for r in range(world_size):
+        part = output_dir / f"summary_rank{r}.csv"
+        if part.is_file():
+            with open(part, newline="", encoding="utf-8") as f:
+                rows += list(csv.DictReader(f))
+    return write_summary_csv(rows, output_dir / "summary.csv")
 
 
 def run_batch(
@@ -307,6 +301,7 @@ def run_batch(
     summary = BatchSummary(rank=r, world_size=world)
     name = "summary.csv" if world == 1 else f"summary_rank{r}.csv"
     summary.csv_path = out / name
+    _rank_done_marker(out, r).unlink(missing_ok=True)  # a marker from an earlier run must not count as this one's
     bar = tqdm(mine, desc=f"segthor batch (rank {r}/{world})" if world > 1 else "segthor batch",
                unit="case", disable=not show_progress, position=r if world > 1 else None)
     for case in bar:
@@ -335,6 +330,8 @@ def run_batch(
     with output_errors("the batch summary"):
         write_summary_csv(summary.rows, summary.csv_path)  # also when this rank had no case
     if world > 1:
-        merged = _merge_rank_summaries(out, world)
+        with output_errors("the batch summary"):
+            _rank_done_marker(out, r).write_text("done\n", encoding="utf-8")
+            merged = _merge_rank_summaries(out, world)
         summary.csv_path = merged or summary.csv_path
     return summary
