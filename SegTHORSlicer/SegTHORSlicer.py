@@ -373,12 +373,20 @@ class SegTHORSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             info = job.result_info
             self.setStatus(_("Done in {seconds:.1f} s on {device}: {segments} ready for editing.").format(
                 seconds=float((info.get("timings_s") or {}).get("total", 0.0)), device=info.get("device", "?"),
-                segments=", ".join(result.segment_ids)), 1.0)
+                segments=", ".join(result.segment_ids)) + self.plausibilityText(result), 1.0)
         except Exception as exc:
             self.showError(exc)
         finally:
             self.stopJob()
             self.updateGUIFromParameterNode()
+
+    def plausibilityText(self, result) -> str:
+        """' needs review: heart implausible, ...' per organ; the full reasons go to the tooltip (and tags)."""
+        from segthor.quality import status_text, summary_lines
+
+        quality = getattr(result, "quality", None)
+        self.ui.statusLabel.toolTip = "\n".join(summary_lines(quality)) if quality else ""
+        return f" {status_text(quality)}" if quality else ""
 
     def showError(self, exc: Exception) -> None:
         from segthor.errors import CancelledError, SegthorError

@@ -46,8 +46,10 @@ def segment(
     output_types: str | Sequence[str] | None = None,
 ) -> CaseResult:
     """Segment one CT (NIfTI/NRRD/MHA file or DICOM folder) into OUTDIR/<case>.seg.nrrd, <case>_labels.nii.gz,
-    <case>_preview.png and <case>.json (model, device, stage timings, metrics when `reference` is given,
-    `input_warnings` for what reading the input left out or resampled).
+    <case>_preview.png and <case>.json (model, device, stage timings, clean-up applied, input warnings and
+    per-organ plausibility under "quality", metrics when `reference` is given, `input_warnings` for what
+    reading the input left out or resampled). `postprocess` None takes the measured defaults, "none" turns
+    clean-up off (spec syntax: `PostprocessOptions.parse`, docs/quality.md).
 
     The case name is `case_name` or the input's name; a derived name already used by another input's outputs
     becomes `<parent>_<name>` (see `outputs.case_files.choose_case_name`); `overwrite` replaces them instead.

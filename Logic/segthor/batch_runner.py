@@ -184,18 +184,42 @@ def finished_report(output_dir: Path, case: Case) -> dict[str, Any] | None:
 
 
 CSV_FIELDS = (
-    ["case", "status", "seconds", "device", "model"]
+    ["case", "status", "needs_review", "seconds", "device", "model"]
+    + [f"status_{o.key}" for o in ORGANS]
+    + [f"volume_ml_{o.key}" for o in ORGANS]
     + [f"dice_{o.key}" for o in ORGANS]
     + [f"hd95_{o.key}" for o in ORGANS]
-    + ["message"]
+    + ["input_checks", "flags", "message"]
 )
+
+
+def quality_cells(report: dict[str, Any]) -> dict[str, Any]:
+    """CSV cells from a case report: needs_review (yes/no), status_<organ>, volume_ml_<organ>, the input
+    warnings and the flagged organs' reasons (short, ';'-separated)."""
+    row: dict[str, Any] = {}
+    for key, ml in (report.get("organ_volumes_ml") or {}).items():
+        row[f"volume_ml_{key}"] = round(float(ml), 1)
+    quality = report.get("quality")
+    if not quality:
+        return row
+    row["needs_review"] = "yes" if quality.get("needs_review") else "no"
+    flags = []
+    for key, organ in (quality.get("organs") or {}).items():
+        row[f"status_{key}"] = organ.get("status", "")
+        flags += [f"{key}: {reason}" for reason in organ.get("reasons", [])]
+    row["input_checks"] = "; ".join(w.get("check", "") for w in quality.get("input", {}).get("warnings", []))
+    row["flags"] = "; ".join(flags)
+    return row
 
 
 def summary_row(case: Case, status: str, report: dict[str, Any] | None, seconds: float, message: str = "") -> dict:
     if report and not message:
         message = "; ".join(report.get("input_warnings") or [])  # what reading the input left out or resampled
     row: dict[str, Any] = {"case": case.name, "status": status, "seconds": round(seconds, 2), "message": message}
+    if status == "error":
+        row["needs_review"] = "yes"  # a failed case always needs a look
     if report:
+        row.update(quality_cells(report))
         row["device"] = report.get("device", "")
         row["model"] = (report.get("model") or {}).get("id", "")
         for key, m in (report.get("metrics") or {}).items():

@@ -30,6 +30,7 @@ from segthor.inference.prediction import Prediction, predict
 from segthor.inference.progress import CancelToken, Progress, ProgressCallback, StageTimer
 from segthor.io.volume import Volume
 from segthor.organs import ORGANS
+from segthor.quality.findings import QualityReport
 
 
 def organ_volumes_ml(labels: Volume) -> dict[str, float]:
@@ -59,6 +60,11 @@ class NodeResult:
     replaced: list[str]
     prediction: Prediction
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def quality(self) -> QualityReport | None:
+        """Input warnings and per-organ plausibility of this result."""
+        return self.prediction.quality
 
 
 class SegmentationLogic:
@@ -147,13 +153,24 @@ class SegmentationLogic:
 
     # -- segmentation --------------------------------------------------------------------------------
 
-    def segment(self, volume: Volume, progress: Progress | None = None, timer: StageTimer | None = None) -> Prediction:
-        """Labels for a CT `Volume`, in its own grid and geometry. Touches no scene and no file."""
+    def segment(
+        self, volume: Volume, progress: Progress | None = None, timer: StageTimer | None = None, name: str = "input"
+    ) -> Prediction:
+        """Labels for a CT `Volume`, in its own grid and geometry, with their plausibility verdict
+        (`prediction.quality`, a `segthor.quality.QualityReport`). Touches no scene and no file.
+
+        Raises `InputError` for a CT no model can segment (see `segthor.quality.check_input`).
+        """
+        from segthor.quality import assess_organs, check_input
+
         progress = progress or self._progress()
-        check_ct_volume(volume)
+        timer = timer or StageTimer()
+        check_ct_volume(volume, name=name)
         progress.report(0.0, "loading the model")
         package = self.load_model()
-        return predict(
+        with timer.stage("input_checks"):
+            input_quality, landmarks = check_input(volume, package.metadata, name=name)
+        prediction = predict(
             volume,
             package,
             self._device,
@@ -162,6 +179,11 @@ class SegmentationLogic:
             progress=progress,
             timer=timer,
         )
+        with timer.stage("plausibility"):
+            organs = assess_organs(volume, prediction.labels, landmarks, prediction.confidence)
+        prediction.quality = QualityReport(input_quality, organs)
+        prediction.timings = timer.rounded()
+        return prediction
 
     def prepare_node_segments(self, volume: Volume, progress: Progress | None = None) -> tuple[Prediction, list]:
         """The cancellable part of `segment_node`: prediction + off-scene vtkSegments (safe on a worker thread)."""
@@ -172,7 +194,7 @@ class SegmentationLogic:
         prediction = self.segment(volume, progress.sub(0.0, 0.9), timer)
         with timer.stage("segments"):
             progress.report(0.9, "building segments")
-            segments = build_organ_segments(prediction.labels)
+            segments = build_organ_segments(prediction.labels, prediction.quality)
         prediction.timings = timer.rounded()
         progress.report(0.97, "adding segments to the scene")
         return prediction, segments
@@ -277,7 +299,7 @@ class SegmentationLogic:
                 reference_volume = read_reference_image(
                     reference, volume, user_map, dicom_series=source_series, input_path=input_path, series=series
                 )
-        prediction = self.segment(volume, progress.sub(0.05, 0.85), timer)
+        prediction = self.segment(volume, progress.sub(0.05, 0.85), timer, name=Path(input_path).name)
         metrics = None
         if reference_volume is not None:
             with timer.stage("metrics"):
@@ -285,7 +307,9 @@ class SegmentationLogic:
                 metrics = evaluate(prediction.labels, reference_volume)
         with timer.stage("write"):
             progress.report(0.9, "writing outputs")
-            write_image_outputs(volume, prediction.labels, paths, title=f"{case} - {self._package.id}")
+            write_image_outputs(
+                volume, prediction.labels, paths, title=f"{case} - {self._package.id}", quality=prediction.quality
+            )
             if source_series is not None:
                 write_dicom_case_outputs(prediction.labels, source_series, paths, self.model_info(), __version__)
         timings = timer.rounded()
@@ -313,6 +337,8 @@ class SegmentationLogic:
             "postprocess": self.postprocess.to_dict(),
             "timings_s": timings,
             "organ_volumes_ml": organ_volumes_ml(prediction.labels),
+            "needs_review": prediction.quality.needs_review,
+            "quality": prediction.quality.to_dict(),
             "metrics": metrics,
             "outputs": paths.as_dict(),
             "segthor_version": __version__,

@@ -24,6 +24,7 @@ LAYERS = {
     "segthor.inference": "steps",
     "segthor.metrics": "steps",
     "segthor.phantom": "steps",
+    "segthor.quality": "steps",
     "segthor.networks": "leaves",
     "segthor.preprocessing": "leaves",
     "segthor.model_packages": "leaves",

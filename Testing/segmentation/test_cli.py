@@ -33,9 +33,14 @@ def test_segment_writes_all_outputs_in_the_input_geometry(tmp_path, ct_file, tin
     assert report["model"]["id"] == "tiny-enet" and report["device"] == "cpu"
     assert {"read", "preprocess", "inference", "write", "metrics", "total"} <= set(report["timings_s"])
     assert set(report["metrics"]) == {"esophagus", "heart", "trachea", "aorta"}
-    assert report["postprocess"] == {"heart": ["lcc"]}
+    assert report["postprocess"]["source"] == "user"
+    assert {k: v["steps"] for k, v in report["postprocess"]["organs"].items()} == {
+        "esophagus": [], "heart": ["lcc"], "trachea": [], "aorta": []}
+    assert set(report["quality"]["organs"]) == {"esophagus", "heart", "trachea", "aorta"}
+    assert report["needs_review"] is True  # a random-weight model on a box phantom: flags, not silence
     printed = capsys.readouterr().out
     assert "not for clinical use" in printed and "chest.seg.nrrd" in printed
+    assert "plausibility: NEEDS REVIEW" in printed and "trachea    implausible" in printed
 
 
 def test_api_mirrors_the_cli(tmp_path, ct_file, tiny_model_dir):

@@ -79,7 +79,7 @@ def test_incompatible_network_output_is_a_model_error(ct_volume):
 def test_postprocess_is_applied_when_asked(threshold_package):
     ct = make_ct(direction=np.eye(3))
     ct.array[3:6, 8:12, 28:32] = 300  # a bright spot inside the body, apart from the heart: a stray component
-    plain = SegmentationLogic(threshold_package, "cpu").segment(ct).labels.array
+    plain = SegmentationLogic(threshold_package, "cpu", postprocess="none").segment(ct).labels.array
     cleaned = SegmentationLogic(threshold_package, "cpu", postprocess="heart:lcc").segment(ct).labels.array
     from scipy import ndimage
 

@@ -52,6 +52,14 @@ def test_job_commits_all_four_segments_and_keeps_the_users_own(mrml_scene, tiny_
         o.name for o in ORGANS] + ["Mine"]
     assert seg.GetSegment(mine) is not None
     assert job.result_info["model"]["id"] == "tiny-enet" and job.progress()[0] == 1.0
+    # The child's plausibility verdict reaches the module: on the result and in every organ segment's tags.
+    import vtk
+
+    assert set(result.quality.organs) == {o.key for o in ORGANS}
+    for key, sid in result.segment_ids.items():
+        status = vtk.reference("")
+        assert seg.GetSegment(sid).GetTag("SegTHOR.Status", status)
+        assert str(status) == result.quality.organs[key].status
 
 
 def test_cancel_ends_the_child_within_a_second_and_leaves_the_scene_unchanged(mrml_scene, tiny_model_dir):

@@ -119,8 +119,9 @@ def export_package(run_dir: Path, config: TrainConfig, checkpoint: Path, data_di
             "patients": split["validation"],
         },
         "disclaimer": disclaimer,
-        # Clean-up recommended for this model, organ -> steps as `--postprocess` takes them; {} = none (the
-        # default: it often lowers Dice on thin organs). Advisory: inference applies only what the user asks.
-        "postprocess_recommended": PostprocessOptions.parse(getattr(config, "postprocess", None)).to_dict(),
+        # Clean-up recommended for this model, organ -> steps as `--postprocess` takes them; {} = none. Advisory:
+        # inference applies the user's steps, else the measured defaults (docs/quality.md), never this entry.
+        "postprocess_recommended": PostprocessOptions.parse(getattr(config, "postprocess", None) or "none")
+        .steps_dict(),
     }
     return save_model_package(target or run_dir / "model", net.eval(), metadata, dtype=config.model_dtype)

@@ -54,4 +54,8 @@ def run(args: argparse.Namespace) -> int:
     for row in summary.rows:
         if row["status"] == "ok" and row["message"]:
             print(f"  {row['case']} (warning): {row['message']}")
+    review = [r["case"] for r in summary.rows if r.get("needs_review") == "yes" and r["status"] != "error"]
+    if review:
+        print(f"{len(review)} case(s) need review (plausibility flags, see the summary's needs_review and flags "
+              f"columns): {', '.join(review[:10])}{' ...' if len(review) > 10 else ''}")
     return 1 if summary.failed else 0

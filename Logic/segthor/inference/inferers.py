@@ -40,10 +40,12 @@ ACTIVATION_CHANNELS_3D = 48
 
 
 def argmax_labels(scores: Any) -> Any:
-    """Class index per voxel of scores (N, C, ...), as uint8."""
+    """Class index per voxel of scores (N, C, ...), as uint8. `max` over the class axis rather than `argmax`:
+    the same indices, but torch's CPU `argmax` along a non-last axis took ~5x longer (78 vs 14 ms for an
+    8x5x145x172 batch, 1 thread)."""
     import torch
 
-    return scores.argmax(1).to(torch.uint8)
+    return scores.max(dim=1)[1].to(torch.uint8)
 
 
 def check_scores(out: Any, x: Any) -> Any:

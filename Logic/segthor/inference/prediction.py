@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 
 from segthor.errors import InputError, ModelError
-from segthor.inference.inferers import SliceInferer, SlidingWindowInferer, build_inferer
+from segthor.inference.inferers import SliceInferer, SlidingWindowInferer, argmax_labels, build_inferer
 from segthor.inference.memory import estimate_input_bytes, require_memory
 from segthor.inference.postprocess import PostprocessOptions, postprocess_labels
 from segthor.inference.progress import Progress, StageTimer
 from segthor.io.volume import Volume
 from segthor.model_packages.inferer_spec import parse_inferer
 from segthor.model_packages.package import METADATA_FILE
+from segthor.organs import NUM_CLASSES, ORGANS
 
 DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 32}
 
@@ -28,6 +29,38 @@ class Prediction:
     network_shape: tuple[int, int, int] = (0, 0, 0)
     batch_size: int = 0
     threads: int = 0
+    # organ key -> mean max-softmax over the voxels the network labelled that organ, on the network grid
+    # (before post-processing); None for an organ it did not find.
+    confidence: dict[str, float | None] = field(default_factory=dict)
+    # The plausibility verdict (`segthor.quality.QualityReport`), filled in by `segthor.logic`.
+    quality: Any = None
+
+
+class ConfidenceSums:
+    """Per-class voxel counts and sums of the max-softmax, accumulated batch by batch on the network grid.
+
+    One softmax and one bincount per batch: a few ms against the network's tens to hundreds (measured in
+    docs/benchmarks.md). The labels are the argmax of the same probabilities, so they match `argmax_labels`'.
+    """
+
+    def __init__(self) -> None:
+        self.sums = np.zeros(NUM_CLASSES, dtype=np.float64)
+        self.counts = np.zeros(NUM_CLASSES, dtype=np.int64)
+
+    def labels_and_add(self, logits: Any) -> Any:
+        """Argmax labels (uint8 tensor, logits' shape without the class axis) and accumulate max-softmax."""
+        import torch
+
+        top, labels = torch.softmax(logits.float(), dim=1).max(dim=1)
+        flat = labels.reshape(-1)
+        self.sums += torch.bincount(flat, weights=top.reshape(-1), minlength=NUM_CLASSES).double().cpu().numpy()
+        self.counts += torch.bincount(flat, minlength=NUM_CLASSES).cpu().numpy()
+        return labels.to(torch.uint8)
+
+    def per_organ(self) -> dict[str, float | None]:
+        """organ key -> mean max-softmax (None where the organ got no voxel)."""
+        return {o.key: (float(self.sums[o.label] / self.counts[o.label]) if self.counts[o.label] else None)
+                for o in ORGANS}
 
 
 def inferer_for(package_or_model: Any) -> SliceInferer | SlidingWindowInferer:
@@ -47,12 +80,15 @@ def run_network(
     batch_size: int,
     progress: Progress | None = None,
     tune_threads: bool = True,
+    confidence: ConfidenceSums | None = None,
 ) -> tuple[np.ndarray, int]:
     """Argmax labels (uint8, [z,y,x]) of `model` over a preprocessed float32 array with the default inferer of
     its network kind (2D: batches of slices; 3D: Gaussian-weighted sliding windows, `inferers.py`), and the CPU
     thread count used (chosen by measurement, see `threads.py`, unless `tune_threads` is False: the training
-    package keeps its own thread setting)."""
-    return inferer_for(model).run(model, array, device, batch_size, progress, tune_threads)
+    package keeps its own thread setting). With `confidence`, the max-softmax per class is accumulated into it
+    as well."""
+    reduce = confidence.labels_and_add if confidence is not None else argmax_labels
+    return inferer_for(model).run(model, array, device, batch_size, progress, tune_threads, reduce)
 
 
 def predict(
@@ -93,7 +129,10 @@ def predict(
     size = inferer.fit_batch_size(array.shape, size, device)
 
     with timer.stage("inference"):
-        network_labels, threads = inferer.run(model, array, device, size, progress.sub(0.1, 0.9))
+        sums = ConfidenceSums()
+        network_labels, threads = inferer.run(
+            model, array, device, size, progress.sub(0.1, 0.9), reduce=sums.labels_and_add
+        )
     del array
 
     with timer.stage("restore"):
@@ -107,6 +146,8 @@ def predict(
     if postprocess is not None and postprocess.enabled:
         with timer.stage("postprocess"):
             progress.report(0.95, "post-processing")
-            labels = postprocess_labels(labels, postprocess)
+            labels = postprocess_labels(labels, postprocess, volume.spacing)
     progress.report(1.0, "segmentation computed")
-    return Prediction(volume.with_array(labels), timer.rounded(), tuple(network_labels.shape), size, threads)
+    return Prediction(
+        volume.with_array(labels), timer.rounded(), tuple(network_labels.shape), size, threads, sums.per_organ()
+    )

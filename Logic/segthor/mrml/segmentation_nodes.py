@@ -53,9 +53,15 @@ def oriented_image_from_mask(mask: np.ndarray, volume: Volume) -> Any:
     return image
 
 
-def build_organ_segments(labels: Volume) -> list[tuple[Organ, Any]]:
-    """One vtkSegment per organ (named, coloured, SNOMED terminology), empty organs included so users can edit."""
+def build_organ_segments(labels: Volume, quality: Any = None) -> list[tuple[Organ, Any]]:
+    """One vtkSegment per organ (named, coloured, SNOMED terminology), empty organs included so users can edit.
+
+    With `quality` (a `segthor.quality.QualityReport`), each segment carries its plausibility as segment tags
+    (SegTHOR.Status: ok/check/implausible, SegTHOR.Reasons), the same tags the .seg.nrrd files hold.
+    """
     import slicer
+
+    from segthor.quality.report import segment_tags
 
     name = slicer.vtkSegmentationConverter.GetBinaryLabelmapRepresentationName()
     segments = []
@@ -66,6 +72,9 @@ def build_organ_segments(labels: Volume) -> list[tuple[Organ, Any]]:
         segment.SetTerminology(organ.terminology)
         segment.SetLabelValue(1)
         segment.AddRepresentation(name, oriented_image_from_mask(labels.array == organ.label, labels))
+        if quality is not None and organ.key in quality.organs:
+            for key, value in segment_tags(quality.organs[organ.key]).items():
+                segment.SetTag(key, value)
         segments.append((organ, segment))
     return segments
 

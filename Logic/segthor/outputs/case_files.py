@@ -131,8 +131,9 @@ def write_preview(ct: Volume, labels: Volume, path: Path, title: str) -> Path:
     return path
 
 
-def write_image_outputs(ct: Volume, labels: Volume, paths: CasePaths, title: str) -> None:
-    """Labels NIfTI, Slicer .seg.nrrd and the preview PNG, those of them asked for (not the report).
+def write_image_outputs(ct: Volume, labels: Volume, paths: CasePaths, title: str, quality: Any = None) -> None:
+    """Labels NIfTI, Slicer .seg.nrrd (with each organ's plausibility in its segment tags when `quality`, a
+    `segthor.quality.QualityReport`, is given) and the preview PNG, those of them asked for (not the report).
 
     Any write error removes the case's files and raises ``OutputError`` (one line naming the file and reason).
     """
@@ -141,7 +142,7 @@ def write_image_outputs(ct: Volume, labels: Volume, paths: CasePaths, title: str
             if paths.labels is not None:
                 write_volume(labels, paths.labels)
             if paths.seg_nrrd is not None:
-                write_seg_nrrd(labels, paths.seg_nrrd)
+                write_seg_nrrd(labels, paths.seg_nrrd, quality)
             if paths.preview is not None:
                 write_preview(ct, labels, paths.preview, title)
     except BaseException:

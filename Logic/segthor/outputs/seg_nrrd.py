@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +35,14 @@ def _reference_geometry(volume: Volume) -> str:
     return ";".join(values) + ";"
 
 
-def segmentation_fields(labels: Volume) -> dict[str, str]:
-    """The Slicer key/value fields describing the four organ segments of `labels`."""
+def segmentation_fields(labels: Volume, quality: Any = None) -> dict[str, str]:
+    """The Slicer key/value fields describing the four organ segments of `labels`.
+
+    With `quality` (a `segthor.quality.QualityReport`), each segment's tags also carry its plausibility
+    (SegTHOR.Status: ok/check/implausible, SegTHOR.Reasons), which Slicer shows and slicerio reads back.
+    """
+    from segthor.quality.report import segment_tags
+
     fields: dict[str, str] = {}
     for i, organ in enumerate(ORGANS):
         p = f"Segment{i}_"
@@ -47,7 +54,10 @@ def segmentation_fields(labels: Volume) -> dict[str, str]:
         fields[p + "LabelValue"] = str(organ.label)
         fields[p + "Layer"] = "0"
         fields[p + "Extent"] = _extent(labels.array == organ.label)
-        fields[p + "Tags"] = f"TerminologyEntry:{organ.terminology}|"
+        tags = {"TerminologyEntry": organ.terminology}
+        if quality is not None and organ.key in quality.organs:
+            tags.update(segment_tags(quality.organs[organ.key]))
+        fields[p + "Tags"] = "".join(f"{k}:{v}|" for k, v in tags.items())
     fields["Segmentation_MasterRepresentation"] = "Binary labelmap"
     fields["Segmentation_ContainedRepresentationNames"] = "Binary labelmap|"
     fields["Segmentation_ReferenceImageExtentOffset"] = "0 0 0"
@@ -57,13 +67,14 @@ def segmentation_fields(labels: Volume) -> dict[str, str]:
     return fields
 
 
-def write_seg_nrrd(labels: Volume, path: str | os.PathLike[str]) -> Path:
-    """Write `labels` (SegTHOR values 0-4, the CT's geometry) to `path` atomically as a .seg.nrrd."""
+def write_seg_nrrd(labels: Volume, path: str | os.PathLike[str], quality: Any = None) -> Path:
+    """Write `labels` (SegTHOR values 0-4, the CT's geometry) to `path` atomically as a .seg.nrrd
+    (plausibility in the segment tags when `quality` is given, see `segmentation_fields`)."""
     import SimpleITK as sitk
 
     path = Path(path)
     image = labels.with_array(np.asarray(labels.array, dtype=np.uint8)).to_sitk()
-    for key, value in segmentation_fields(labels).items():
+    for key, value in segmentation_fields(labels, quality).items():
         image.SetMetaData(key, value)
     with atomic_path(path) as tmp:
         sitk.WriteImage(image, str(tmp), useCompression=True)

@@ -109,6 +109,7 @@ class SegmentationProcessJob:
         from segthor.logic import NodeResult
         from segthor.mrml.segmentation_nodes import build_organ_segments, commit_organ_segments
         from segthor.mrml.volume_nodes import geometry_from_node
+        from segthor.quality.findings import QualityReport
 
         if self.child.running:
             self.child.wait()
@@ -126,12 +127,13 @@ class SegmentationProcessJob:
         if not labels.same_geometry(geometry_from_node(self.volume_node), tol=1e-3):
             raise InputError("the input volume's geometry changed while segmenting; nothing was changed, "
                              "press Apply again")
-        segments = build_organ_segments(labels)
+        quality = QualityReport.from_dict(info["quality"]) if info.get("quality") else None
+        segments = build_organ_segments(labels, quality)  # plausibility in each segment's tags
         committed = commit_organ_segments(
             segments, self.volume_node, self.segmentation_node, self.replace_existing, self.name
         )
         timings = dict(info.get("timings_s") or {})
-        prediction = Prediction(labels, timings)
+        prediction = Prediction(labels, timings, quality=quality)
         return NodeResult(committed.segmentation_node, committed.segment_ids, committed.created,
                           committed.replaced, prediction, timings)
 

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> dict:
         "device": str(logic.device),
         "timings_s": {**prediction.timings, "total": round(time.perf_counter() - t0, 3)},
         "organ_volumes_ml": organ_volumes_ml(prediction.labels),
+        "quality": prediction.quality.to_dict(),  # plausibility, back to the module's segment tags
     }
     write_text_atomic(out / RESULT_FILE, json.dumps(result, indent=2))
     return result

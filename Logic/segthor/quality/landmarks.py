@@ -1,0 +1,140 @@
+"""Coarse anatomy found by thresholds alone: body, lungs, mediastinal blood pool and spine, per axial slice.
+
+Computed once per CT on a decimated patient-aligned view (in-plane voxels of ~5 mm; every slice kept),
+so it costs a fraction of a second even for a 512x512x300 CT. Used by the input checks (does the scan cover the
+thorax, is the body cut, contrast phase) and by the organ checks (where the spine is).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from segthor.io.volume import Volume
+from segthor.quality import thresholds as T
+from segthor.quality.frame import PatientFrame
+
+# In-plane decimation target: thresholds and areas need no finer grid.
+_TARGET_IN_PLANE_MM = 5.0
+
+
+@dataclass
+class Landmarks:
+    """Per-slice findings in the patient frame (index k grows towards the head; positions in mm from voxel 0).
+
+    `spine_y_mm[k]` is the mean posterior coordinate (mm, growing towards the back) of the spine's dense bone on
+    slice k, NaN where none was found.
+    """
+
+    frame: PatientFrame
+    body_slices: np.ndarray  # bool [S]
+    lung_slices: np.ndarray  # bool [S]
+    fov_cut_sides: dict[str, int]  # edge -> number of slices on which the body touches it
+    spine_y_mm: np.ndarray  # float [S]
+    mediastinum_hu: float | None  # upper-quartile HU of the mediastinal blood pool; None: no lung slices
+
+    @property
+    def n_slices(self) -> int:
+        return int(self.body_slices.size)
+
+    def slice_z_mm(self, k: np.ndarray | int) -> np.ndarray | float:
+        return np.asarray(k, dtype=float) * self.frame.spacing_zyx[0]
+
+    def lung_extent_mm(self) -> float:
+        ks = np.flatnonzero(self.lung_slices)
+        return 0.0 if ks.size == 0 else float((ks[-1] - ks[0] + 1) * self.frame.spacing_zyx[0])
+
+    def lung_range(self) -> tuple[int, int] | None:
+        ks = np.flatnonzero(self.lung_slices)
+        return None if ks.size == 0 else (int(ks[0]), int(ks[-1]))
+
+
+def _decimated(ct: Volume, frame: PatientFrame) -> tuple[np.ndarray, tuple[float, float, float]]:
+    view = frame.view(ct.array)
+    sy = max(1, int(_TARGET_IN_PLANE_MM // max(frame.spacing_zyx[1], 1e-6)))
+    sx = max(1, int(_TARGET_IN_PLANE_MM // max(frame.spacing_zyx[2], 1e-6)))
+    small = np.asarray(view[:, ::sy, ::sx], dtype=np.float32)
+    return small, (frame.spacing_zyx[0], frame.spacing_zyx[1] * sy, frame.spacing_zyx[2] * sx)
+
+
+def find_landmarks(ct: Volume) -> Landmarks:
+    """Body, lung, field-of-view and spine findings of a CT in HU (any orientation)."""
+    from scipy import ndimage
+
+    frame = PatientFrame.of(ct)
+    hu, spacing = _decimated(ct, frame)
+    n_s, n_p, n_l = hu.shape
+    dense = hu > T.BODY_HU
+    labels, count = ndimage.label(dense)
+    if count:
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        body = labels == int(np.argmax(sizes))
+    else:
+        body = dense
+    del labels
+    # Fill each axial slice separately: lungs are holes of the body on a slice, not in 3D (they open at the top).
+    # Holes = background pieces (connected within their slice) that do not touch the slice's edge.
+    in_plane = np.zeros((3, 3, 3), bool)
+    in_plane[1] = ndimage.generate_binary_structure(2, 1)
+    background, _ = ndimage.label(~body, structure=in_plane)
+    edge_labels = np.unique(np.concatenate([background[:, [0, -1], :].ravel(), background[:, :, [0, -1]].ravel()]))
+    touches_edge = np.zeros(int(background.max()) + 1, bool)
+    touches_edge[edge_labels[edge_labels > 0]] = True
+    outside = touches_edge[background]
+    del background
+    filled = ~outside
+    enclosed_air = filled & ~body & (hu < T.LUNG_HU)
+    body_area = filled.sum(axis=(1, 2))
+    air_area = enclosed_air.sum(axis=(1, 2))
+    body_slices = body_area > 0
+    lung_slices = body_slices & (air_area >= T.LUNG_AREA_FRACTION * np.maximum(body_area, 1))
+
+    # Field of view: the anterior edge cut means the chest wall (and what lies behind it) is cut. A lateral
+    # edge counts only where the thorax itself reaches it (enclosed lung within FOV_LUNG_EDGE_MM of that edge):
+    # arms and the table cut by the edge hold none of the four organs and are cut in most chest CTs.
+    near = max(1, int(round(T.FOV_LUNG_EDGE_MM / spacing[2])))
+    fov_cut = {"anterior": int(np.count_nonzero(body[:, 0, :].mean(axis=1) > T.FOV_EDGE_FRACTION))}
+    for side, col, band in (("right", 0, slice(0, near)), ("left", n_l - 1, slice(n_l - near, n_l))):
+        touches = body[:, :, col].mean(axis=1) > T.FOV_EDGE_FRACTION
+        lung_near = enclosed_air[:, :, band].any(axis=(1, 2)) & lung_slices
+        fov_cut[side] = int(np.count_nonzero(touches & lung_near))
+
+    # Per-slice body centre (posterior and left coordinates, in decimated voxels) and front/back rows.
+    p_idx = np.arange(n_p, dtype=np.float64)
+    l_idx = np.arange(n_l, dtype=np.float64)
+    area = np.maximum(body_area, 1)
+    rows_count = filled.sum(axis=2)  # [S, P]
+    centre_p = rows_count @ p_idx / area
+    centre_l = filled.sum(axis=1) @ l_idx / area
+    rows_with_body = rows_count > 0
+    front = np.argmax(rows_with_body, axis=1)
+    back = n_p - 1 - np.argmax(rows_with_body[:, ::-1], axis=1)
+    pp = p_idx[None, :, None]
+    ll = l_idx[None, None, :]
+
+    # Spine: dense bone behind the body's centre, near the midline (its mean posterior coordinate per slice).
+    half_width = T.SPINE_HALF_WIDTH_MM / spacing[2]
+    band = (np.abs(ll - centre_l[:, None, None]) <= half_width) & (pp > centre_p[:, None, None])
+    bone = (hu > T.BONE_HU) & filled & band
+    bone_rows = bone.sum(axis=2)
+    n_bone = bone_rows.sum(axis=1)
+    spine_y = np.where(n_bone >= 3, bone_rows @ p_idx / np.maximum(n_bone, 1) * spacing[1], np.nan)
+    spine_y[~body_slices] = np.nan
+
+    # Mediastinal blood pool: the central band in front of the spine on slices that show lung.
+    mediastinum = None
+    if lung_slices.any():
+        depth = (back - front)[:, None, None]
+        box = (
+            (np.abs(ll - centre_l[:, None, None]) <= 0.15 * n_l)
+            & (pp >= front[:, None, None] + 0.2 * depth)
+            & (pp <= front[:, None, None] + 0.55 * depth)
+            & lung_slices[:, None, None]
+        )
+        pooled = hu[box & body & (hu >= T.MEDIASTINUM_HU[0]) & (hu <= T.MEDIASTINUM_HU[1])]
+        if pooled.size >= 20:
+            # Upper quartile: the blood pool rather than the vessel walls, myocardium and soft tissue around it.
+            mediastinum = float(np.percentile(pooled, 75))
+    return Landmarks(frame, body_slices, lung_slices, fov_cut, spine_y, mediastinum)

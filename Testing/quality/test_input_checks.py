@@ -1,0 +1,131 @@
+"""Input checks: each fires on a constructed CT made to break it, and stays quiet on the good one."""
+
+import numpy as np
+import pytest
+from thorax_helpers import METADATA, make_thorax
+
+from segthor.errors import InputError
+from segthor.io.volume import Volume
+from segthor.quality import check_input, training_spacing_range
+from segthor.quality.frame import PatientFrame
+
+
+def _fired(ct, metadata=METADATA):
+    quality, _ = check_input(ct, metadata)
+    return {w.check for w in quality.warnings}, quality
+
+
+def test_good_thorax_is_quiet():
+    fired, quality = _fired(make_thorax()[0])
+    assert fired == set()
+    region = quality.facts["body_region"]
+    assert region["lungs_present"] and region["lung_slice_range_from_inferior"] == [8, 35]
+    assert quality.facts["contrast"]["phase_estimate"] == "non-contrast"
+
+
+def test_no_lungs_is_outside_the_thorax():
+    fired, quality = _fired(make_thorax(lungs=None)[0])
+    assert fired == {"outside_thorax"}
+    assert "no lungs" in quality.warnings[0].message
+
+
+def test_few_lung_slices_is_mostly_outside_the_thorax():
+    fired, quality = _fired(make_thorax(lungs=(36, 39))[0])
+    assert fired == {"outside_thorax"}
+    assert "only 4 of 40 slices" in quality.warnings[0].message
+
+
+def test_chest_wider_than_the_field_of_view():
+    # The chest wall and the lungs' outer edge lie beyond the image's left and right edges.
+    fired, quality = _fired(make_thorax(body_half_width_mm=200.0, lung_half_width_mm=95.0)[0])
+    assert fired == {"fov_cuts_body"}
+    assert quality.facts["field_of_view"]["slices_cut_by_edge"]["left"] == 28  # the slices with lung
+
+
+def test_arms_cut_by_the_field_of_view_do_not_count():
+    ct = make_thorax(arms=True)[0]
+    assert (ct.array[:, :, 0] > -500).any() and (ct.array[:, :, -1] > -500).any()  # the arms reach both edges
+    fired, quality = _fired(ct)
+    assert fired == set()
+    assert quality.facts["field_of_view"]["slices_cut_by_edge"] == {"anterior": 0, "right": 0, "left": 0}
+
+
+def test_spacing_outside_the_trained_range():
+    ct = make_thorax()[0]
+    narrow = {"training_spacing_range_mm": {"in_plane": [0.9, 1.4], "slice": [2.0, 3.0]}}
+    fired, quality = _fired(ct, narrow)
+    assert fired == {"pixel_size", "slice_spacing"}
+    assert quality.facts["spacing"]["trained_range_source"] == "model package"
+    # No range in the package: SegTHOR's acquisition range is assumed, and said so.
+    ranges, recorded = training_spacing_range({})
+    assert not recorded and ranges["in_plane"] == (0.90, 1.37)
+
+
+def test_bundled_models_record_their_training_spacing():
+    import json
+    from pathlib import Path
+
+    files = sorted((Path(__file__).parents[2] / "SegTHORSlicer" / "Resources" / "Models").glob("*/model.json"))
+    assert files
+    for path in files:
+        _, recorded = training_spacing_range(json.loads(path.read_text(encoding="utf-8")))
+        assert recorded, path
+
+
+def _rotated(ct: Volume, degrees: float, axis: str = "x") -> Volume:
+    a = np.radians(degrees)
+    c, s = np.cos(a), np.sin(a)
+    rot = np.array([[1, 0, 0], [0, c, -s], [0, s, c]]) if axis == "x" else np.eye(3)
+    return Volume(ct.array, ct.spacing, ct.origin, rot)
+
+
+def test_tilted_slices_are_oblique():
+    fired, _ = _fired(_rotated(make_thorax()[0], 12.0))
+    assert "oblique" in fired and "non_axial" not in fired
+
+
+def test_coronal_acquisition_is_not_axial():
+    ct = make_thorax()[0]
+    # Store it as a coronal acquisition: image axes L, S, P (so slices are stacked front to back).
+    coronal = Volume(np.ascontiguousarray(np.transpose(ct.array, (1, 0, 2))), ct.spacing, ct.origin,
+                     np.array([[1.0, 0, 0], [0, 0, 1.0], [0, 1.0, 0]]))
+    fired, _ = _fired(coronal)
+    assert fired == {"non_axial"}  # the anatomy is still found: the checks view it in the patient frame
+
+
+def test_patient_frame_undoes_flips_and_permutations():
+    ct = make_thorax()[0]
+    # Stored with image x (array axis 2) = S, image y = P, image z (array axis 0) = -L.
+    array = np.ascontiguousarray(np.transpose(ct.array, (2, 1, 0))[::-1])
+    flipped = Volume(array, ct.spacing, ct.origin, np.array([[0, 0, -1.0], [0, 1.0, 0], [1.0, 0, 0]]))
+    np.testing.assert_array_equal(PatientFrame.of(flipped).view(flipped.array), ct.array)
+
+
+@pytest.mark.parametrize(("blood", "phase"), [(40.0, "non-contrast"), (140.0, "venous"), (320.0, "arterial")])
+def test_contrast_phase_estimate(blood, phase):
+    fired, quality = _fired(make_thorax(blood_hu=blood)[0])
+    assert quality.facts["contrast"]["phase_estimate"] == phase
+    assert "contrast_phase" not in fired
+
+
+def test_contrast_phase_the_model_was_not_trained_on():
+    metadata = {**METADATA, "training_contrast_phases": ["non-contrast"]}
+    fired, quality = _fired(make_thorax(blood_hu=320.0)[0], metadata)
+    assert fired == {"contrast_phase"}
+    assert "arterial" in quality.warnings[0].message
+
+
+@pytest.mark.parametrize(("spacing", "word"), [((12.0, 12.0, 5.0), "pixels"), ((5.0, 5.0, 30.0), "between slices")])
+def test_coarse_voxels_are_refused_in_one_line(spacing, word):
+    ct = make_thorax()[0]
+    with pytest.raises(InputError, match=word) as info:
+        check_input(Volume(ct.array, spacing), METADATA, name="coarse.nii.gz")
+    assert "\n" not in str(info.value) and "coarse.nii.gz" in str(info.value)
+
+
+def test_tight_crop_through_the_lungs_says_why_no_lungs_were_found():
+    ct = make_thorax()[0]
+    crop = Volume(np.ascontiguousarray(ct.array[:, 14:44, 4:28]), ct.spacing)  # through chest wall and right lung
+    fired, quality = _fired(crop)
+    assert fired == {"fov_cuts_body", "outside_thorax"}
+    assert "cut so tightly" in next(w.message for w in quality.warnings if w.check == "outside_thorax")
