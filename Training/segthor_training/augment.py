@@ -21,7 +21,7 @@ class AugmentConfig:
     scale_range: tuple[float, float] = (0.9, 1.1)
     translation_px: float = 10.0
     elastic_probability: float = 0.0
-    elastic_grid: int = 2  # control-point mesh per axis (000_: 2x2x2)
+    elastic_grid: int = 2  # control-point mesh per axis ([Lambert2020]: 2x2x2)
     elastic_sigma_px: float = 4.0  # standard deviation of control-point displacements
 
     @classmethod
