@@ -3,7 +3,7 @@
 The entry is a name or an object:
 
     "inferer": "slices2d"
-    "inferer": {"name": "sliding_window3d", "roi_size": [96, 192, 192], "overlap": 0.5, "sigma_scale": 0.125}
+    "inferer": {"name": "sliding_window3d", "roi_size": [128, 192, 192], "overlap": 0.5, "sigma_scale": 0.125}
 
 A package without it (every package written before it existed) gets the default of its network kind, from the
 network's `spatial_dims`: 2 -> "slices2d", 3 -> "sliding_window3d" with the defaults below. The inferers
@@ -25,10 +25,11 @@ INFERER_NAMES = (SLICES_2D, SLIDING_WINDOW_3D)
 DEFAULT_BY_SPATIAL_DIMS = {2: SLICES_2D, 3: SLIDING_WINDOW_3D}
 
 # Sliding-window defaults. The window is in network-grid voxels (z, y, x), a multiple of the 3D net's stride
-# (2, 8, 8); at the demo's 3 x 3 x 4 mm grid it spans 384 x 576 x 576 mm, a whole chest, so a chest CT is one
-# window and its labels are those of one pass over the volume. Overlap 0.5 and sigma 1/8 of the window are
+# (2, 8, 8); at the demo's 3 x 3 x 4 mm grid it spans 512 x 576 x 576 mm, a whole chest, so a chest CT is one
+# window and its labels are those of one pass over the volume (as before inferers existed); a finer grid or a
+# longer scan is covered by several windows. Overlap 0.5 and sigma 1/8 of the window are
 # nnU-Net's tile step and Gaussian (MONAI's SlidingWindowInferer takes the same 0.125 default).
-DEFAULT_ROI_SIZE = (96, 192, 192)
+DEFAULT_ROI_SIZE = (128, 192, 192)
 DEFAULT_OVERLAP = 0.5
 DEFAULT_SIGMA_SCALE = 0.125
 _KEYS = {SLICES_2D: {"name"}, SLIDING_WINDOW_3D: {"name", "roi_size", "overlap", "sigma_scale"}}
