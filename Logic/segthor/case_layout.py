@@ -27,6 +27,7 @@ IMAGE_SUFFIXES = FILE_SUFFIXES
 SEG_NRRD_SUFFIX = ".seg.nrrd"
 LABEL_SUFFIXES = (SEG_NRRD_SUFFIX, *IMAGE_SUFFIXES)
 SEGTHOR_GT_STEM = "GT"  # Patient_01/GT.nii.gz
+SEGTHOR_GT_FILE = f"{SEGTHOR_GT_STEM}.nii.gz"  # what `segthor phantom` writes beside Patient_01.nii.gz
 LABELS_SUFFIX = "_labels"  # <case>_labels.nii.gz, the label file `segthor segment` writes
 # Name endings that mark a file as a label image, most explicit first.
 LABEL_MARKERS = (LABELS_SUFFIX, "_label", "_gt", "_seg", "_mask")
@@ -38,6 +39,12 @@ CT_LAYOUT_HELP = (
     f"expected image files ({', '.join(IMAGE_SUFFIXES)}), SegTHOR-style Patient_XX/Patient_XX.nii.gz folders, "
     "or one DICOM series per sub-folder"
 )
+
+
+def labels_file_name(case: str, suffix: str = ".nii.gz") -> str:
+    """The label file `segthor segment` writes for `case` ('Patient_01_labels.nii.gz'), found again by
+    `find_reference` and `find_label_files`."""
+    return f"{case}{LABELS_SUFFIX}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -186,9 +193,9 @@ def find_reference(case: CaseInput, reference_dir: str | os.PathLike[str] | None
     root = Path(reference_dir)
     candidates = []
     for name in dict.fromkeys([case.name, case_name_for(case.image)]):
-        candidates += [root / name / f"{SEGTHOR_GT_STEM}.nii.gz", root / name / f"{name}_GT.nii.gz"]
+        candidates += [root / name / SEGTHOR_GT_FILE, root / name / f"{name}_GT.nii.gz"]
         for suffix in IMAGE_SUFFIXES:
-            candidates += [root / f"{name}{LABELS_SUFFIX}{suffix}", root / f"{name}_GT{suffix}"]
+            candidates += [root / labels_file_name(name, suffix), root / f"{name}_GT{suffix}"]
             if root.resolve() != case.image.parent.resolve():
                 candidates.append(root / f"{name}{suffix}")
     return next((p for p in candidates if p.is_file()), None)
