@@ -23,6 +23,7 @@ from segthor.case_layout import CaseInput, discover_cases, find_reference
 from segthor.errors import CancelledError, InputError, OutputError, SegthorError
 from segthor.io.atomic import write_text_atomic
 from segthor.io.writable import output_errors
+from segthor.metrics.registry import names as metric_names
 from segthor.organs import ORGANS
 
 __all__ = ["BatchSummary", "CaseInput", "discover_cases", "find_reference", "run_batch", "split_for_rank"]
@@ -74,8 +75,7 @@ CSV_FIELDS = (
     ["case", "status", "needs_review", "seconds", "device", "model"]
     + [f"status_{o.key}" for o in ORGANS]
     + [f"volume_ml_{o.key}" for o in ORGANS]
-    + [f"dice_{o.key}" for o in ORGANS]
-    + [f"hd95_{o.key}" for o in ORGANS]
+    + [f"{metric}_{o.key}" for metric in metric_names("brief") for o in ORGANS]  # the registry's brief view
     + ["input_checks", "flags", "message"]
 )
 
@@ -110,7 +110,7 @@ def summary_row(case: CaseInput, status: str, report: dict[str, Any] | None, sec
         row["device"] = report.get("device", "")
         row["model"] = (report.get("model") or {}).get("id", "")
         for key, m in (report.get("metrics") or {}).items():
-            for metric in ("dice", "hd95"):
+            for metric in metric_names("brief"):
                 value = (m or {}).get(metric)
                 row[f"{metric}_{key}"] = "" if value is None else round(float(value), 4)
     return row
