@@ -196,3 +196,10 @@ def test_inferer_entry_is_read_checked_and_defaulted(tmp_path):
     (folder / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match=r"model\.json: inferer 'slices2d' cannot run a 3D network"):
         load_model_package(folder)
+
+
+def test_every_inferer_name_has_an_inferer():
+    from segthor.inference.inferers import INFERERS
+    from segthor.model_packages.inferer_spec import DEFAULT_BY_SPATIAL_DIMS, INFERER_NAMES
+
+    assert set(INFERERS) == set(INFERER_NAMES) == set(DEFAULT_BY_SPATIAL_DIMS.values())
