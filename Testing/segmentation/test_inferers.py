@@ -146,7 +146,7 @@ def test_slice_inferer_gives_todays_labels_on_a_phantom():
     from segthor.phantom import generate_case
     from segthor.preprocessing import Recipe, preprocess, restore_labels
 
-    case = generate_case(3, size=96, n_slices=24)
+    case = generate_case(3, size=64, n_slices=16)
     package = load_model_package(DEFAULT_MODEL_ID, "cpu")
     device = resolve_device("cpu")
     assert isinstance(inferer_for(package), SliceInferer)
