@@ -14,7 +14,7 @@ from typing import Any
 
 from segthor.inference.checks import check_ct_volume
 from segthor.inference.postprocess import PostprocessOptions
-from segthor.inference.prediction import Prediction, predict
+from segthor.inference.prediction import Prediction, inferer_for, predict
 from segthor.inference.progress import CancelToken, Progress, ProgressCallback, StageTimer
 from segthor.io.volume import Volume
 from segthor.logic import file_case, node_case
@@ -97,6 +97,8 @@ class SegmentationLogic:
         return self._device
 
     def model_info(self) -> dict[str, Any]:
+        """What the case report records of the model: id, package path, architecture, version, sha256 of the
+        weights, the inferer with its settings, and the disclaimer."""
         package = self.load_model()
         meta = package.metadata
         return {
@@ -105,6 +107,7 @@ class SegmentationLogic:
             "architecture": meta.get("architecture"),
             "version": meta.get("version"),
             "sha256": meta.get("sha256"),
+            "inferer": inferer_for(package).spec.to_dict(),  # how the network ran (window, overlap for 3D)
             "disclaimer": package.disclaimer,
         }
 
