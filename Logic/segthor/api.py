@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from segthor.batch_runner import BatchSummary, CaseInput, discover_cases, run_batch
+from segthor.errors import InputError
 from segthor.inference.progress import ProgressCallback
 from segthor.logic import CaseResult, SegmentationLogic
 from segthor.metrics.evaluation import EvaluationReport
@@ -90,6 +91,8 @@ def batch(
 
     types = parse_output_types(output_types)
     cases = discover_cases(input_dir)  # a wrong folder is reported before the model loads
+    if reference_dir is not None and not Path(reference_dir).is_dir():  # else every case silently lacks metrics
+        raise InputError(f"reference folder {reference_dir} is not a folder; give the folder of the reference labels")
     if wants_dicom(types):
         not_dicom = [c.name for c in cases if not c.image.is_dir()]
         if not_dicom:
@@ -97,7 +100,7 @@ def batch(
             raise dicom_input_error(f"case(s) {shown}", types)
     check_writable_dir(output_dir)  # and so is an output folder that cannot be written
     logic = SegmentationLogic(model, device, postprocess, batch_size)
-    logic.load_model()  # a missing model is one error up front, not one per case
+    package = logic.load_model()  # a missing model is one error up front, not one per case
 
     def segment_case(case: CaseInput, reference: Path | None) -> dict[str, Any]:
         result = logic.segment_file(
@@ -106,7 +109,8 @@ def batch(
         )
         return result.report
 
-    return run_batch(segment_case, input_dir, output_dir, reference_dir, resume, rank, world_size, show_progress)
+    return run_batch(segment_case, input_dir, output_dir, reference_dir, resume, rank, world_size, show_progress,
+                     model_sha256=package.metadata.get("sha256"))
 
 
 def evaluate(

@@ -54,8 +54,14 @@ def split_for_rank(cases: Sequence[CaseInput], rank: int, world_size: int) -> li
     return list(cases[rank::world_size])
 
 
-def finished_report(output_dir: Path, case: CaseInput) -> dict[str, Any] | None:
-    """The case JSON when a previous run completed this case from this input (it is written last, atomically)."""
+def finished_report(
+    output_dir: Path, case: CaseInput, model_sha256: str | None = None, reference: Path | None = None
+) -> dict[str, Any] | None:
+    """The case JSON when a previous run completed this case from this input (it is written last, atomically).
+
+    With `model_sha256` (the weights' sha256 of this run), results of another model are not finished work;
+    with `reference`, results computed without this reference (no metrics, or another file's) are not either.
+    """
     from segthor.outputs.case_files import input_key
 
     path = output_dir / f"{case.name}.json"
@@ -68,6 +74,12 @@ def finished_report(output_dir: Path, case: CaseInput) -> dict[str, Any] | None:
     recorded = report.get("input_resolved")
     if isinstance(recorded, str) and recorded != input_key(case.image):
         return None  # another input's results under this name: not this case's
+    if model_sha256 and (report.get("model") or {}).get("sha256") != model_sha256:
+        return None  # another model's segmentation: --resume must not pass it off as this run's
+    if reference is not None:
+        previous = report.get("reference")
+        if not previous or Path(previous).resolve() != reference.resolve():
+            return None  # the metrics asked for now are not in the old report
     return report
 
 
@@ -162,10 +174,12 @@ def run_batch(
     rank: int | None = None,
     world_size: int | None = None,
     show_progress: bool = True,
+    model_sha256: str | None = None,
 ) -> BatchSummary:
     """Run `segment_case(case, reference) -> report` over this rank's cases; a failing case is recorded
     and the others still run. Writes summary.csv (summary_rank<N>.csv per rank under torchrun) after every
-    case. With `resume`, a case finished earlier from the same input is not run again; its row ("resumed")
+    case. With `resume`, a case finished earlier from the same input (by the model whose weights have
+    `model_sha256`, when given, and with the same reference) is not run again; its row ("resumed")
     carries the results and time of its case JSON. An output folder that cannot be written is an
     ``OutputError`` before any case runs."""
     from tqdm import tqdm
@@ -185,13 +199,14 @@ def run_batch(
     for case in bar:
         bar.set_postfix_str(case.name)
         t0 = time.perf_counter()
-        previous = finished_report(out, case) if resume else None
+        reference = find_reference(case, reference_dir)
+        previous = finished_report(out, case, model_sha256, reference) if resume else None
         if previous is not None:
             seconds = float((previous.get("timings_s") or {}).get("total") or 0.0)
             summary.rows.append(summary_row(case, "resumed", previous, seconds, "finished in a previous run"))
         else:
             try:
-                report = segment_case(case, find_reference(case, reference_dir))
+                report = segment_case(case, reference)
                 summary.rows.append(summary_row(case, "ok", report, time.perf_counter() - t0))
             except CancelledError:
                 raise

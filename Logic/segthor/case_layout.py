@@ -61,8 +61,13 @@ def _image_suffix(name: str) -> str | None:
 
 
 def case_name_for(path: str | os.PathLike[str]) -> str:
-    """'Patient_01' for Patient_01.nii.gz, Patient_01.seg.nrrd, or a DICOM folder named Patient_01."""
+    """'Patient_01' for Patient_01.nii.gz, Patient_01.seg.nrrd, or a DICOM folder named Patient_01.
+
+    A folder given as '.', './' or '..' is named by what it resolves to (not '', which would give hidden
+    outputs '.json', '.seg.nrrd')."""
     name = Path(path).name
+    if name in ("", ".", ".."):
+        name = Path(path).resolve().name
     suffix = _image_suffix(name)
     return name[: -len(suffix)] if suffix else name
 

@@ -49,3 +49,23 @@ class OverwriteRefusedError(InputError):
 
     def __str__(self) -> str:
         return self.worded(type(self).option)
+
+
+def brief(exc: BaseException, limit: int = 300) -> str:
+    """A library exception's message as one short line, for the end of a user-facing error.
+
+    SimpleITK's messages span several lines and start with its own source path ("Exception thrown in
+    SimpleITK ImageFileReader_Execute: /.../sitkImageReaderBase.cxx:99: sitk::ERROR: ..."); only the text after
+    the last "ERROR:" says what is wrong. Whitespace runs (newlines included) become one space; the result is
+    cut at `limit` characters.
+    """
+    text = str(exc).strip() or type(exc).__name__
+    if "ERROR:" in text:
+        text = text.rsplit("ERROR:", 1)[1]
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def one_line(message: str) -> str:
+    """`message` with every whitespace run that holds a line break turned into one space (CLI errors are one line)."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())

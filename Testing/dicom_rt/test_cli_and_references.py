@@ -23,8 +23,9 @@ from segthor.organs import ORGANS
 @pytest.fixture(scope="module")
 def segmented(ct_dir, band_package, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    return segment(ct_dir, out, model=band_package, device="cpu",
-                   output_types="seg-nrrd,nifti,rtstruct,dicom-seg", postprocess="none")
+    # No clean-up: the default drops aorta pieces under 2 ml, which the tiny phantom's aorta is.
+    return segment(ct_dir, out, model=band_package, device="cpu", postprocess="none",
+                   output_types="seg-nrrd,nifti,rtstruct,dicom-seg")
 
 
 def test_segment_writes_rtstruct_and_seg_that_match_the_nifti(segmented, ct_dir, labels_truth):
@@ -163,3 +164,21 @@ def test_dicom_reference_without_its_ct_is_one_clear_error(segmented, ct_dir, tm
         read_dicom_labels(outputs["rtstruct"], ct_dir=other)
     with pytest.raises(InputError, match="drawn on another CT"):
         segment(other, tmp_path / "o", model="unused", device="cpu", reference=outputs["dicom_seg"])
+
+
+def test_a_series_with_blanked_uids_is_refused_before_any_work_for_dicom_outputs(ct_dir, band_package, tmp_path):
+    # De-identified series (e.g. a test series with empty SOP Class/Instance UIDs) are readable, but no RTSTRUCT or
+    # SEG can refer to their slices: highdicom failed with a KeyError traceback after the segmentation.
+    import shutil
+
+    folder = tmp_path / "anon"
+    shutil.copytree(ct_dir, folder)
+    for path in folder.iterdir():
+        ds = pydicom.dcmread(path)
+        ds.SOPClassUID, ds.SOPInstanceUID, ds.StudyInstanceUID = "", "", ""
+        ds.save_as(path)
+    with pytest.raises(InputError, match=r"have no SOPClassUID, SOPInstanceUID, StudyInstanceUID .*other output types"):
+        segment(folder, tmp_path / "out", model=band_package, device="cpu", output_types="seg-nrrd,rtstruct")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    result = segment(folder, tmp_path / "out", model=band_package, device="cpu", output_types="seg-nrrd")
+    assert Path(result.report["outputs"]["seg_nrrd"]).is_file()  # the CT itself is still usable

@@ -170,3 +170,24 @@ def test_dciodvfy_finds_no_error(written):
         result = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
         errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")]
         assert not errors, (path.name, errors)
+
+
+def test_seg_of_a_series_with_a_one_word_patient_name_warns_nothing(tmp_path, labels_truth):
+    # Real series (e.g. the IBSI chest CT) carry names such as "PAT1"; highdicom's name check is not the user's
+    # business and its warning broke the CLI's output.
+    import warnings
+
+    import pydicom
+    from dicom_helpers import phantom_ct, write_ct_series
+
+    folder = tmp_path / "pat1"
+    for path in write_ct_series(phantom_ct(labels_truth), folder):
+        ds = pydicom.dcmread(path)
+        ds.PatientName = "PAT1"
+        ds.save_as(path)
+    ct = read_volume(folder)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_dicom_seg(ct.with_array(labels_truth), read_series(folder), tmp_path / "seg.dcm", DESCRIPTION)
+    assert [str(w.message) for w in caught if "person name" in str(w.message)] == []
+    assert pydicom.dcmread(tmp_path / "seg.dcm").PatientName == "PAT1"

@@ -60,3 +60,48 @@ def test_segthor_error_becomes_one_line_and_exit_2(tmp_path, capsys):
     assert "no_such_ct.nii.gz" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("name", ["ct.nii.gz", "ct.nrrd", "ct.mha"])
+def test_a_text_file_with_an_image_suffix_is_one_line_without_library_internals(tmp_path, capsys, name):
+    # SimpleITK's message spans lines and names its own C++ source file; the user sees one line about their file.
+    fake = tmp_path / name
+    fake.write_text("hello, I am not a CT\n")
+    code = main(["segment", str(fake), "-o", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("segthor segment: error: could not read")
+    assert name in err and ".cxx" not in err and "Exception thrown" not in err
+
+
+def test_multi_line_error_messages_print_as_one_line(capsys):
+    from segthor.errors import InputError, brief, one_line
+
+    assert one_line("first\n  second\n\nthird") == "first second third"
+    sitk_like = RuntimeError("Exception thrown in SimpleITK X: /src/a.cxx:99:\nsitk::ERROR: Unable to read \"f\"")
+    assert brief(sitk_like) == 'Unable to read "f"'
+    assert brief(RuntimeError("x" * 400)).endswith("...") and len(brief(RuntimeError("x" * 400))) == 300
+    assert str(InputError("a\nb")) == "a\nb"  # the exception keeps its text; the CLI prints it on one line
+
+
+@pytest.mark.parametrize("argv", [["phantom", "{f}/out", "--size", "64"], ["train", "{d}", "-o", "{f}/run"]])
+def test_an_output_under_a_regular_file_says_so_in_plain_words(tmp_path, capsys, argv):
+    regular = tmp_path / "a_file"
+    regular.write_text("user data\n")
+    (tmp_path / "data").mkdir()
+    code = main([a.format(f=regular, d=tmp_path / "data") for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "a path component is a file, not a folder" in err and "not a directory" not in err
+    assert regular.read_text() == "user data\n"
+
+
+def test_os_errors_in_plain_words():
+    import errno
+
+    from segthor.io.writable import describe_os_error
+
+    assert describe_os_error(NotADirectoryError(errno.ENOTDIR, "Not a directory")) == (
+        "a path component is a file, not a folder")
+    assert describe_os_error(IsADirectoryError(errno.EISDIR, "Is a directory")) == "it is a folder, not a file"
+    assert describe_os_error(PermissionError(errno.EACCES, "Permission denied")) == "permission denied"

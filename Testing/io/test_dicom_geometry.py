@@ -170,6 +170,19 @@ def test_folder_without_dicom_says_so(tmp_path):
         read_volume(tmp_path / "empty")
 
 
+def test_folder_with_only_an_rtstruct_names_it(tmp_path):
+    # The RTSTRUCT's own folder given instead of the CT's: say what is there and where it goes.
+    import pydicom
+
+    files = write_series(tmp_path / "ct", axial_positions(4, 2.0))
+    ds = pydicom.dcmread(files[0])
+    ds.Modality = "RTSTRUCT"
+    (tmp_path / "rs").mkdir()
+    ds.save_as(tmp_path / "rs" / "RS.dcm")
+    with pytest.raises(InputError, match=r"holds no DICOM image series, only RTSTRUCT RS\.dcm; .*--reference"):
+        read_volume(tmp_path / "rs")
+
+
 def test_compressed_transfer_syntax_is_still_decoded_by_gdcm(tmp_path):
     """Pixels stay with SimpleITK/GDCM: an RLE-compressed series reads like the plain one."""
     files = write_series(tmp_path / "plain", axial_positions(8, 2.0))

@@ -55,3 +55,33 @@ def test_agreeing_transforms_give_no_warning_and_a_resampled_grid_drops_the_head
     other = Volume(ct.array, (1.0, 1.0, 1.0), ct.origin, ct.direction, nifti=ct.nifti)  # another grid
     write_volume(other, tmp_path / "other.nii.gz")
     assert read_volume(tmp_path / "other.nii.gz").same_geometry(other)
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nii"])
+def test_a_truncated_nifti_is_refused_not_zero_filled(tmp_path, suffix):
+    # ITK read a NIfTI cut short (a copy or download interrupted) with the missing voxels as zeros.
+
+    from segthor.errors import InputError
+
+    data = (np.arange(20 * 32 * 32) % 2000 - 1000).astype(np.int16).reshape(32, 32, 20)
+    whole = tmp_path / f"whole{suffix}"
+    nib.save(nib.Nifti1Image(data, np.eye(4)), whole)
+    np.testing.assert_array_equal(read_volume(whole).array.transpose(2, 1, 0), data)
+    for keep in (0.6, 0.05):
+        cut = tmp_path / f"cut{suffix}"
+        cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * keep)])
+        with pytest.raises(InputError, match=r"is incomplete: \d+ bytes of its voxel data are missing"):
+            read_volume(cut)
+
+
+def test_complete_niftis_with_scaling_or_extensions_are_not_called_incomplete(tmp_path):
+
+    data = (np.arange(8 * 16 * 16) % 2000 - 1000).astype(np.int16).reshape(16, 16, 8)
+    scaled = nib.Nifti1Image(data, np.eye(4))
+    scaled.header.set_slope_inter(0.5, -10)  # ITK returns float32: twice the stored bytes
+    nib.save(scaled, tmp_path / "scaled.nii.gz")
+    assert read_volume(tmp_path / "scaled.nii.gz").array.dtype == np.float32
+    extended = nib.Nifti1Image(data, np.eye(4))
+    extended.header.extensions.append(nib.nifti1.Nifti1Extension("comment", b"a comment" * 20))
+    nib.save(extended, tmp_path / "ext.nii")
+    assert read_volume(tmp_path / "ext.nii").array.shape == (8, 16, 16)

@@ -128,3 +128,43 @@ def test_nsd_tolerance_option_reaches_the_metric(case_folders, tmp_path):
     for organ in ("heart", "aorta"):
         assert loose["pred"]["summary"][organ]["nsd"]["mean"] >= tight["pred"]["summary"][organ]["nsd"]["mean"]
         assert loose["pred"]["summary"][organ]["nsd"]["mean"] > 0.9
+
+
+def test_a_wrong_against_is_named_as_itself_before_any_case_is_evaluated(case_folders, tmp_path, monkeypatch):
+    from segthor.metrics import evaluation
+
+    pred, other, ref = case_folders
+    evaluated = []
+    monkeypatch.setattr(evaluation, "evaluate_paths", lambda *a, **k: evaluated.append(a))
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / "Patient_01.nii.gz").write_bytes((other / "Patient_01.nii.gz").read_bytes())
+    for bad, words in ((tmp_path / "partial", "have no second prediction (against) in"),
+                       (other / "Patient_01.nii.gz", "got second prediction (against)"),
+                       (tmp_path / "missing", "second prediction (against)")):
+        with pytest.raises(InputError, match=r"second prediction \(against\)") as exc:
+            evaluate(pred, ref, against=bad)
+        assert words in str(exc.value) and "got prediction" not in str(exc.value)
+    assert evaluated == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+def test_a_bad_nsd_tolerance_names_the_option(case_folders, capsys, value):
+    from segthor.cli.main import main
+
+    pred, _, ref = case_folders
+    assert main(["evaluate", str(pred), str(ref), "--nsd-tolerance", value]) == 2
+    err = capsys.readouterr().err
+    assert "--nsd-tolerance must be a positive number (mm)" in err and "nsd_tolerance_mm" not in err
+
+
+def test_an_output_file_named_like_an_input_or_image_is_refused(case_folders, tmp_path):
+    # `--csv ref.nii.gz` replaced the user's reference labels with a CSV table.
+    pred, _, ref = case_folders
+    gt = ref / "Patient_01" / "GT.nii.gz"
+    before = gt.read_bytes()
+    for kwargs in ({"csv": gt}, {"json": tmp_path / "new.nii.gz"}, {"plot": tmp_path / "x.dcm"}):
+        with pytest.raises(InputError, match="would replace an image or label file"):
+            evaluate(pred / "Patient_01_labels.nii.gz", gt, **kwargs)
+    assert gt.read_bytes() == before and not (tmp_path / "new.nii.gz").exists()
+    report = evaluate(pred / "Patient_01_labels.nii.gz", gt, csv=tmp_path / "m.csv")
+    assert (tmp_path / "m.csv").is_file() and report.written

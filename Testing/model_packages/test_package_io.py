@@ -175,3 +175,14 @@ def test_weights_file_must_stay_inside_the_package(enet_package):
     (folder / METADATA_FILE).write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="weights_file must be a file name"):
         load_model_package(folder)
+
+
+def test_a_training_run_folder_given_as_model_points_at_its_package(enet_package, tmp_path):
+    import shutil
+
+    _, folder = enet_package
+    run = tmp_path / "run"
+    shutil.copytree(folder, run / "model")
+    with pytest.raises(ModelError, match=r"looks like a training run: give its package folder .*run[/\\]model"):
+        load_model_package(run)
+    assert load_model_package(run / "model").metadata["id"]

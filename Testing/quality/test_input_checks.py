@@ -59,6 +59,12 @@ def test_spacing_outside_the_trained_range():
     # No range in the package: SegTHOR's acquisition range is assumed, and said so.
     ranges, recorded = training_spacing_range({})
     assert not recorded and ranges["in_plane"] == (0.90, 1.37)
+    messages = [w.message for w in quality.warnings]
+    assert all("the model's trained range" in m for m in messages), messages
+    # ... and the message does not pass SegTHOR's range off as the model's (a package trained on other data).
+    _, assumed = _fired(ct, {})
+    messages = [w.message for w in assumed.warnings if w.check in ("pixel_size", "slice_spacing")]
+    assert messages and all("SegTHOR's acquisition range (the model records none)" in m for m in messages)
 
 
 def test_bundled_models_record_their_training_spacing():

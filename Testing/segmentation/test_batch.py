@@ -136,3 +136,34 @@ def test_two_processes_under_torchrun_env_split_and_merge(tmp_path):
     assert sorted(done) == [f"Patient_{i:02d}" for i in range(1, 6)]
     with open(out / "summary.csv", newline="") as f:
         assert sorted(r["case"] for r in csv.DictReader(f)) == sorted(done)
+
+
+def test_resume_redoes_cases_of_another_model_or_without_the_reference_now_given(tmp_path):
+    # --resume --model B after a run of model A, or --resume --reference-dir after a run without one, must not
+    # pass the old results off as this run's ("finished earlier, results kept").
+    root = _segthor_layout(tmp_path / "in", n=2)
+    out = tmp_path / "out"
+    calls = []
+
+    def segmenter(sha):
+        def segment_case(case, reference):
+            calls.append(case.name)
+            report = {"case": case.name, "status": "ok", "model": {"id": sha, "sha256": sha},
+                      "reference": str(reference) if reference else None, "timings_s": {"total": 1.0}}
+            (out / f"{case.name}.json").write_text(json.dumps(report))
+            return report
+        return segment_case
+
+    run_batch(segmenter("aaa"), root, out, show_progress=False, model_sha256="aaa")
+    calls.clear()
+    summary = run_batch(segmenter("aaa"), root, out, resume=True, show_progress=False, model_sha256="aaa")
+    assert calls == [] and [r["status"] for r in summary.rows] == ["resumed", "resumed"]
+    summary = run_batch(segmenter("bbb"), root, out, resume=True, show_progress=False, model_sha256="bbb")
+    assert calls == ["Patient_01", "Patient_02"] and [r["status"] for r in summary.rows] == ["ok", "ok"]
+    calls.clear()
+    summary = run_batch(segmenter("bbb"), root, out, reference_dir=root, resume=True, show_progress=False,
+                        model_sha256="bbb")
+    assert calls == ["Patient_01", "Patient_02"]  # the old reports have no metrics for this reference
+    calls.clear()
+    run_batch(segmenter("bbb"), root, out, reference_dir=root, resume=True, show_progress=False, model_sha256="bbb")
+    assert calls == []  # same model, same reference: kept

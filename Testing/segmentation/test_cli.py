@@ -102,3 +102,19 @@ def test_batch_cli_with_one_bad_case(tmp_path, tiny_model_dir, capsys):
     assert (out / "a.json").is_file() and (out / "c.json").is_file() and not (out / "b.json").exists()
     assert main(["batch", str(cases), "-o", str(out), "--model", str(tiny_model_dir), "--resume", "-q"]) == 1
     assert "0 segmented, 2 finished earlier" in capsys.readouterr().out
+
+
+def test_the_verdict_counts_the_lines_it_names():
+    # A reading warning and an input check were both printed as "input warning:", and the verdict said
+    # "1 input warning(s)" under two such lines.
+    from segthor.cli.segment import format_report
+
+    organ = {"status": "ok", "reasons": []}
+    report = {"case": "c", "model": {"id": "m"}, "device": "cpu", "timings_s": {"total": 1.0},
+              "organ_volumes_ml": {"heart": 1.0}, "input_warnings": ["1 missing slice regularised"],
+              "quality": {"needs_review": True, "input": {"warnings": [{"check": "pixel_size", "message": "px"}]},
+                          "organs": {"heart": organ}},
+              "metrics": None, "outputs": {}}
+    text = format_report(report)
+    assert text.count("input warning: ") == 1 and text.count("input check: ") == 1
+    assert "NEEDS REVIEW (1 input check(s), 0 organ(s) flagged)" in text

@@ -238,3 +238,56 @@ def test_batch_never_replaces_another_inputs_case_without_overwrite(tmp_path, ti
     assert json.loads((out / "a.json").read_text()) == foreign  # untouched
     assert main([*args, "--overwrite"]) == 0
     assert json.loads((out / "a.json").read_text())["input_resolved"] == str((tmp_path / "in" / "a.nii.gz").resolve())
+
+
+@pytest.mark.parametrize("name", ["../escape", "sub/case", ".hidden", "..", "a\\b"])
+def test_a_case_name_that_is_not_a_plain_file_name_is_refused(tmp_path, small_ct, tiny_model_dir, no_inference,
+                                                              capsys, name):
+    # --case-name ../escape wrote escape.json and escape.seg.nrrd beside the output folder.
+    out = tmp_path / "out"
+    assert main(["segment", str(small_ct), "-o", str(out), "--case-name", name, *_model_args(tiny_model_dir)]) == 2
+    assert "is not a plain file name" in _one_line_error(capsys, "segment")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_a_dicom_folder_given_as_dot_is_named_after_the_folder(tmp_path, tiny_model_dir, monkeypatch):
+    # `cd image && segthor segment . -o out` wrote hidden files '.json' and '.seg.nrrd'.
+    from pydicom.uid import generate_uid
+
+    from segthor.case_layout import case_name_for
+
+    folder = write_dicom_series(tmp_path / "p1" / "image", make_ct(shape=(6, 30, 30)).array, "P1", generate_uid())
+    monkeypatch.chdir(folder)
+    assert case_name_for(".") == case_name_for("./") == "image" and case_name_for("..") == "p1"
+    assert main(["segment", ".", "-o", str(tmp_path / "out"), *_model_args(tiny_model_dir)]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir())[:2] == ["image.json", "image.seg.nrrd"]
+
+
+def test_outputs_never_replace_the_cases_own_reference(tmp_path, small_ct, tiny_model_dir, no_inference, capsys):
+    # Loose files chest.nii.gz + chest_labels.nii.gz (the reference) segmented into their own folder: the labels
+    # output would have replaced the user's reference (and been scored against itself).
+    folder = small_ct.parent
+    reference = write_volume(make_ct(shape=(6, 30, 30)).with_array(np.ones((6, 30, 30), np.uint8)),
+                             folder / "chest_labels.nii.gz")
+    before = reference.read_bytes()
+    args = ["segment", str(small_ct), "-o", str(folder), "--reference", str(reference), *_model_args(tiny_model_dir)]
+    assert main(args) == 2
+    assert "is this case's reference" in _one_line_error(capsys, "segment")
+    assert reference.read_bytes() == before
+    assert main(["batch", str(folder), "-o", str(folder), "--reference-dir", str(folder),
+                 *_model_args(tiny_model_dir)]) == 1  # the case fails, the reference stays
+    assert reference.read_bytes() == before
+
+
+def test_a_missing_reference_or_reference_folder_is_one_line_before_any_work(tmp_path, small_ct, tiny_model_dir,
+                                                                            no_inference, capsys):
+    # batch --reference-dir with a typo ran every case without metrics and said nothing.
+    out = tmp_path / "out"
+    args = ["segment", str(small_ct), "-o", str(out), "--reference", str(tmp_path / "typo.nii.gz")]
+    assert main([*args, *_model_args(tiny_model_dir)]) == 2
+    assert "reference " + str(tmp_path / "typo.nii.gz") + " does not exist" in _one_line_error(capsys, "segment")
+    for bad in (tmp_path / "typo", small_ct):
+        args = ["batch", str(small_ct.parent), "-o", str(out), "--reference-dir", str(bad)]
+        assert main([*args, *_model_args(tiny_model_dir)]) == 2
+        assert "is not a folder" in _one_line_error(capsys, "batch")
+    assert not out.exists() or not any(out.iterdir())

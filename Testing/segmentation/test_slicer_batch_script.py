@@ -95,6 +95,13 @@ def test_batch_script_segments_a_dicom_folder_and_a_nifti_and_survives_a_bad_cas
     assert script.main([*args, "--resume"]) == 1
     assert {k: r["status"] for k, r in _rows(out).items()} == {
         "nifti_case": "resumed", "dicom_case": "resumed", "broken": "error"}
+    # ... and by this model: a case another model segmented is segmented again.
+    report = json.loads((out / "nifti_case.json").read_text())
+    report["model"]["sha256"] = "0" * 64
+    (out / "nifti_case.json").write_text(json.dumps(report))
+    assert script.main([*args, "--resume"]) == 1
+    assert {k: r["status"] for k, r in _rows(out).items()} == {
+        "nifti_case": "ok", "dicom_case": "resumed", "broken": "error"}
 
 
 def test_batch_script_exits_non_zero_on_a_bad_folder(tmp_path):

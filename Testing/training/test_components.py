@@ -201,3 +201,14 @@ def test_ground_truth_that_does_not_fit_its_ct_is_refused(tmp_path):
         load_case(CaseFiles("Patient_01", image, bad_values), RECIPES["fast2d"])
     with pytest.raises(InputError, match="does not match its CT"):
         load_case(CaseFiles("Patient_01", image, bad_shape), RECIPES["fast2d"])
+
+
+def test_a_data_folder_without_cases_leaves_no_run_that_refuses_the_corrected_command(tmp_path):
+    # `segthor train empty/ -o run/` used to write run/config.json before finding no case; the corrected
+    # `segthor train data/ -o run/` was then refused ("already holds a training run").
+    from segthor_training.trainer import CONFIG_FILE, train
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no SegTHOR-format cases"):
+        train(tmp_path / "empty", tmp_path / "run", "enet_fast2d", device="cpu", progress=False)
+    assert not (tmp_path / "run" / CONFIG_FILE).exists()

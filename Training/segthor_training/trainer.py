@@ -191,12 +191,11 @@ def train(
         # Interpret the config before config.json is written: a typo in a recipe or --set must not leave a
         # folder that refuses a corrected run ("already holds a training run") and fails again on --resume.
         recipe_obj, net, loss_fn = _build_from_config(config)
-        if info.is_main:
-            write_text_atomic(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
-
-        files = find_cases(data_dir)
+        files = find_cases(data_dir)  # so is a data folder without cases
         if config.max_cases:
             files = files[: config.max_cases]
+        if info.is_main:
+            write_text_atomic(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
         if info.is_main:
             load_or_make_split(out, [f.patient for f in files], config.validation_fraction, config.split_seed)
         ddp.barrier(info)

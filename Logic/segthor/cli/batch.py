@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder with reference labels (<case>/GT.nii.gz or <case>_labels.nii.gz); "
                              "adds metrics to the reports and the summary")
     parser.add_argument("--resume", action="store_true",
-                        help="do not redo cases finished earlier from the same input (their results are kept)")
+                        help="do not redo cases finished earlier from the same input by the same model and with the "
+                             "same reference (their results are kept)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace results in OUTDIR that another input left under the same case name")
     add_map_argument(parser)

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from segthor._version import __version__
-from segthor.errors import CancelledError, OverwriteRefusedError, SegthorError
+from segthor.errors import CancelledError, OverwriteRefusedError, SegthorError, one_line
 
 SUBCOMMANDS = ("phantom", "segment", "batch", "evaluate", "train", "models")
 
@@ -72,16 +72,17 @@ def _run(args: argparse.Namespace) -> int:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
     except CancelledError as exc:
-        print(f"segthor {args.command}: cancelled: {exc}", file=sys.stderr)
+        print(f"segthor {args.command}: cancelled: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_CANCELLED
     except SegthorError as exc:
-        print(f"segthor {args.command}: error: {exc}", file=sys.stderr)
+        print(f"segthor {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         from segthor.io.writable import describe_os_error
 
-        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        print(f"segthor {args.command}: error:{where} {describe_os_error(exc)}", file=sys.stderr)
+        where = f" {exc.filename}:" if getattr(exc, "filename", None) else ""
+        print(f"segthor {args.command}: error:{where} {describe_os_error(exc)}; check the path and its permissions",
+              file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"segthor {args.command}: interrupted", file=sys.stderr)

@@ -53,9 +53,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from segthor.phantom import write_cohort
+    from segthor.phantom.params import MAX_SIZE, MIN_SIZE, MIN_SLICES
 
+    # The options' own names in the messages (the generator's checks name its API parameters).
     if args.cases < 1:
         raise InputError(f"--cases must be at least 1 (got {args.cases})")
+    if args.seed is not None and args.seed < 0:
+        raise InputError(f"--seed must be a non-negative integer (got {args.seed})")
+    if not MIN_SIZE <= args.size <= MAX_SIZE:
+        raise InputError(f"--size must be between {MIN_SIZE} and {MAX_SIZE} pixels (got {args.size})")
+    if args.slices is not None and args.slices < MIN_SLICES:
+        raise InputError(f"--slices must be at least {MIN_SLICES} (got {args.slices}) to hold neck-to-abdomen anatomy")
+    if args.first_index < 0:
+        raise InputError(f"--first-index must be non-negative (got {args.first_index})")
     start = time.perf_counter()
 
     def report(path, case) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from segthor.dicom_rt.series import SourceSeries, read_headers, series_from_headers
-from segthor.errors import InputError
+from segthor.errors import InputError, brief
 from segthor.io.volume import FILE_SUFFIXES, Volume
 from segthor.organs import ORGANS
 from segthor.segment_mapping import organ_for_segment
@@ -203,7 +203,7 @@ def read_seg_labels(
     try:
         seg = hd.seg.segread(path)
     except Exception as exc:  # highdicom raises several types for files that are not valid SEGs
-        raise InputError(f"could not read {path} as a DICOM SEG: {exc}") from exc
+        raise InputError(f"could not read {path} as a DICOM SEG: {brief(exc)}") from exc
     entries = []
     for item in seg.SegmentSequence:
         codes = list(item.get("SegmentedPropertyTypeCodeSequence", []))

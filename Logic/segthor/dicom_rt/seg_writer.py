@@ -10,6 +10,7 @@ references its SOP instance); empty frames are left out, as highdicom does by de
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -72,22 +73,26 @@ def build_dicom_seg(
 
     stack = labels_on_series(labels, series)
     source = series.first
-    seg = hd.seg.Segmentation(
-        source_images=series.datasets,
-        pixel_array=stack,  # a label map: value n is segment n
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=segment_descriptions(algorithm_name, algorithm_version),
-        series_instance_uid=generate_uid(),
-        series_number=int(source.get("SeriesNumber", 0) or 0) + 1001,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="SegTHORSlicer",
-        manufacturer_model_name="segthor",
-        software_versions=software_version or "unknown",
-        device_serial_number="0",
-        content_description=series_description[:64],
-        content_label="SEGTHOR",
-    )
+    with warnings.catch_warnings():
+        # highdicom checks the patient name it copies from the CT ("PAT1" has one component); the user cannot
+        # fix the source series, and the warning would break the CLI's one-line output.
+        warnings.filterwarnings("ignore", ".*unlikely to represent the intended person name", UserWarning)
+        seg = hd.seg.Segmentation(
+            source_images=series.datasets,
+            pixel_array=stack,  # a label map: value n is segment n
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=segment_descriptions(algorithm_name, algorithm_version),
+            series_instance_uid=generate_uid(),
+            series_number=int(source.get("SeriesNumber", 0) or 0) + 1001,
+            sop_instance_uid=generate_uid(),
+            instance_number=1,
+            manufacturer="SegTHORSlicer",
+            manufacturer_model_name="segthor",
+            software_versions=software_version or "unknown",
+            device_serial_number="0",
+            content_description=series_description[:64],
+            content_label="SEGTHOR",
+        )
     seg.SeriesDescription = series_description[:64]
     return seg
 

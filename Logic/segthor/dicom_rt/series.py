@@ -228,6 +228,25 @@ def read_input_series(folder: str | os.PathLike[str], series: str | None = None)
     return series_from_headers(chosen.folder, list(zip(chosen.files, chosen.headers, strict=True)), chosen.uid)
 
 
+# What an RTSTRUCT or SEG must copy or refer to from every source slice (PS3.3 C.8.8.5, C.8.20.2, C.12.1).
+REFERABLE_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID")
+
+
+def require_referable(series: SourceSeries, what: str = "RTSTRUCT and DICOM SEG outputs") -> None:
+    """Raise InputError (one line) when a slice of `series` lacks a UID that DICOM outputs must refer to.
+
+    Anonymisers that blank UIDs (e.g. a de-identified test series with an empty SOP Instance UID) leave a
+    series segthor can read but no output can point to: nothing would link the contours to the slices.
+    """
+    missing = sorted({key for s in series.slices for key in REFERABLE_UIDS if not str(s.dataset.get(key, "") or "")})
+    if missing:
+        raise InputError(
+            f"the CT slices in {series.folder} have no {', '.join(missing)} (removed by an anonymiser?); {what} "
+            "must refer to them: export the series with its UIDs, or ask for other output types than rtstruct "
+            "and dicom-seg"
+        )
+
+
 def read_series(
     folder: str | os.PathLike[str], series_uid: str | None = None, frame_of_reference_uid: str | None = None
 ) -> SourceSeries:

@@ -82,6 +82,16 @@ def _is_image(header) -> bool:
     return "Rows" in header and "Columns" in header and "SeriesInstanceUID" in header
 
 
+def _non_image_files(folder: Path, shown: int = 3) -> str:
+    """'RTSTRUCT DCM_RS_1.dcm, SEG seg.dcm' for the DICOM files directly in `folder` that are not images."""
+    names = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        header = _read_header(path)
+        if header is not None and not _is_image(header):
+            names.append(f"{str(getattr(header, 'Modality', '') or 'DICOM')} {path.name}")
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 def find_series(folder: Path) -> list[Series]:
     """The image series whose files lie directly in `folder`, in order of SeriesNumber then UID."""
     found: dict[str, Series] = defaultdict(lambda: Series("", folder))
@@ -121,6 +131,12 @@ def choose_series(folder: Path, series: str | None = None) -> tuple[Series, list
         below = _folders_with_series(folder, SEARCH_DEPTH)
         all_below = [s for _, group in below for s in group]
         if not all_below:
+            others = _non_image_files(folder)
+            if others:  # e.g. the RTSTRUCT's own folder given instead of the CT's
+                raise InputError(
+                    f"{folder} holds no DICOM image series, only {others}; give the folder of the CT series they "
+                    "were drawn on (an RTSTRUCT or SEG can be given as --reference)"
+                )
             raise InputError(
                 f"{folder} holds no DICOM image series (nor its subfolders); give a NIfTI/NRRD/MHA file or the "
                 "folder of a CT series"

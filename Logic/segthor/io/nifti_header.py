@@ -95,3 +95,44 @@ def write_nifti(array_zyx: np.ndarray, transforms: NiftiTransforms, path: Path) 
     image.header.set_xyzt_units(xyz=transforms.xyz_unit or "mm")
     image.header.set_data_dtype(array_zyx.dtype)
     nib.save(image, str(path))
+
+
+def missing_data_bytes(path: str | os.PathLike[str], data_bytes: int) -> int:
+    """How many bytes of voxel data a NIfTI file lacks (0 when complete); `data_bytes`: voxels x bytes per voxel
+    of the image read from it, used only when nibabel cannot read the header.
+
+    ITK reads a truncated NIfTI (a copy or download cut short) without complaint, filling the missing voxels
+    with zeros, so the CT would be segmented half empty. Expected size: the header's vox_offset (at least 352)
+    plus voxels x bytes per stored voxel. A plain .nii is checked by its size; a
+    .nii.gz first by the gzip trailer's ISIZE (uncompressed size mod 2**32, RFC 1952), and only when that
+    disagrees (a cut file, or several gzip members) by decompressing it to the end.
+    """
+    import gzip
+    import zlib
+
+    import nibabel as nib
+
+    offset = 352  # the smallest NIfTI-1 offset (348-byte header + 4 extension bytes)
+    try:
+        header = nib.load(str(path)).header
+        offset = max(offset, int(header["vox_offset"]))  # get_data_offset() says 0 once loaded
+        # The stored type, not the one read: ITK returns scaled (scl_slope) data as floats.
+        data_bytes = int(np.prod(header.get_data_shape())) * header.get_data_dtype().itemsize
+    except Exception:  # noqa: BLE001 - a header nibabel cannot read: the image's own size is the best guess
+        pass
+    expected = offset + int(data_bytes)
+    path = Path(path)
+    if not str(path).lower().endswith(".gz"):
+        return max(0, expected - path.stat().st_size)
+    with open(path, "rb") as f:
+        f.seek(-min(4, path.stat().st_size), os.SEEK_END)
+        if int.from_bytes(f.read(4), "little") == expected % 2**32:
+            return 0
+    got = 0
+    try:
+        with gzip.open(path, "rb") as f:
+            while chunk := f.read(1 << 22):
+                got += len(chunk)
+    except (EOFError, OSError, zlib.error):
+        pass  # cut short: `got` is what could be read
+    return max(0, expected - got)

@@ -16,8 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from segthor.errors import InputError
-from segthor.io.nifti_header import NiftiTransforms, disagreement_warning, is_nifti, read_transforms, write_nifti
+from segthor.errors import InputError, brief
+from segthor.io.nifti_header import (
+    NiftiTransforms,
+    disagreement_warning,
+    is_nifti,
+    missing_data_bytes,
+    read_transforms,
+    write_nifti,
+)
 
 # Suffixes SimpleITK reads as one file; a folder is read as a DICOM series.
 FILE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -149,8 +156,11 @@ def read_volume(path: str | os.PathLike[str], series: str | None = None) -> Volu
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
-        raise InputError(f"could not read {path}: the file is corrupt or not an image ({exc})") from exc
+        raise InputError(f"could not read {path}: the file is corrupt or not an image ({brief(exc)})") from exc
     volume = Volume.from_sitk(image)
+    if is_nifti(path) and (missing := missing_data_bytes(path, volume.array.nbytes)):
+        raise InputError(f"{path} is incomplete: {missing} bytes of its voxel data are missing (a copy or download "
+                         "cut short?); copy the file again")
     if is_nifti(path):
         volume.nifti = read_transforms(path)
         if volume.nifti is not None:

@@ -8,6 +8,7 @@ whole inference.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -15,9 +16,15 @@ from pathlib import Path
 
 from segthor.errors import OutputError
 
+# The OS's words where they do not say what is wrong with the user's path.
+_PLAINER = {errno.ENOTDIR: "a path component is a file, not a folder", errno.EISDIR: "it is a folder, not a file"}
+
 
 def describe_os_error(exc: OSError) -> str:
-    """'permission denied' / 'no space left on device' ... (the OS's words, without the errno number)."""
+    """'permission denied' / 'no space left on device' ... (the OS's words, without the errno number; plainer
+    words for 'not a directory' and 'is a directory')."""
+    if exc.errno in _PLAINER and (exc.strerror or "").lower() in ("not a directory", "is a directory"):
+        return _PLAINER[exc.errno]
     return (exc.strerror or str(exc) or exc.__class__.__name__).lower()
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from segthor._version import __version__
 from segthor.case_layout import case_name_for
+from segthor.errors import InputError
 from segthor.inference.checks import check_ct_volume
 from segthor.inference.memory import check_file_fits
 from segthor.inference.progress import StageTimer
@@ -60,7 +61,12 @@ def segment_file(
     from segthor.io.writable import check_writable_dir
     from segthor.metrics.reference_image import read_reference_image
     from segthor.outputs import CasePaths, write_image_outputs, write_report
-    from segthor.outputs.case_files import choose_case_name, input_key, write_dicom_case_outputs
+    from segthor.outputs.case_files import (
+        check_outputs_spare,
+        choose_case_name,
+        input_key,
+        write_dicom_case_outputs,
+    )
     from segthor.outputs.output_types import dicom_input_error, parse_output_types, wants_dicom
     from segthor.segment_mapping import read_user_map
 
@@ -75,15 +81,19 @@ def segment_file(
         if not Path(input_path).is_dir():
             raise dicom_input_error(Path(input_path).name, types)
         from segthor.dicom_rt.deps import require_dicom_packages
-        from segthor.dicom_rt.series import read_input_series
+        from segthor.dicom_rt.series import read_input_series, require_referable
 
         require_dicom_packages()
         source_series = read_input_series(input_path, series)
+        require_referable(source_series)
     check_writable_dir(output_dir)
     case = choose_case_name(
         output_dir, input_path, case_name or case_name_for(input_path), case_name is not None, overwrite
     )
     paths = CasePaths.for_case(output_dir, case, types)
+    check_outputs_spare(paths, input_path, reference)  # never write over the user's CT or reference
+    if reference and not Path(reference).exists():  # before the CT is read and segmented
+        raise InputError(f"reference {reference} does not exist; give a label image, .seg.nrrd, RTSTRUCT or SEG")
     with timer.stage("read"):
         progress.report(0.0, f"reading {Path(input_path).name}")
         check_file_fits(input_path)

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segthor._version import __version__
+from segthor.errors import InputError
 from segthor.io.writable import check_writable_files, output_errors
 from segthor.metrics import registry
+from segthor.metrics.cases import pair_cases
 from segthor.metrics.cohort import CohortEvaluation, evaluate_paths, status_counts, summarize
 from segthor.metrics.result import HD95_POOLED
 from segthor.metrics.tables import comparison_table, summary_table
@@ -105,10 +107,13 @@ def evaluate(
     """
     organs = list(organs) if organs is not None else None
     user_map = read_user_map(segment_map)
+    _check_outputs_spare_inputs({"CSV": csv, "JSON": json, "plot": plot}, [pred, ref, against])
     check_writable_files([p for p in (csv, json, plot) if p is not None])
     options = {"organs": organs, "hd95": hd95, "restricted": restricted, "segment_map": user_map,
                "ct_dir": reference_ct}
     options["options"] = registry.metric_options(metric_options)  # a bad option fails before any file is read
+    if against is not None:  # a wrong second prediction fails before the first is evaluated, named as itself
+        pair_cases(against, ref, pred_role="second prediction (against)")
     cohort = evaluate_paths(pred, ref, resample_to_reference=resample_to_reference, on_case=on_case, **options)
     report = EvaluationReport(cohort)
     if against is not None:
@@ -125,6 +130,25 @@ def evaluate(
         report.written.clear()
         raise
     return report
+
+
+def _check_outputs_spare_inputs(outputs: Mapping[str, PathLike | None], inputs: Sequence[PathLike | None]) -> None:
+    """InputError when an output file (CSV, JSON, plot) is one of the input files, or is named like an image or
+    DICOM file (``--csv ref.nii.gz``: a slip that would overwrite the user's labels with a table)."""
+    from segthor.io.volume import FILE_SUFFIXES
+
+    inputs_resolved = {Path(p).resolve() for p in inputs if p is not None}
+    for kind, path in outputs.items():
+        if path is None:
+            continue
+        if Path(path).resolve() in inputs_resolved or Path(path).name.lower().endswith((*FILE_SUFFIXES, ".dcm")):
+            raise InputError(
+                f"the {kind} output {path} would replace an image or label file; give a new file name, "
+                f"e.g. metrics{OUTPUT_SUFFIXES[kind]}"
+            )
+
+
+OUTPUT_SUFFIXES = {"CSV": ".csv", "JSON": ".json", "plot": ".png"}
 
 
 def _write_outputs(report: EvaluationReport, csv: PathLike | None, json: PathLike | None, plot: PathLike | None):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from segthor.case_layout import SEG_NRRD_SUFFIX
-from segthor.errors import InputError
+from segthor.errors import InputError, brief
 from segthor.io.volume import Volume, read_volume
 from segthor.organs import ORGANS
 from segthor.segment_mapping import organ_for_segment
@@ -167,7 +167,7 @@ def _read_with_slicerio(path: Path) -> tuple[np.ndarray, list[Segment], dict]:
     try:
         seg = slicerio.read_segmentation(str(path))
     except Exception as exc:  # slicerio raises several types for damaged files
-        raise InputError(f"could not read the segmentation {path}: {exc}") from exc
+        raise InputError(f"could not read the segmentation {path}: {brief(exc)}") from exc
     voxels = np.asarray(seg["voxels"])
     if voxels.ndim == 3:
         voxels = voxels[np.newaxis]
@@ -218,7 +218,7 @@ def _read_with_sitk(path: Path) -> tuple[np.ndarray, list[Segment], dict]:
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
-        raise InputError(f"could not read the segmentation {path}: {exc}") from exc
+        raise InputError(f"could not read the segmentation {path}: {brief(exc)}") from exc
     array = sitk.GetArrayFromImage(image)
     # One layer reads as [z, y, x]; several as a vector image [z, y, x, layer].
     layers = array[np.newaxis] if image.GetNumberOfComponentsPerPixel() == 1 else np.moveaxis(array, -1, 0)

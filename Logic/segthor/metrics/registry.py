@@ -235,8 +235,13 @@ def add_parameter_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_arguments(args: argparse.Namespace) -> dict[str, float]:
-    """The ``metric_options`` given on a command line parsed with ``add_parameter_arguments``."""
-    return {p.name: getattr(args, p.name) for p in parameters() if getattr(args, p.name, None) is not None}
+    """The ``metric_options`` given on a command line parsed with ``add_parameter_arguments``; a value that is
+    not a positive number raises ``InputError`` naming the option (``--nsd-tolerance``), not the API key."""
+    given = {p: getattr(args, p.name) for p in parameters() if getattr(args, p.name, None) is not None}
+    for p, value in given.items():
+        if not np.isfinite(value) or value <= 0:
+            raise InputError(f"{p.flag} must be a positive number ({p.unit or 'value'}), got {value:g}")
+    return {p.name: value for p, value in given.items()}
 
 
 def compute_all(pair: MaskPair, empty_case: int | None) -> dict[str, float | None]:

@@ -221,7 +221,12 @@ def read_metadata(directory: Path) -> dict[str, Any]:
     """Parse and sanity-check `model.json`, with errors that name the file."""
     meta_path = directory / METADATA_FILE
     if not meta_path.is_file():
-        raise ModelError(f"{meta_path} is missing; a model package folder needs {METADATA_FILE} and {WEIGHTS_FILE}")
+        exported = directory / "model" / METADATA_FILE  # a `segthor train` run folder: its package is in model/
+        hint = f"; {directory} looks like a training run: give its package folder {exported.parent}" \
+            if exported.is_file() else ""
+        raise ModelError(
+            f"{meta_path} is missing; a model package folder needs {METADATA_FILE} and {WEIGHTS_FILE}{hint}"
+        )
     meta = read_json_object(meta_path, ModelError, hint="reinstall or re-export the model")
     missing = [k for k in REQUIRED_KEYS if k not in meta]
     if missing:

@@ -67,6 +67,24 @@ class CasePaths:
                 path.unlink(missing_ok=True)
 
 
+def check_outputs_spare(
+    paths: CasePaths, input_path: str | os.PathLike[str], reference: str | os.PathLike[str] | None = None
+) -> None:
+    """Raise ``InputError`` when an output file of the case would replace its own input or reference.
+
+    A folder of loose files ``a.nii.gz`` + ``a_labels.nii.gz`` (the reference) segmented into itself would
+    otherwise overwrite the user's labels with the prediction, and score the prediction against itself.
+    """
+    protected = {Path(p).resolve(): what for p, what in ((input_path, "input"), (reference, "reference")) if p}
+    for path in paths.all():
+        what = protected.get(path.resolve())
+        if what is not None:
+            raise InputError(
+                f"the output {path} is this case's {what}: writing it would replace your file; choose another "
+                "output folder or case name"
+            )
+
+
 def input_key(input_path: str | os.PathLike[str]) -> str:
     """How a case JSON records its input: the absolute path with links resolved."""
     return str(Path(input_path).resolve())
@@ -90,6 +108,17 @@ def other_input(paths: CasePaths, input_path: str | os.PathLike[str]) -> str | N
     return recorded if recorded is not None and recorded != input_key(input_path) else None
 
 
+def check_case_name(name: str) -> str:
+    """``name`` when it is a plain file name prefix; ``InputError`` for '', '.', '..', a leading '.' (hidden
+    files) or a folder separator (outputs would land outside the output folder, e.g. '../x')."""
+    if not name or name in (".", "..") or name.startswith(".") or "/" in name or "\\" in name or os.sep in name:
+        raise InputError(
+            f"case name {name!r} is not a plain file name (no '/', '\\', leading '.', or empty); give e.g. "
+            "--case-name patient01"
+        )
+    return name
+
+
 def choose_case_name(
     output_dir: str | os.PathLike[str],
     input_path: str | os.PathLike[str],
@@ -106,6 +135,8 @@ def choose_case_name(
     named ``image`` give ``image`` and ``patient2_image``. Outputs without a case JSON are an unfinished case
     and count as free.
     """
+    if explicit:
+        check_case_name(default_name)
     out = Path(output_dir)
     taken_by = other_input(CasePaths.for_case(out, default_name), input_path)
     if taken_by is None or overwrite:

@@ -135,6 +135,8 @@ def write_cohort(
         raise InputError(f"cases must be at least 1 (got {cases})")
     if first_index < 0:
         raise InputError(f"first_index must be non-negative (got {first_index})")
+    if seed < 0:  # numpy's seed sequence would raise a bare ValueError
+        raise InputError(f"seed must be a non-negative integer (got {seed})")
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} exists and is not a folder; give a folder for the phantoms")

@@ -130,13 +130,15 @@ def _check_spacing(frame: PatientFrame, metadata: Mapping[str, Any] | None, out:
         "trained_range_source": "model package" if recorded else "assumed (SegTHOR acquisition range)",
     }
     tol = T.SPACING_TOLERANCE
+    # Say where the range comes from: a package without one gets SegTHOR's, which its training data may not match.
+    whose = "the model's trained range" if recorded else "SegTHOR's acquisition range (the model records none)"
     lo, hi = ranges["in_plane"]
     if any(p < lo * (1 - tol) or p > hi * (1 + tol) for p in pixel):
-        out.warn("pixel_size", f"pixel size {pixel[0]:.2f} x {pixel[1]:.2f} mm is outside the model's trained range "
+        out.warn("pixel_size", f"pixel size {pixel[0]:.2f} x {pixel[1]:.2f} mm is outside {whose} "
                                f"({lo:g}-{hi:g} mm); results may be less accurate")
     lo, hi = ranges["slice"]
     if slice_mm < lo * (1 - tol) or slice_mm > hi * (1 + tol):
-        out.warn("slice_spacing", f"slice spacing {slice_mm:.2f} mm is outside the model's trained range "
+        out.warn("slice_spacing", f"slice spacing {slice_mm:.2f} mm is outside {whose} "
                                   f"({lo:g}-{hi:g} mm); results may be less accurate")
 
 
