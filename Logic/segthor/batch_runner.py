@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from segthor.case_layout import CaseInput, discover_cases, find_reference
-from segthor.errors import CancelledError, InputError, OutputError, SegthorError
+from segthor.errors import CancelledError, InputError, OutputError
 from segthor.io.atomic import write_text_atomic
 from segthor.io.writable import output_errors
 from segthor.metrics.registry import names as metric_names
@@ -101,7 +101,7 @@ def quality_cells(report: dict[str, Any]) -> dict[str, Any]:
     quality = report.get("quality")
     if not quality:
         return row
-    row["needs_review"] = "yes" if quality.get("needs_review") else "no"
+    row["needs_review"] = "yes" if report.get("needs_review", quality.get("needs_review")) else "no"
     flags = []
     for key, organ in (quality.get("organs") or {}).items():
         row[f"status_{key}"] = organ.get("status", "")
@@ -212,8 +212,9 @@ def run_batch(
                 raise
             except OutputError:
                 raise  # the output folder itself failed: every further case would fail the same way
-            except (SegthorError, OSError, RuntimeError, ValueError, MemoryError) as exc:
-                message = f"{exc.__class__.__name__}: {exc}"
+            except Exception as exc:  # any one case's failure, even a library's own bug, must not stop the batch
+                first_line = (str(exc).strip().splitlines() or [""])[0]
+                message = f"{exc.__class__.__name__}: {first_line}"
                 bar.write(f"segthor batch: {case.name} failed: {message}")
                 summary.rows.append(summary_row(case, "error", None, time.perf_counter() - t0, message))
         with output_errors("the batch summary"):

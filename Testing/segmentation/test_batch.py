@@ -167,3 +167,20 @@ def test_resume_redoes_cases_of_another_model_or_without_the_reference_now_given
     calls.clear()
     run_batch(segmenter("bbb"), root, out, reference_dir=root, resume=True, show_progress=False, model_sha256="bbb")
     assert calls == []  # same model, same reference: kept
+
+
+def test_an_unexpected_library_error_in_one_case_does_not_stop_the_batch(tmp_path, monkeypatch):
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    root = _segthor_layout(tmp_path / "in", n=3)
+
+    def segment_case(case, reference):
+        if case.name == "Patient_02":
+            raise AttributeError("'NoneType' object has no attribute 'SOPClassUID'\nsecond line of a library's message")
+        return {}
+
+    summary = run_batch(segment_case, root, tmp_path / "out", show_progress=False)
+    rows = {r["case"]: r for r in csv.DictReader(summary.csv_path.open())}
+    assert [rows[c]["status"] for c in ("Patient_01", "Patient_02", "Patient_03")] == ["ok", "error", "ok"]
+    # one line: the first of the library's message
+    assert rows["Patient_02"]["message"] == "AttributeError: 'NoneType' object has no attribute 'SOPClassUID'"
+    assert rows["Patient_02"]["needs_review"] == "yes"

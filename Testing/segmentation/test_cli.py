@@ -117,4 +117,4 @@ def test_the_verdict_counts_the_lines_it_names():
               "metrics": None, "outputs": {}}
     text = format_report(report)
     assert text.count("input warning: ") == 1 and text.count("input check: ") == 1
-    assert "NEEDS REVIEW (1 input check(s), 0 organ(s) flagged)" in text
+    assert "NEEDS REVIEW (1 input check(s), 0 organ(s) flagged, 1 input warning(s))" in text

@@ -27,6 +27,9 @@ def test_dicom_gap_is_reported_and_labels_are_on_the_regular_grid(tmp_path, tiny
     assert report["geometry"]["size_xyz"] == [16, 16, 9]
     printed = capsys.readouterr().out
     assert "input warning: " in printed and "1 missing slice" in printed
+    # a regularised input is flagged for review, and the verdict line counts the reading warnings
+    assert report["needs_review"] is True
+    assert "2 input warning(s)" in printed and "NEEDS REVIEW" in printed
     labels = nib.load(str(out / "patient_labels.nii.gz"))
     assert labels.shape == (16, 16, 9)
     np.testing.assert_allclose(labels.header.get_zooms(), (1.0, 1.0, 2.0))
@@ -43,6 +46,7 @@ def test_several_series_are_chosen_with_the_series_option(tmp_path, tiny_model_d
     assert main([*base, "--series", "7"]) == 0
     report = json.loads((tmp_path / "out" / "study.json").read_text())
     assert report["geometry"]["size_xyz"] == [16, 16, 6] and report["input_warnings"] == []
+    assert report["needs_review"] == report["quality"]["needs_review"]  # nothing from reading adds a flag
 
 
 def test_nifti_sform_qform_disagreement_is_reported_and_labels_keep_both(tmp_path, tiny_model_dir):

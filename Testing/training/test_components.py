@@ -203,6 +203,16 @@ def test_ground_truth_that_does_not_fit_its_ct_is_refused(tmp_path):
         load_case(CaseFiles("Patient_01", image, bad_shape), RECIPES["fast2d"])
 
 
+@pytest.mark.parametrize("generator, expected", [("segthor.phantom", True), ("segthor.phantom v2", True),
+                                                 ("segthor.phantomx", False), ("other", False), (None, False)])
+def test_data_summary_recognises_both_phantom_generators(tmp_path, generator, expected):
+    from segthor_training.dataset import is_phantom
+
+    (tmp_path / "Patient_01").mkdir()
+    (tmp_path / "Patient_01" / "Patient_01.json").write_text(json.dumps({"generator": generator}))
+    assert is_phantom(tmp_path, "Patient_01") is expected
+
+
 def test_a_data_folder_without_cases_leaves_no_run_that_refuses_the_corrected_command(tmp_path):
     # `segthor train empty/ -o run/` used to write run/config.json before finding no case; the corrected
     # `segthor train data/ -o run/` was then refused ("already holds a training run").

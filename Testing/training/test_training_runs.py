@@ -132,3 +132,21 @@ def test_time_limit_ends_the_epoch_early_and_still_exports(tiny_cohort, tmp_path
     info = json.loads((tmp_path / "t" / CHECKPOINTS / "last.json").read_text())["info"]
     assert info["global_step"] == 1
     assert len(list(csv.DictReader((tmp_path / "t" / "log.csv").open()))) == 1
+
+
+def test_init_weights_starts_from_a_package_and_refuses_another_network(tiny_cohort, tmp_path):
+    first = train(tiny_cohort, tmp_path / "a", "enet_fast2d", sets=TINY_ENET, export=True,
+                  **{**FAST, "epochs": 1, "steps_per_epoch": 1})
+    package = str(first.package_dir)
+    # Zero training steps: the exported weights are the package's own (up to the float16 rounding of both).
+    again = train(tiny_cohort, tmp_path / "b", "enet_fast2d", sets=TINY_ENET + [f"init_weights={json.dumps(package)}",
+                                                                               "optimizer.lr=0"],
+                  **{**FAST, "epochs": 1, "steps_per_epoch": 1})
+    # Parameters only: batch-norm running statistics move in a training forward pass even at lr 0.
+    a = dict(load_model_package(package).model.named_parameters())
+    b = dict(load_model_package(again.package_dir).model.named_parameters())
+    for key, value in a.items():
+        torch.testing.assert_close(b[key], value, atol=2e-3, rtol=2e-3)
+    with pytest.raises(InputError, match="init_weights"):
+        train(tiny_cohort, tmp_path / "c", "enet_fast2d", sets=[f"init_weights={json.dumps(package)}"],
+              **{**FAST, "epochs": 1, "steps_per_epoch": 1})

@@ -1,5 +1,7 @@
-"""Data augmentation of 000_ and 004_: random affine (rotation, isotropic scale, in-plane translation; never a
-mirror, which would be anatomically impossible) and B-spline elastic deformation on a 2x2(x2) control grid.
+"""Data augmentation of [Lambert2020] and [deReus]: random affine (rotation, isotropic scale, in-plane
+translation; never a mirror, which would be anatomically impossible) and B-spline elastic deformation on a
+2x2(x2) control grid; for transfer to real CT also an in-plane aspect change (body habitus) and appearance augmentation
+(`segthor_training.appearance`, the recipe's `augmentation.appearance` object).
 
 Works on 2D slices [y, x] and 3D crops [z, y, x]; rotations are in-plane (about z). SimpleITK resamples the
 image linearly and the labels with nearest neighbour through the same transform, in voxel units.
@@ -13,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from segthor_training.appearance import AppearanceConfig, apply_appearance
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -23,6 +27,8 @@ class AugmentConfig:
     elastic_probability: float = 0.0
     elastic_grid: int = 2  # control-point mesh per axis ([Lambert2020]: 2x2x2)
     elastic_sigma_px: float = 4.0  # standard deviation of control-point displacements
+    aspect_range: tuple[float, float] = (1.0, 1.0)  # extra x scale / y scale (wider or deeper chests)
+    appearance: AppearanceConfig = AppearanceConfig()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> AugmentConfig:
@@ -31,13 +37,19 @@ class AugmentConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown augmentation key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        if "scale_range" in d:
-            d["scale_range"] = tuple(d["scale_range"])
+        for key in ("scale_range", "aspect_range"):
+            if key in d:
+                d[key] = tuple(d[key])
+        d["appearance"] = AppearanceConfig.from_dict(d.get("appearance"))
         return cls(**d)
 
     @property
-    def active(self) -> bool:
+    def geometric(self) -> bool:
         return self.affine_probability > 0 or self.elastic_probability > 0
+
+    @property
+    def active(self) -> bool:
+        return self.geometric or self.appearance.active
 
 
 def _affine(dim: int, centre: list[float], rng: np.random.Generator, cfg: AugmentConfig) -> Any:
@@ -48,6 +60,9 @@ def _affine(dim: int, centre: list[float], rng: np.random.Generator, cfg: Augmen
     c, s = math.cos(angle) / scale, math.sin(angle) / scale  # the transform maps output to input points
     matrix = np.eye(dim)
     matrix[:2, :2] = [[c, -s], [s, c]]  # sitk's (x, y[, z]) order: rotate x, y about z
+    if cfg.aspect_range != (1.0, 1.0):
+        aspect = math.sqrt(rng.uniform(*cfg.aspect_range))
+        matrix[:2, :2] = matrix[:2, :2] @ np.diag([1.0 / aspect, aspect])  # output x stretched by aspect**2 vs y
     if dim == 3:
         matrix[2, 2] = 1.0 / scale
     shift = [rng.uniform(-cfg.translation_px, cfg.translation_px) for _ in range(2)] + [0.0] * (dim - 2)
@@ -67,9 +82,19 @@ def _elastic(image: Any, rng: np.random.Generator, cfg: AugmentConfig) -> Any:
     return t
 
 
-def augment(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Randomly deformed copies of a 2D or 3D image and its labels (unchanged when no transform fires)."""
+def augment(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
+            hu_per_unit: float = 500.0) -> tuple[np.ndarray, np.ndarray]:
+    """Randomly deformed and re-styled copies of a 2D [y, x] or 3D [z, y, x] image and its labels (the inputs
+    themselves when no transform fires). `hu_per_unit`: HU per network-input unit, used when the appearance
+    config does not set it. Geometry moves image and labels together; appearance changes the image only."""
+    image, labels = _geometric(image, labels, rng, cfg)
+    if cfg.appearance.active:
+        image = apply_appearance(image, labels, rng, cfg.appearance, cfg.appearance.hu_per_unit or hu_per_unit)
+    return image, labels
+
+
+def _geometric(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
+               ) -> tuple[np.ndarray, np.ndarray]:
     import SimpleITK as sitk
 
     do_affine = rng.random() < cfg.affine_probability

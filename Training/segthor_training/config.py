@@ -41,6 +41,7 @@ class TrainConfig:
     channels_last: bool = True  # 2D nets on CPU: ~1.4x faster convolutions
     threads: int | None = None
     time_limit_minutes: float | None = None  # stop at the first epoch end past this wall time (then export)
+    init_weights: str | None = None  # start from a model package (folder or catalogue id) of the same network
     checkpoint_steps: int = 0  # also save `last` every N steps (0: at epoch ends and on interruption only)
     validation_batch: int = 16
     model_id: str = ""

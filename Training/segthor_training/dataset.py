@@ -104,12 +104,14 @@ def load_cases(files: list[CaseFiles], recipe: Any) -> list[Case]:
 
 
 def is_phantom(data_dir: Path, patient: str) -> bool:
-    """segthor.phantom writes Patient_XX/Patient_XX.json naming itself as the generator."""
+    """segthor.phantom writes Patient_XX/Patient_XX.json naming itself as the generator ("segthor.phantom", or
+    "segthor.phantom v2" for the mesh-based generator)."""
     try:
         meta = json.loads((data_dir / patient / f"{patient}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(meta, dict) and meta.get("generator") == "segthor.phantom"
+    generator = meta.get("generator") if isinstance(meta, dict) else None
+    return isinstance(generator, str) and generator.split()[:1] == ["segthor.phantom"]
 
 
 def data_summary(data_dir: Path, split: dict[str, Any], cases: list[Case]) -> str:

@@ -21,6 +21,7 @@ from segthor.errors import InputError
 from segthor.io.atomic import write_text_atomic
 from segthor.organs import ORGANS
 from segthor_training import distributed as ddp
+from segthor_training.appearance import thick_slice
 from segthor_training.augment import AugmentConfig, augment
 from segthor_training.checkpoint import load_checkpoint, save_checkpoint
 from segthor_training.config import TrainConfig, apply_overrides, load_config
@@ -68,6 +69,7 @@ class BatchSource:
         self.cases, self.config, self.info = cases, config, info
         self.spatial_dims = spatial_dims
         self.augment = AugmentConfig.from_dict(config.augmentation)
+        self.hu_per_unit = hu_per_unit(config.preprocessing)
         sampling = config.sampling or {}
         self.crop_size = tuple(sampling.get("crop_size", (32, 128, 128)))
         self.organ_probability = float(sampling.get("organ_probability", 0.8))
@@ -95,13 +97,24 @@ class BatchSource:
             case = self.cases[case_index]
             if self.spatial_dims == 2:
                 image, label = case.image[z], case.labels[z]
+                if self.augment.appearance.active:
+                    image = thick_slice(case.image, z, rng, self.augment.appearance)
             else:
                 image, label = random_crop3d(case, self.crop_size, rng, self.organ_probability)
             if self.augment.active:
-                image, label = augment(image, label, rng, self.augment)
+                image, label = augment(image, label, rng, self.augment, self.hu_per_unit)
             images.append(image)
             labels.append(label)
         return pad_stack(images, labels, 8 if self.spatial_dims == 2 else 1)
+
+
+def hu_per_unit(preprocessing: Any) -> float:
+    """HU per network-input unit of a preprocessing recipe: its fixed HU scale, or 500 for z-scored recipes
+    (about the standard deviation of a chest CT's HU)."""
+    from segthor.preprocessing import get_recipe
+
+    recipe = get_recipe(preprocessing)
+    return float(recipe.hu_scale) if recipe.normalize == "fixed" else 500.0
 
 
 def _prepare_output(out: Path, resume: bool, info: ddp.DistInfo) -> None:
@@ -137,6 +150,20 @@ def _build_from_config(config: TrainConfig) -> tuple[Any, nn.Module, nn.Module]:
         raise InputError(f"training config {config.name!r}: {message}; fix the recipe file or the --set option"
                          ) from exc
     return recipe, build_network(config.architecture, **config.arguments), loss_fn
+
+
+def _init_from_package(net: nn.Module, package: str) -> None:
+    """Copy the weights of a model package (folder or catalogue id) into `net` (fine-tuning); InputError when
+    the package holds another network or other arguments."""
+    from segthor.errors import SegthorError
+    from segthor.model_packages import load_model_package
+
+    try:
+        source = load_model_package(package, "cpu").model
+        net.load_state_dict(source.state_dict(), strict=True)
+    except (SegthorError, RuntimeError) as exc:
+        raise InputError(f"init_weights {package!r} cannot start this network: {str(exc).splitlines()[0]}; "
+                         "name a package of the same architecture and arguments") from exc
 
 
 def _append_log(path: Path, row: dict[str, Any]) -> None:
@@ -204,6 +231,8 @@ def train(
         train_cases = load_cases([by_name[p] for p in split["train"]], recipe_obj)
         val_cases = load_cases([by_name[p] for p in split["validation"]], recipe_obj)
 
+        if config.init_weights and not resume:
+            _init_from_package(net, config.init_weights)
         net = net.to(dev)
         spatial_dims = int(getattr(net, "spatial_dims", 2))
         channels_last = bool(config.channels_last and spatial_dims == 2)

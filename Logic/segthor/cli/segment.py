@@ -108,16 +108,17 @@ def quality_lines(report: dict) -> list[str]:
     quality = report.get("quality")
     if not quality:
         return []
-    # "input check", not "input warning": those lines are what reading the file left out or resampled, which
-    # the verdict's count below does not include.
+    # "input check", not "input warning": "input warning" lines are what reading the file left out or
+    # resampled; the verdict counts both kinds.
     lines = [f"input check: {w['message']}" for w in quality["input"]["warnings"]]
     for key, organ in quality["organs"].items():
         reasons = "; ".join(organ["reasons"])
         lines.append(f"{key:10s} {organ['status']}" + (f": {reasons}" if reasons else ""))
+    n_read = len(report.get("input_warnings") or [])
     n_warn = len(quality["input"]["warnings"])
     n_flag = sum(o["status"] != "ok" for o in quality["organs"].values())
-    verdict = f"NEEDS REVIEW ({n_warn} input check(s), {n_flag} organ(s) flagged)" if quality["needs_review"] \
-        else "no flags"
+    counts = f"{n_warn} input check(s), {n_flag} organ(s) flagged" + (f", {n_read} input warning(s)" if n_read else "")
+    verdict = f"NEEDS REVIEW ({counts})" if report.get("needs_review", quality["needs_review"]) else "no flags"
     lines.append(f"plausibility: {verdict}")
     return lines
 

@@ -77,7 +77,8 @@ def build_case_report(
         "postprocess": dict(postprocess) if postprocess is not None else None,
         "timings_s": dict(timings),
         "organ_volumes_ml": organ_volumes_ml(prediction.labels),
-        "needs_review": quality.needs_review if quality is not None else None,
+        # a regularised or partly left-out input needs a look as much as a flagged organ
+        "needs_review": (quality.needs_review or bool(volume.warnings)) if quality is not None else None,
         "quality": quality.to_dict() if quality is not None else None,
         "metrics": dict(metrics) if metrics is not None else None,
         "outputs": dict(outputs),
