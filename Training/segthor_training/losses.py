@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from segthor.organs import NUM_CLASSES
+from segthor_training.registry import LOSSES
 
 EPS = 1.0
 
@@ -109,15 +110,6 @@ class CoarseToFineLoss(nn.Module):
 
 
 def build_loss(spec: dict[str, Any]) -> nn.Module:
-    spec = dict(spec)
-    name = spec.pop("name", "dice")
-    builders = {
-        "dice": MultiClassDiceLoss,
-        "wce": WeightedCrossEntropyLoss,
-        "dice_ce": DiceCELoss,
-        "hard_dice": HardVoxelDiceLoss,
-        "c2f": CoarseToFineLoss,
-    }
-    if name not in builders:
-        raise ValueError(f"unknown loss {name!r}; known: {', '.join(builders)}")
-    return builders[name](**spec)
+    """The loss `spec` names in `segthor_training.registry.LOSSES` (`{"name": "dice_ce", "ce_weight": 0.5}`;
+    Dice when unnamed); ValueError when the name or an argument is unknown."""
+    return LOSSES.build(spec)
