@@ -8,7 +8,7 @@ import pytest
 from segmentation_helpers import make_ct
 
 from segthor.batch_runner import (
-    Case,
+    CaseInput,
     discover_cases,
     find_reference,
     rank_and_world_size,
@@ -48,7 +48,7 @@ def test_discover_loose_files_skips_labels_and_outputs(tmp_path):
 
 @pytest.mark.parametrize("world_size", [1, 2, 3, 5])
 def test_rank_split_is_disjoint_and_complete(world_size):
-    cases = [Case(f"case{i:02d}", None) for i in range(11)]
+    cases = [CaseInput(f"case{i:02d}", None) for i in range(11)]
     shares = [split_for_rank(cases, r, world_size) for r in range(world_size)]
     names = [c.name for share in shares for c in share]
     assert sorted(names) == [c.name for c in cases] and len(set(names)) == len(names)

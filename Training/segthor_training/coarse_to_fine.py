@@ -1,4 +1,4 @@
-"""The two training stages of the coarse-to-fine 3D network (001_, [Zhang2019]): the encoder and the coarse
+"""The two training stages of the coarse-to-fine 3D network ([Zhang2019]): the encoder and the coarse
 decoder alone for `coarse_epochs` epochs, then the whole network (coarse + fine decoders) together.
 
 Registered as the "coarse_to_fine" trainer (`segthor_training.registry.TRAINERS`), the one `train` picks for

@@ -36,7 +36,7 @@ class TrainConfig:
     split_seed: int = 0
     seed: int = 0
     max_cases: int | None = None
-    coarse_epochs: int = 0  # c2f3d: epochs training encoder + coarse decoder only (001_: 40 of 90)
+    coarse_epochs: int = 0  # c2f3d: epochs training encoder + coarse decoder only ([Zhang2019]: 40 of 90)
     amp: bool = True  # mixed precision, CUDA only
     channels_last: bool = True  # 2D nets on CPU: ~1.4x faster convolutions
     threads: int | None = None

@@ -86,20 +86,21 @@ class Registry:
 
 
 LOSSES = Registry("loss", "dice", (
-    Entry("dice", "1 - mean soft Dice of the organ classes (000_)", "segthor_training.losses:MultiClassDiceLoss"),
-    Entry("wce", "cross-entropy with fixed per-class weights (002_)",
+    Entry("dice", "1 - mean soft Dice of the organ classes ([Lambert2020])",
+          "segthor_training.losses:MultiClassDiceLoss"),
+    Entry("wce", "cross-entropy with fixed per-class weights ([Liu2020])",
           "segthor_training.losses:WeightedCrossEntropyLoss"),
     Entry("dice_ce", "multi-class Dice + weighted cross-entropy", "segthor_training.losses:DiceCELoss"),
-    Entry("hard_dice", "Dice with hard-voxel weighting per organ class (001_, 2D form)",
+    Entry("hard_dice", "Dice with hard-voxel weighting per organ class ([Zhang2019], 2D form)",
           "segthor_training.losses:HardVoxelDiceLoss"),
-    Entry("c2f", "coarse Dice + hard-voxel fine Dice of the coarse-to-fine 3D network (001_)",
+    Entry("c2f", "coarse Dice + hard-voxel fine Dice of the coarse-to-fine 3D network ([Zhang2019])",
           "segthor_training.losses:CoarseToFineLoss"),
 ))
 
 OPTIMIZERS = Registry("optimizer", "adam", (
-    Entry("sgd", "SGD, momentum 0.9, weight decay 5e-4 by default (000_)", "segthor_training.optim:sgd"),
-    Entry("adam", "Adam, no weight decay by default (002_)", "segthor_training.optim:adam"),
-    Entry("adamw", "AdamW, weight decay 1e-4 by default (004_)", "segthor_training.optim:adamw"),
+    Entry("sgd", "SGD, momentum 0.9, weight decay 5e-4 by default ([Lambert2020])", "segthor_training.optim:sgd"),
+    Entry("adam", "Adam, no weight decay by default ([Liu2020])", "segthor_training.optim:adam"),
+    Entry("adamw", "AdamW, weight decay 1e-4 by default ([deReus])", "segthor_training.optim:adamw"),
 ))
 
 SCHEDULERS = Registry("scheduler", "plateau", (
@@ -111,6 +112,6 @@ SCHEDULERS = Registry("scheduler", "plateau", (
 TRAINERS = Registry("trainer", "default", (
     Entry("default", "one stage: every epoch trains the whole network on the recipe's loss",
           "segthor_training.trainer:Trainer"),
-    Entry("coarse_to_fine", "001_'s two stages: encoder + coarse decoder for `coarse_epochs`, then all together",
+    Entry("coarse_to_fine", "[Zhang2019]'s two stages: encoder + coarse decoder for `coarse_epochs`, then all together",
           "segthor_training.coarse_to_fine:CoarseToFineTrainer"),
 ))

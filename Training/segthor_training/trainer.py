@@ -2,7 +2,7 @@
 
 `train(...)` is the Python API behind `segthor train` and `python -m segthor_training` (and torchrun); it runs
 a `Trainer`, whose hooks (`on_run_start`, `on_epoch_start`, `train_step`, `validation_step`, `on_epoch_end`,
-`on_run_end`) a subclass overrides: `segthor_training.coarse_to_fine.CoarseToFineTrainer` adds 001_'s two
+`on_run_end`) a subclass overrides: `segthor_training.coarse_to_fine.CoarseToFineTrainer` adds [Zhang2019]'s two
 stages. Losses, optimisers, schedulers and trainers are looked up in `segthor_training.registry`.
 """
 
