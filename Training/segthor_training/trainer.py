@@ -81,6 +81,8 @@ class BatchSource:
 
     def __init__(self, cases: list[Case], config: TrainConfig, spatial_dims: int, info: ddp.DistInfo):
         self.cases, self.config, self.info = cases, config, info
+        # Branching on the network kind is a sampling choice here (2D nets train on axial slices, 3D nets on
+        # random crops); how a net is run over a whole volume (validation, inference) is the inferer's job.
         self.spatial_dims = spatial_dims
         self.augment = AugmentConfig.from_dict(config.augmentation)
         self.hu_per_unit = hu_per_unit(config.preprocessing)
