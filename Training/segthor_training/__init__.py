@@ -1,4 +1,4 @@
-"""Headless training for SegTHORSlicer: SegTHOR-format data, the seed papers' recipes, DDP, model packages.
+"""Headless training for SegTHORSlicer: SegTHOR-format data, the seed papers' training configs, DDP, model packages.
 
     from segthor_training import train
     train("cohort/", "runs/enet", "enet_fast2d", epochs=10)

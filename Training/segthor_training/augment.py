@@ -1,7 +1,7 @@
 """Data augmentation of [Lambert2020] and [deReus]: random affine (rotation, isotropic scale, in-plane
 translation; never a mirror, which would be anatomically impossible) and B-spline elastic deformation on a
 2x2(x2) control grid; for transfer to real CT also an in-plane aspect change (body habitus) and appearance augmentation
-(`segthor_training.appearance`, the recipe's `augmentation.appearance` object).
+(`segthor_training.appearance`, the training config's `augmentation.appearance` object).
 
 Works on 2D slices [y, x] and 3D crops [z, y, x]; rotations are in-plane (about z). SimpleITK resamples the
 image linearly and the labels with nearest neighbour through the same transform, in voxel units.

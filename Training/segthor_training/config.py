@@ -1,4 +1,5 @@
-"""Training configuration: one JSON file per seed configuration (recipes/), plus command-line overrides."""
+"""Training configs: one JSON file per seed configuration (recipes/; chosen with the `--recipe` flag), plus
+command-line overrides. "Recipe" alone means the preprocessing record (`segthor.preprocessing.Recipe`)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def available_recipes() -> list[str]:
 
 
 def load_config(name_or_path: str | Path) -> TrainConfig:
-    """A recipe config by name (`recipes/<name>.json`) or a path to a JSON file of TrainConfig keys."""
+    """A training config by name (`recipes/<name>.json`) or a path to a JSON file of TrainConfig keys."""
     path = Path(name_or_path)
     if not path.suffix and not path.exists():
         path = RECIPES_DIR / f"{name_or_path}.json"

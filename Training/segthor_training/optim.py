@@ -1,7 +1,7 @@
 """Optimisers and schedules of the seeds: SGD momentum 0.9 / wd 5e-4 / lr 1e-3, divided by 10 on plateau
 ([Lambert2020]); AdamW lr 1e-3 wd 1e-4, plateau factor 0.5 patience 5 ([deReus]); Adam lr 1e-3 ([Liu2020]).
 
-Recipes name them through `segthor_training.registry.OPTIMIZERS` / `SCHEDULERS`; extra keyword arguments
+Training configs name them through `segthor_training.registry.OPTIMIZERS` / `SCHEDULERS`; extra keyword arguments
 go to the torch class (e.g. `"betas": [0.9, 0.99]`)."""
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
-"""Registries of the training parts a recipe names: losses, optimisers, learning-rate schedulers, trainers.
+"""Registries of the training parts a training config names: losses, optimisers, learning-rate schedulers, trainers.
 
 One style for all of them, like the networks' `segthor.networks.registry`: an entry is a name, a one-line
 description and a target ("module:callable", imported only when something is built, so reading the tables
-needs no torch). A recipe names an entry and gives its keyword arguments in the same JSON object:
+needs no torch). A training config names an entry and gives its keyword arguments in the same JSON object:
 
     "loss": {"name": "dice_ce", "ce_weight": 0.5}
     "optimizer": {"name": "adamw", "lr": 0.002}
     "scheduler": {"name": "plateau", "factor": 0.5, "patience": 3}
 
 An unknown name, or an argument the target does not take, is a `ValueError` of one line that lists what is
-known (the trainer turns it into an `InputError` naming the recipe before the run folder is written).
+known (the trainer turns it into an `InputError` naming the training config before the run folder is written).
 Add an entry to a table below, or at run time with `LOSSES.add(Entry(...))` (a target may also be a callable).
 """
 
@@ -110,7 +110,7 @@ SCHEDULERS = Registry("scheduler", "plateau", (
 ))
 
 TRAINERS = Registry("trainer", "default", (
-    Entry("default", "one stage: every epoch trains the whole network on the recipe's loss",
+    Entry("default", "one stage: every epoch trains the whole network on the training config's loss",
           "segthor_training.trainer:Trainer"),
     Entry("coarse_to_fine", "[Zhang2019]'s two stages: encoder + coarse decoder for `coarse_epochs`, then all together",
           "segthor_training.coarse_to_fine:CoarseToFineTrainer"),

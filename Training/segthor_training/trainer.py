@@ -165,7 +165,7 @@ def _build_from_config(config: TrainConfig) -> tuple[Any, nn.Module, nn.Module]:
         build_scheduler(build_optimizer([nn.Parameter(torch.zeros(1))], config.optimizer), config.scheduler)
     except (KeyError, TypeError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        raise InputError(f"training config {config.name!r}: {message}; fix the recipe file or the --set option"
+        raise InputError(f"training config {config.name!r}: {message}; fix the training config file or the --set option"
                          ) from exc
     return recipe, build_network(config.architecture, **config.arguments), loss_fn
 
@@ -237,7 +237,7 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(int(config.threads))
         torch.manual_seed(config.seed)
-        # Interpret the config before config.json is written: a typo in a recipe or --set must not leave a
+        # Interpret the config before config.json is written: a typo in a training config or --set must not leave a
         # folder that refuses a corrected run ("already holds a training run") and fails again on --resume.
         self.recipe, net, loss_fn = _build_from_config(config)
         files = find_cases(self.data_dir)  # so is a data folder without cases
@@ -284,7 +284,7 @@ class Trainer:
     # -- hooks -------------------------------------------------------------------------------------------
     def initialise_weights(self, net: nn.Module) -> None:
         """Called on the freshly built (Xavier-initialised) network, on the CPU, before a resume would load
-        `last` over it. The base copies the weights of the recipe's `init_weights` package when it names one
+        `last` over it. The base copies the weights of the training config's `init_weights` package when it names one
         (fine-tuning; not on resume, where `last` holds the weights) and keeps the fresh ones otherwise."""
         if self.config.init_weights and not self.resume:
             _init_from_package(net, self.config.init_weights)
@@ -484,12 +484,13 @@ def train(
 ) -> TrainResult:
     """Train a network on a SegTHOR-format folder and export a model package to OUTPUT/model.
 
-    `recipe` names a config in segthor_training/recipes (e.g. "sunet_seed000", "enet_fast2d") or is a path
-    to a JSON config; keyword options override it. `resume=True` continues OUTPUT's last checkpoint (same
-    config, split and sample order). `stop_after_steps` ends the run early after that many optimiser steps,
-    saving `last` (used to test resuming; it behaves like an interruption). `trainer` picks the `Trainer`
-    (subclass or `registry.TRAINERS` name); by default the one the architecture needs.
-    Raises InputError (one line) for a bad recipe, option, data folder or run folder.
+    `recipe` (the `--recipe` flag) names a training config in segthor_training/recipes (e.g. "sunet_seed000",
+    "enet_fast2d") or is a path to a JSON config; keyword options override it. `resume=True` continues
+    OUTPUT's last checkpoint (same config, split and sample order). `stop_after_steps` ends the run early
+    after that many optimiser steps, saving `last` (used to test resuming; it behaves like an interruption).
+    `trainer` picks the `Trainer` (subclass or `registry.TRAINERS` name); by default the one the architecture
+    needs.
+    Raises InputError (one line) for a bad training config, option, data folder or run folder.
     """
     out = Path(output)
     info, dev = ddp.setup(device)
