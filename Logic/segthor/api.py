@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from segthor.batch_runner import BatchSummary, Case, discover_cases, run_batch
+from segthor.batch_runner import BatchSummary, CaseInput, discover_cases, run_batch
 from segthor.errors import InputError
 from segthor.inference.progress import ProgressCallback
 from segthor.logic import CaseResult, SegmentationLogic
@@ -102,7 +102,7 @@ def batch(
     logic = SegmentationLogic(model, device, postprocess, batch_size)
     package = logic.load_model()  # a missing model is one error up front, not one per case
 
-    def segment_case(case: Case, reference: Path | None) -> dict[str, Any]:
+    def segment_case(case: CaseInput, reference: Path | None) -> dict[str, Any]:
         result = logic.segment_file(
             case.image, output_dir, reference, case.name, overwrite=overwrite, segment_map=segment_map,
             output_types=types,

@@ -1,11 +1,8 @@
 """Segmenting a cohort: find the cases of a folder, split them across ranks, resume, summarise as CSV.
 
-Layouts understood: the SegTHOR release (`Patient_01/Patient_01.nii.gz` beside `GT.nii.gz`), loose image
-files (`case.nii.gz`, `case.nrrd`, ...), and one DICOM series per sub-folder. Under `torchrun` (RANK and
-WORLD_SIZE set) every process takes every WORLD_SIZE-th case of the sorted list, so no case runs twice.
-
-Case names never collide: inputs that would share a name (`a.nii.gz` and `a.nrrd`, a folder `a` beside a file
-`a.nii.gz`) are named after their kind too (`a_nii`, `a_nrrd`, `a_dicom`), and a case whose outputs in the
+Which entries of a folder are cases, their names and their references follow `segthor.case_layout`
+(`discover_cases`, `find_reference`, re-exported here). Under `torchrun` (RANK and WORLD_SIZE set) every
+process takes every WORLD_SIZE-th case of the sorted list, so no case runs twice. A case whose outputs in the
 output folder belong to another input is refused unless `overwrite` (see `outputs.case_files`). summary.csv
 is rewritten (atomically) after every case, so it is there while a long batch runs.
 """
@@ -22,25 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from segthor.case_layout import case_name_for
+from segthor.case_layout import CaseInput, discover_cases, find_reference
 from segthor.errors import CancelledError, InputError, OutputError
 from segthor.io.atomic import write_text_atomic
-from segthor.io.volume import FILE_SUFFIXES
 from segthor.io.writable import output_errors
 from segthor.metrics.registry import names as metric_names
 from segthor.organs import ORGANS
 
-# Files that are labels or our own outputs, never CT inputs: names starting with "gt" (SegTHOR's GT.nii.gz)
-# or holding one of the markers.
-_LABEL_PREFIX = "gt"
-_LABEL_MARKERS = ("_label", "_seg", "_mask", ".seg.")
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    image: Path
-
+__all__ = ["BatchSummary", "CaseInput", "discover_cases", "find_reference", "run_batch", "split_for_rank"]
 
 @dataclass
 class BatchSummary:
@@ -54,105 +40,6 @@ class BatchSummary:
         return [r for r in self.rows if r["status"] == "error"]
 
 
-def _is_image(path: Path) -> bool:
-    name = path.name.lower()
-    return path.is_file() and any(name.endswith(s) for s in FILE_SUFFIXES)
-
-
-def _is_label_file(path: Path) -> bool:
-    name = path.name.lower()
-    return name.startswith(_LABEL_PREFIX) or any(m in name for m in _LABEL_MARKERS)
-
-
-def _looks_like_dicom_folder(folder: Path, depth: int = 2) -> bool:
-    """DICOM files in the folder or, for patient/study folders, up to `depth` levels below it
-    (read_volume then reads the one series below or names the subfolders to choose from)."""
-    for child in sorted(folder.iterdir())[:5]:
-        if child.is_file():
-            if child.suffix.lower() == ".dcm":
-                return True
-            with open(child, "rb") as f:
-                head = f.read(132)
-            if head[128:132] == b"DICM":
-                return True
-        elif depth > 0 and child.is_dir() and _looks_like_dicom_folder(child, depth - 1):
-            return True
-    return False
-
-
-def discover_cases(input_dir: str | os.PathLike[str]) -> list[Case]:
-    """The CT cases of a folder, sorted by name (the order ranks split on)."""
-    root = Path(input_dir)
-    if not root.is_dir():
-        raise InputError(f"{root} is not a folder; give the folder holding the CT cases")
-    found: list[tuple[Case, Path]] = []  # each case with the folder entry it came from
-    for entry in sorted(root.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if _is_image(entry) and not _is_label_file(entry):
-            found.append((Case(case_name_for(entry), entry), entry))
-        elif entry.is_dir():
-            images = [p for p in sorted(entry.iterdir()) if _is_image(p) and not _is_label_file(p)]
-            named = [p for p in images if case_name_for(p) == entry.name]
-            if named or len(images) == 1:
-                found.append((Case(entry.name, (named or images)[0]), entry))
-            elif not images and _looks_like_dicom_folder(entry):
-                found.append((Case(entry.name, entry), entry))
-    if not found:
-        raise InputError(
-            f"no CT cases found in {root}; expected image files ({', '.join(FILE_SUFFIXES)}), "
-            "SegTHOR-style Patient_XX/Patient_XX.nii.gz folders, or one DICOM series per sub-folder"
-        )
-    return sorted(_distinct_names(found), key=lambda c: c.name)
-
-
-def _kind(path: Path) -> str:
-    """'nii' for a.nii.gz, 'nrrd' for a.nrrd, 'dicom' for a folder: what tells same-named inputs apart."""
-    if path.is_dir():
-        return "dicom" if _looks_like_dicom_folder(path) else "folder"
-    lower = path.name.lower()
-    suffix = next(s for s in sorted(FILE_SUFFIXES, key=len, reverse=True) if lower.endswith(s))
-    return suffix.strip(".").split(".")[0]
-
-
-def _distinct_names(found: list[tuple[Case, Path]]) -> list[Case]:
-    """Cases whose names collide get their input's kind appended (a.nii.gz, a.nrrd -> a_nii, a_nrrd)."""
-    by_name: dict[str, list[tuple[Case, Path]]] = {}
-    for case, entry in found:
-        by_name.setdefault(case.name, []).append((case, entry))
-    result = []
-    taken = set(by_name)
-    for name, group in by_name.items():
-        if len(group) == 1:
-            result.append(group[0][0])
-            continue
-        for case, entry in group:
-            candidate, i = f"{name}_{_kind(entry)}", 2
-            while candidate in taken:  # a_nii is a case of its own: a_nii_2
-                candidate, i = f"{name}_{_kind(entry)}_{i}", i + 1
-            taken.add(candidate)
-            result.append(Case(candidate, case.image))
-    return result
-
-
-def find_reference(case: Case, reference_dir: str | os.PathLike[str] | None) -> Path | None:
-    """The case's reference labels in `reference_dir` (SegTHOR GT.nii.gz or <case>_labels/_GT/<case> files).
-
-    A case renamed apart from a same-named input (`a_nii`) is also looked up under its input's own name (`a`).
-    """
-    if reference_dir is None:
-        return None
-    root = Path(reference_dir)
-    candidates = []
-    for name in dict.fromkeys([case.name, case_name_for(case.image)]):
-        candidates += [root / name / "GT.nii.gz", root / name / f"{name}_GT.nii.gz"]
-        for suffix in FILE_SUFFIXES:
-            candidates += [root / f"{name}_labels{suffix}", root / f"{name}_GT{suffix}"]
-            if root.resolve() != case.image.parent.resolve():
-                candidates.append(root / f"{name}{suffix}")
-    return next((p for p in candidates if p.is_file()), None)
-
-
 def rank_and_world_size(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
     """Explicit values, else torchrun's RANK/WORLD_SIZE environment, else a single process."""
     world = int(world_size if world_size is not None else os.environ.get("WORLD_SIZE", 1))
@@ -162,13 +49,13 @@ def rank_and_world_size(rank: int | None = None, world_size: int | None = None) 
     return r, world
 
 
-def split_for_rank(cases: Sequence[Case], rank: int, world_size: int) -> list[Case]:
+def split_for_rank(cases: Sequence[CaseInput], rank: int, world_size: int) -> list[CaseInput]:
     """This rank's share: every world_size-th case, starting at `rank` (disjoint, and together complete)."""
     return list(cases[rank::world_size])
 
 
 def finished_report(
-    output_dir: Path, case: Case, model_sha256: str | None = None, reference: Path | None = None
+    output_dir: Path, case: CaseInput, model_sha256: str | None = None, reference: Path | None = None
 ) -> dict[str, Any] | None:
     """The case JSON when a previous run completed this case from this input (it is written last, atomically).
 
@@ -224,7 +111,7 @@ def quality_cells(report: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def summary_row(case: Case, status: str, report: dict[str, Any] | None, seconds: float, message: str = "") -> dict:
+def summary_row(case: CaseInput, status: str, report: dict[str, Any] | None, seconds: float, message: str = "") -> dict:
     if report and not message:
         message = "; ".join(report.get("input_warnings") or [])  # what reading the input left out or resampled
     row: dict[str, Any] = {"case": case.name, "status": status, "seconds": round(seconds, 2), "message": message}
@@ -251,35 +138,29 @@ def write_summary_csv(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def _rank_done_marker(output_dir: Path, rank: int) -> Path:
+    return output_dir / f".summary_rank{rank}.done"
+
+
 def _merge_rank_summaries(output_dir: Path, world_size: int) -> Path | None:
-    """After a barrier, rank 0 merges the per-rank CSVs into summary.csv (only when torch.distributed is set up)."""
-    if "MASTER_ADDR" not in os.environ:
+    """Merge the per-rank CSVs into summary.csv once every rank has marked its own as final.
+
+    Files alone, no process group: each rank calls this after marking its summary done, and the last one to
+    finish finds every marker and writes the merged table (two ranks finishing together write the same table,
+    each atomically). Returns summary.csv's path, or None while other ranks still run."""
+    if not all(_rank_done_marker(output_dir, r).is_file() for r in range(world_size)):
         return None
-    import datetime
-
-    import torch.distributed as dist
-
-    initialised_here = not dist.is_initialized()
-    if initialised_here:
-        dist.init_process_group("gloo", timeout=datetime.timedelta(hours=48))
-    try:
-        dist.barrier()
-        if dist.get_rank() != 0:
-            return None
-        rows: list[dict[str, Any]] = []
-        for r in range(world_size):
-            part = output_dir / f"summary_rank{r}.csv"
-            if part.is_file():
-                with open(part, newline="", encoding="utf-8") as f:
-                    rows += list(csv.DictReader(f))
-        return write_summary_csv(rows, output_dir / "summary.csv")
-    finally:
-        if initialised_here:
-            dist.destroy_process_group()
+    rows: list[dict[str, Any]] = []
+    for r in range(world_size):
+        part = output_dir / f"summary_rank{r}.csv"
+        if part.is_file():
+            with open(part, newline="", encoding="utf-8") as f:
+                rows += list(csv.DictReader(f))
+    return write_summary_csv(rows, output_dir / "summary.csv")
 
 
 def run_batch(
-    segment_case: Callable[[Case, Path | None], dict[str, Any]],
+    segment_case: Callable[[CaseInput, Path | None], dict[str, Any]],
     input_dir: str | os.PathLike[str],
     output_dir: str | os.PathLike[str],
     reference_dir: str | os.PathLike[str] | None = None,
@@ -307,6 +188,7 @@ def run_batch(
     summary = BatchSummary(rank=r, world_size=world)
     name = "summary.csv" if world == 1 else f"summary_rank{r}.csv"
     summary.csv_path = out / name
+    _rank_done_marker(out, r).unlink(missing_ok=True)  # a marker from an earlier run must not count as this one's
     bar = tqdm(mine, desc=f"segthor batch (rank {r}/{world})" if world > 1 else "segthor batch",
                unit="case", disable=not show_progress, position=r if world > 1 else None)
     for case in bar:
@@ -335,6 +217,8 @@ def run_batch(
     with output_errors("the batch summary"):
         write_summary_csv(summary.rows, summary.csv_path)  # also when this rank had no case
     if world > 1:
-        merged = _merge_rank_summaries(out, world)
+        with output_errors("the batch summary"):
+            _rank_done_marker(out, r).write_text("done\n", encoding="utf-8")
+            merged = _merge_rank_summaries(out, world)
         summary.csv_path = merged or summary.csv_path
     return summary

@@ -61,7 +61,7 @@ def segment_case(logic, case, output_dir):
 
     from segthor.io.atomic import write_text_atomic
     from segthor.io.volume import read_volume
-    from segthor.logic import organ_volumes_ml
+    from segthor.logic import build_case_report
     from segthor.mrml.volume_nodes import node_from_volume
     from segthor.outputs.case_files import input_key
 
@@ -72,18 +72,18 @@ def segment_case(logic, case, output_dir):
         result = logic.segment_node(volume_node, name=f"{case.name} organs")
         target = os.path.join(output_dir, f"{case.name}.seg.nrrd")
         save_segmentation(result.segmentation_node, target)
-        report = {
-            "case": case.name,
-            "status": "ok",
-            "input": str(case.image),
-            "input_resolved": input_key(case.image),  # what --resume matches a finished case by
-            "input_warnings": list(volume.warnings),
-            "model": logic.model_info(),
-            "device": str(logic.device),
-            "timings_s": {**result.timings, "total": round(time.perf_counter() - t0, 3)},
-            "organ_volumes_ml": organ_volumes_ml(result.prediction.labels),
-            "outputs": {"segmentation": os.path.basename(target)},
-        }
+        report = build_case_report(
+            case=case.name,
+            input_path=str(case.image),
+            input_resolved=input_key(case.image),  # what --resume matches a finished case by
+            volume=volume,
+            prediction=result.prediction,
+            model=logic.model_info(),
+            device=str(logic.device),
+            timings={**result.timings, "total": round(time.perf_counter() - t0, 3)},
+            outputs={"segmentation": os.path.basename(target)},
+            postprocess=logic.postprocess.to_dict(),
+        )
         write_text_atomic(os.path.join(output_dir, f"{case.name}.json"), json.dumps(report, indent=2))
         return report
     finally:

@@ -17,7 +17,7 @@ LAYERS = {
     "segthor.demo": "front",
     "segthor.scenario": "front",
     "segthor.runner": "front",  # runs the logic in a child process for the Slicer module
-    "segthor.logic": "orchestration",
+    "segthor.logic": "orchestration",  # facade, file_case, node_case, case_report (the case JSON)
     "segthor.batch_runner": "orchestration",
     "segthor.mrml": "adapters",
     "segthor.outputs": "adapters",

@@ -8,7 +8,7 @@ import pytest
 from segmentation_helpers import make_ct
 
 from segthor.batch_runner import (
-    Case,
+    CaseInput,
     discover_cases,
     find_reference,
     rank_and_world_size,
@@ -48,7 +48,7 @@ def test_discover_loose_files_skips_labels_and_outputs(tmp_path):
 
 @pytest.mark.parametrize("world_size", [1, 2, 3, 5])
 def test_rank_split_is_disjoint_and_complete(world_size):
-    cases = [Case(f"case{i:02d}", None) for i in range(11)]
+    cases = [CaseInput(f"case{i:02d}", None) for i in range(11)]
     shares = [split_for_rank(cases, r, world_size) for r in range(world_size)]
     names = [c.name for share in shares for c in share]
     assert sorted(names) == [c.name for c in cases] and len(set(names)) == len(names)
@@ -98,11 +98,17 @@ def test_ranks_write_their_own_summary_without_torchrun(tmp_path, monkeypatch):
     monkeypatch.delenv("MASTER_ADDR", raising=False)
     root = _segthor_layout(tmp_path / "in", n=4)
     done = []
+    paths = []
     for rank in (0, 1):
         summary = run_batch(lambda c, r: done.append(c.name) or {}, root, tmp_path / "out",
                             rank=rank, world_size=2, show_progress=False)
-        assert summary.csv_path.name == f"summary_rank{rank}.csv"
+        paths.append(summary.csv_path.name)
+        assert (tmp_path / "out" / f"summary_rank{rank}.csv").is_file()
     assert sorted(done) == [f"Patient_{i:02d}" for i in range(1, 5)] and len(set(done)) == 4
+    # the first rank to finish keeps its own table; the last one merges every rank's, with no process group
+    assert paths == ["summary_rank0.csv", "summary.csv"]
+    with open(tmp_path / "out" / "summary.csv", newline="") as f:
+        assert sorted(r["case"] for r in csv.DictReader(f)) == sorted(done)
 
 
 def test_two_processes_under_torchrun_env_split_and_merge(tmp_path):

@@ -18,15 +18,26 @@ def test_too_large_is_refused_with_advice(monkeypatch):
 
 
 def test_batch_shrinks_to_fit(monkeypatch):
+    from segthor.inference.inferers import SliceInferer, SlidingWindowInferer
+
     shape = (200, 256, 256)
-    one_slice = memory.estimate_network_bytes(shape, 2, 1)
-    eight = memory.estimate_network_bytes(shape, 2, 8)
+    inferer = SliceInferer()
+    one_slice = inferer.network_bytes(shape, 1)
+    eight = inferer.network_bytes(shape, 8)
     monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": int((one_slice + eight) / 2 / 0.8))
-    size = fit_batch_size(shape, 2, 8, "cpu")
+    size = inferer.fit_batch_size(shape, 8, "cpu")
     assert 1 <= size < 8
+    assert fit_batch_size(lambda n: inferer.network_bytes(shape, n), 8, "cpu") == size
     monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": one_slice // 2)
     with pytest.raises(MemoryEstimateError):
-        fit_batch_size(shape, 2, 8, "cpu")
+        inferer.fit_batch_size(shape, 8, "cpu")
+    # The 3D inferer runs one window per call; a window that does not fit is refused with advice.
+    window = SlidingWindowInferer()
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": window.network_bytes(shape) * 2)
+    assert window.fit_batch_size(shape, 8, "cpu") == 1
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": window.network_bytes(shape) // 2)
+    with pytest.raises(MemoryEstimateError, match="the network"):
+        window.fit_batch_size(shape, 8, "cpu")
 
 
 def test_a_file_too_large_is_refused_before_reading(monkeypatch, tmp_path):

@@ -29,12 +29,12 @@ def small_ct(tmp_path):
 @pytest.fixture
 def no_inference(monkeypatch):
     """Fail the test if the network runs: the output checks must come first."""
-    import segthor.logic
+    import segthor.logic.facade
 
     def refuse(*args, **kwargs):
         raise AssertionError("inference ran before the output folder was checked")
 
-    monkeypatch.setattr(segthor.logic, "predict", refuse)
+    monkeypatch.setattr(segthor.logic.facade, "predict", refuse)
 
 
 def _unwritable(tmp_path):

@@ -87,7 +87,7 @@ def test_postprocess_is_applied_when_asked(threshold_package):
     assert ndimage.label(cleaned == 2)[1] == 1
 
 
-def test_3d_network_runs_on_the_whole_volume(ct_volume):
+def test_3d_network_runs_through_the_sliding_window_inferer(ct_volume):
     from segthor.model_packages import ModelPackage
     from segthor.networks import build_network
 

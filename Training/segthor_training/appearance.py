@@ -46,7 +46,8 @@ class AppearanceConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> AppearanceConfig:
-        """Config from a recipe's `augmentation.appearance` object; ValueError names unknown keys or bad ranges."""
+        """Config from a training config's `augmentation.appearance` object; ValueError names unknown keys or bad
+        ranges."""
         d = dict(d or {})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)

@@ -1,7 +1,7 @@
-"""Data augmentation of 000_ and 004_: random affine (rotation, isotropic scale, in-plane translation; never a
-mirror, which would be anatomically impossible) and B-spline elastic deformation on a 2x2(x2) control grid;
-for transfer to real CT also an in-plane aspect change (body habitus) and appearance augmentation
-(`segthor_training.appearance`, the recipe's `augmentation.appearance` object).
+"""Data augmentation of [Lambert2020] and [deReus]: random affine (rotation, isotropic scale, in-plane
+translation; never a mirror, which would be anatomically impossible) and B-spline elastic deformation on a
+2x2(x2) control grid; for transfer to real CT also an in-plane aspect change (body habitus) and appearance augmentation
+(`segthor_training.appearance`, the training config's `augmentation.appearance` object).
 
 Works on 2D slices [y, x] and 3D crops [z, y, x]; rotations are in-plane (about z). SimpleITK resamples the
 image linearly and the labels with nearest neighbour through the same transform, in voxel units.
@@ -25,7 +25,7 @@ class AugmentConfig:
     scale_range: tuple[float, float] = (0.9, 1.1)
     translation_px: float = 10.0
     elastic_probability: float = 0.0
-    elastic_grid: int = 2  # control-point mesh per axis (000_: 2x2x2)
+    elastic_grid: int = 2  # control-point mesh per axis ([Lambert2020]: 2x2x2)
     elastic_sigma_px: float = 4.0  # standard deviation of control-point displacements
     aspect_range: tuple[float, float] = (1.0, 1.0)  # extra x scale / y scale (wider or deeper chests)
     appearance: AppearanceConfig = AppearanceConfig()

@@ -16,11 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="run folder: config, split, log.csv, checkpoints/, model/ (the exported package)")
     parser.add_argument("--recipe", default="enet_fast2d",
-                        help=f"recipe name (segthor_training/recipes: {', '.join(available_recipes())}) "
+                        help=f"training config name (segthor_training/recipes: {', '.join(available_recipes())}) "
                              "or a config .json path")
-    parser.add_argument("--epochs", type=int, help="number of epochs (overrides the recipe's)")
-    parser.add_argument("--batch-size", type=int, help="samples per optimiser step (overrides the recipe's)")
-    parser.add_argument("--lr", type=float, help="learning rate (overrides the recipe's optimizer.lr)")
+    parser.add_argument("--epochs", type=int, help="number of epochs (overrides the training config's)")
+    parser.add_argument("--batch-size", type=int, help="samples per optimiser step (overrides the training config's)")
+    parser.add_argument("--lr", type=float, help="learning rate (overrides the training config's optimizer.lr)")
     parser.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the data)")
     parser.add_argument("--max-cases", type=int, help="use only the first N patients")
     parser.add_argument("--model-id", help="id of the exported model package")

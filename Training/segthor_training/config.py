@@ -1,4 +1,5 @@
-"""Training configuration: one JSON file per seed configuration (recipes/), plus command-line overrides."""
+"""Training configs: one JSON file per seed configuration (recipes/; chosen with the `--recipe` flag), plus
+command-line overrides. "Recipe" alone means the preprocessing record (`segthor.preprocessing.Recipe`)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class TrainConfig:
     split_seed: int = 0
     seed: int = 0
     max_cases: int | None = None
-    coarse_epochs: int = 0  # c2f3d: epochs training encoder + coarse decoder only (001_: 40 of 90)
+    coarse_epochs: int = 0  # c2f3d: epochs training encoder + coarse decoder only ([Zhang2019]: 40 of 90)
     amp: bool = True  # mixed precision, CUDA only
     channels_last: bool = True  # 2D nets on CPU: ~1.4x faster convolutions
     threads: int | None = None
@@ -65,7 +66,7 @@ def available_recipes() -> list[str]:
 
 
 def load_config(name_or_path: str | Path) -> TrainConfig:
-    """A recipe config by name (`recipes/<name>.json`) or a path to a JSON file of TrainConfig keys."""
+    """A training config by name (`recipes/<name>.json`) or a path to a JSON file of TrainConfig keys."""
     path = Path(name_or_path)
     if not path.suffix and not path.exists():
         path = RECIPES_DIR / f"{name_or_path}.json"

@@ -1,6 +1,7 @@
 """SegTHOR-format data: find the cases, split them by patient (fixed seed, saved), load them preprocessed.
 
-Layout: DATA_DIR/Patient_XX/Patient_XX.nii.gz (CT) and DATA_DIR/Patient_XX/GT.nii.gz (labels 0-4).
+Layout (the rule is `segthor.case_layout`'s): DATA_DIR/Patient_XX/Patient_XX.nii.gz (CT) and
+DATA_DIR/Patient_XX/GT.nii.gz (labels 0-4).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from segthor.case_layout import segthor_cases
 from segthor.errors import InputError
 from segthor.io.atomic import write_text_atomic
 from segthor.organs import NUM_CLASSES
 
 SPLIT_FILE = "split.json"
-CASE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")
 
 
 @dataclass
@@ -37,19 +38,12 @@ class Case:
     spacing: tuple[float, float, float]
 
 
-def _image_file(folder: Path, stem: str) -> Path | None:
-    return next((p for p in (folder / f"{stem}{s}" for s in CASE_SUFFIXES) if p.is_file()), None)
-
-
 def find_cases(data_dir: str | Path) -> list[CaseFiles]:
+    """The SegTHOR-layout cases of `data_dir` (`segthor.case_layout.segthor_cases`), sorted by patient."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise InputError(f"training data folder {data_dir} does not exist")
-    cases = []
-    for folder in sorted(p for p in data_dir.iterdir() if p.is_dir()):
-        image, labels = _image_file(folder, folder.name), _image_file(folder, "GT")
-        if image is not None and labels is not None:
-            cases.append(CaseFiles(folder.name, image, labels))
+    cases = [CaseFiles(patient, image, labels) for patient, image, labels in segthor_cases(data_dir)]
     if not cases:
         raise InputError(
             f"{data_dir} holds no SegTHOR-format cases; expected Patient_XX/Patient_XX.nii.gz with "

@@ -43,7 +43,7 @@ def input_grid_dice(net: Any, recipe: Any, cases: list[CaseFiles]) -> dict[str, 
 
 
 def _recipe_description(name: str) -> str | None:
-    """The description a recipe file ships with (None for a config that is not one of the recipes)."""
+    """The description a bundled training config ships with (None for a config that is not one of them)."""
     path = RECIPES_DIR / f"{name}.json"
     try:
         return str(json.loads(path.read_text(encoding="utf-8")).get("description", ""))
@@ -54,7 +54,7 @@ def _recipe_description(name: str) -> str | None:
 def describe_package(config: TrainConfig, summary: str, synthetic: bool) -> tuple[str, str]:
     """(description, disclaimer) for the exported model.json.
 
-    A recipe's description and the demo disclaimer speak of the bundled demo weights ("the demo ENet",
+    A training config's description and the demo disclaimer speak of the bundled demo weights ("the demo ENet",
     "synthetic training data"); they are kept only when the training data were segthor phantoms (how the
     bundled weights are made). A model trained on the user's own data is described from its run instead:
     architecture, recipe and data summary, or the user's own description (``--set description=...``), with
@@ -71,7 +71,8 @@ def describe_package(config: TrainConfig, summary: str, synthetic: bool) -> tupl
 
 def export_package(run_dir: Path, config: TrainConfig, checkpoint: Path, data_dir: Any, summary: str,
                    target: Path | None = None, validation_files: list[CaseFiles] | None = None) -> Path:
-    """Write RUN/model (or `target`) from `checkpoint`; metadata carries recipe, training and validation.
+    """Write RUN/model (or `target`) from `checkpoint`; metadata carries the preprocessing recipe,
+    training and validation.
 
     With `validation_files`, the package's validation Dice is measured in the CTs' own grids (what a user
     gets); the Dice on the network grid from training is kept as `dice_network_grid`."""

@@ -1,5 +1,5 @@
-"""Losses of the seeds: multi-class Dice (000_), class-weighted cross-entropy (002_), Dice with hard-voxel
-weighting (001_), Dice + cross-entropy (a common, stable combination used for the demo ENet)."""
+"""Losses of the seeds: multi-class Dice ([Lambert2020]), class-weighted cross-entropy ([Liu2020]), Dice with hard-voxel
+weighting ([Zhang2019]), Dice + cross-entropy (a common, stable combination used for the demo ENet)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from segthor.organs import NUM_CLASSES
+from segthor_training.registry import LOSSES
 
 EPS = 1.0
 
@@ -40,7 +41,7 @@ class MultiClassDiceLoss(nn.Module):
 
 
 class WeightedCrossEntropyLoss(nn.Module):
-    """Cross-entropy with fixed per-class weights set by organ size (002_)."""
+    """Cross-entropy with fixed per-class weights set by organ size ([Liu2020])."""
 
     def __init__(self, class_weights: list[float] | None = None):
         super().__init__()
@@ -64,7 +65,7 @@ class DiceCELoss(nn.Module):
 
 def hard_voxel_dice_loss(probs: torch.Tensor, target: torch.Tensor, hard_weight: float = 2.0,
                          threshold: float = 0.5) -> torch.Tensor:
-    """Binary Dice loss with error-prone voxels (|p - t| > threshold) weighted 1 + hard_weight (001_)."""
+    """Binary Dice loss with error-prone voxels (|p - t| > threshold) weighted 1 + hard_weight ([Zhang2019])."""
     target = target.float()
     with torch.no_grad():
         weights = 1.0 + hard_weight * ((probs - target).abs() > threshold).float()
@@ -88,7 +89,7 @@ class HardVoxelDiceLoss(nn.Module):
 
 
 class CoarseToFineLoss(nn.Module):
-    """001_: Dice between the averaged coarse sigmoid maps and the pooled target (all classes), plus the
+    """[Zhang2019]: Dice between the averaged coarse sigmoid maps and the pooled target (all classes), plus the
     hard-voxel Dice of each organ's fine decoder on its ROI (skipped in the coarse-only stage)."""
 
     def __init__(self, hard_weight: float = 2.0, hard_threshold: float = 0.5):
@@ -109,15 +110,6 @@ class CoarseToFineLoss(nn.Module):
 
 
 def build_loss(spec: dict[str, Any]) -> nn.Module:
-    spec = dict(spec)
-    name = spec.pop("name", "dice")
-    builders = {
-        "dice": MultiClassDiceLoss,
-        "wce": WeightedCrossEntropyLoss,
-        "dice_ce": DiceCELoss,
-        "hard_dice": HardVoxelDiceLoss,
-        "c2f": CoarseToFineLoss,
-    }
-    if name not in builders:
-        raise ValueError(f"unknown loss {name!r}; known: {', '.join(builders)}")
-    return builders[name](**spec)
+    """The loss `spec` names in `segthor_training.registry.LOSSES` (`{"name": "dice_ce", "ce_weight": 0.5}`;
+    Dice when unnamed); ValueError when the name or an argument is unknown."""
+    return LOSSES.build(spec)

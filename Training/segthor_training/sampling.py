@@ -1,4 +1,4 @@
-"""What a training step sees: 2D slices holding at least one organ (000_), or 3D crops (001_)."""
+"""What a training step sees: 2D slices holding at least one organ ([Lambert2020]), or 3D crops ([Zhang2019])."""
 
 from __future__ import annotations
 

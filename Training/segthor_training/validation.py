@@ -1,4 +1,5 @@
-"""Validation: loss on the held-out patients' organ slices (or volumes) and 3D Dice per organ."""
+"""Validation: loss on the held-out patients' organ slices (or volumes) and 3D Dice per organ, the labels
+scored coming from the same inferer that runs the exported package."""
 
 from __future__ import annotations
 
@@ -37,34 +38,53 @@ def as_input(batch: np.ndarray, device: torch.device, channels_last: bool) -> to
 
 
 @torch.no_grad()
+def validation_loss(net: torch.nn.Module, case: Case, loss_fn: Any, device: torch.device, batch_size: int,
+                    channels_last: bool, autocast: Any) -> list[tuple[float, int]]:
+    """(loss, weight) pairs of one case, computed as training computes its loss: a 2D net on the case's organ
+    slices in batches of `batch_size` (weight: slices), a 3D net on the whole volume through `forward_train`
+    (weight 1). Not through the inferer: the 3D loss needs `forward_train`'s outputs, which the inferer's class
+    scores are not, so the loss keeps its own pass (and for a 3D net the whole volume, unlike inference's windows)."""
+    losses: list[tuple[float, int]] = []
+    if getattr(net, "spatial_dims", 2) == 3:
+        x = as_input(case.image[None], device, False)
+        y = torch.from_numpy(case.labels[None].astype(np.int64)).to(device)
+        with autocast:
+            losses.append((float(loss_fn(net.forward_train(x, y))), 1))
+        return losses
+    has_organ = case.labels.reshape(case.labels.shape[0], -1).any(axis=1)
+    for start in range(0, case.image.shape[0], batch_size):
+        stop = min(start + batch_size, case.image.shape[0])
+        keep = has_organ[start:stop]
+        if keep.any():
+            with autocast:
+                logits = net(as_input(case.image[start:stop][keep], device, channels_last))
+            y = torch.from_numpy(case.labels[start:stop][keep].astype(np.int64)).to(device)
+            losses.append((float(loss_fn(logits.float(), y)), int(keep.sum())))
+    return losses
+
+
+@torch.no_grad()
 def validate(net: torch.nn.Module, cases: list[Case], loss_fn: Any, device: torch.device, batch_size: int = 16,
              channels_last: bool = False, amp: bool = False) -> tuple[float, dict[str, float]]:
-    """(mean validation loss, mean Dice per organ over `cases`)."""
+    """(mean validation loss, mean 3D Dice per organ over `cases`).
+
+    The labels whose Dice is scored come from the inferer that runs the exported package at inference
+    (`segthor.inference.prediction.inferer_for`: model.json's `inferer` entry, which a trained package leaves
+    at the default of its network kind), so validation Dice is measured as inference runs the net; the loss
+    comes from `validation_loss`."""
+    from segthor.inference.prediction import inferer_for
+
     was_training = net.training
     net.eval()
     losses: list[tuple[float, int]] = []
     dices = []
     autocast = torch.autocast("cuda", dtype=torch.float16, enabled=amp and device.type == "cuda")
+    inferer = inferer_for(net)
     try:
         for case in cases:
-            if getattr(net, "spatial_dims", 2) == 3:
-                x = as_input(case.image[None], device, False)
-                y = torch.from_numpy(case.labels[None].astype(np.int64)).to(device)
-                with autocast:
-                    losses.append((float(loss_fn(net.forward_train(x, y))), 1))
-                    pred = net(x).argmax(1)[0].to(torch.uint8).cpu().numpy()
-            else:
-                pred = np.zeros(case.labels.shape, np.uint8)
-                has_organ = case.labels.reshape(case.labels.shape[0], -1).any(axis=1)
-                for start in range(0, case.image.shape[0], batch_size):
-                    stop = min(start + batch_size, case.image.shape[0])
-                    with autocast:
-                        logits = net(as_input(case.image[start:stop], device, channels_last))
-                    pred[start:stop] = logits.argmax(1).to(torch.uint8).cpu().numpy()
-                    keep = torch.from_numpy(has_organ[start:stop]).to(device)
-                    if keep.any():
-                        y = torch.from_numpy(case.labels[start:stop].astype(np.int64)).to(device)
-                        losses.append((float(loss_fn(logits[keep].float(), y[keep])), int(keep.sum())))
+            losses += validation_loss(net, case, loss_fn, device, batch_size, channels_last, autocast)
+            image = np.ascontiguousarray(case.image, dtype=np.float32)
+            pred, _ = inferer.run(net, image, device, batch_size, tune_threads=False)
             dices.append(dice_per_organ(pred, case.labels))
     finally:
         net.train(was_training)

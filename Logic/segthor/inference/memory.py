@@ -1,12 +1,14 @@
 """Estimating the memory a run needs before starting it, so a too-large job fails at once with advice.
 
 The figures are deliberately generous upper bounds (bytes per voxel of each array a run keeps alive), not
-measurements of one network: better to warn early than to be killed by the OS half way through.
+measurements of one network: better to warn early than to be killed by the OS half way through. The
+network-grid figures depend on how the network is run, so each inferer gives its own (`inferers.py`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from math import prod
 
 from segthor.errors import SegthorError
@@ -14,11 +16,6 @@ from segthor.errors import SegthorError
 GIB = 1024**3
 # Input grid: the CT as read (<= 4 B/voxel), a float32 working copy, uint8 labels, restore temporaries.
 INPUT_BYTES_PER_VOXEL = 4 + 4 + 1 + 2
-# Network grid: float32 input + uint8 labels.
-NETWORK_BYTES_PER_VOXEL = 4 + 1
-# Live activations per voxel of one network input, in float32 channels (ENet/U-Net widths, with slack).
-ACTIVATION_CHANNELS_2D = 96
-ACTIVATION_CHANNELS_3D = 48
 # Keep this fraction of what is available free for the rest of the system (and Slicer's own scene).
 USABLE_FRACTION = 0.8
 
@@ -53,17 +50,6 @@ def estimate_input_bytes(input_shape: tuple[int, ...]) -> int:
     return prod(input_shape) * INPUT_BYTES_PER_VOXEL
 
 
-def estimate_network_bytes(network_shape: tuple[int, int, int], spatial_dims: int, batch_size: int) -> int:
-    """Memory on the inference device for the network grid and one batch of activations."""
-    z, y, x = network_shape
-    grid = z * y * x * NETWORK_BYTES_PER_VOXEL
-    if spatial_dims == 2:
-        activations = batch_size * y * x * 4 * ACTIVATION_CHANNELS_2D
-    else:
-        activations = z * y * x * 4 * ACTIVATION_CHANNELS_3D
-    return grid + activations
-
-
 def _advice(device: object) -> str:
     if getattr(device, "type", str(device)) == "cuda":
         return "use --device cpu, a smaller --batch-size, or a GPU with more free memory"
@@ -82,16 +68,16 @@ def require_memory(needed: int, device: object, what: str) -> None:
         )
 
 
-def fit_batch_size(
-    network_shape: tuple[int, int, int], spatial_dims: int, batch_size: int, device: object
-) -> int:
-    """The largest batch size <= `batch_size` that fits; raises when even one slice does not."""
+def fit_batch_size(bytes_for_batch: Callable[[int], int], batch_size: int, device: object) -> int:
+    """The largest batch size <= `batch_size` whose `bytes_for_batch(size)` fits on `device`, halving from
+    `batch_size`; raises `MemoryEstimateError` when even a batch of one does not fit. Each inferer supplies its
+    own `bytes_for_batch` (`segthor.inference.inferers`)."""
     free = available_bytes(device)
     size = max(1, batch_size)
-    if free is not None and spatial_dims == 2:
-        while size > 1 and estimate_network_bytes(network_shape, 2, size) > free * USABLE_FRACTION:
+    if free is not None:
+        while size > 1 and bytes_for_batch(size) > free * USABLE_FRACTION:
             size //= 2
-    require_memory(estimate_network_bytes(network_shape, spatial_dims, size), device, "the network")
+    require_memory(bytes_for_batch(size), device, "the network")
     return size
 
 

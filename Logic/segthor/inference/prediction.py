@@ -1,18 +1,20 @@
-"""Run a model package over one CT: preprocess as its recipe says, batched inference, restore to the input grid."""
+"""Run a model package over one CT: preprocess as its recipe says, run its inferer, restore to the input grid."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from segthor.errors import InputError, ModelError
-from segthor.inference.memory import estimate_input_bytes, fit_batch_size, require_memory
+from segthor.inference.inferers import SliceInferer, SlidingWindowInferer, argmax_labels, build_inferer
+from segthor.inference.memory import estimate_input_bytes, require_memory
 from segthor.inference.postprocess import PostprocessOptions, postprocess_labels
 from segthor.inference.progress import Progress, StageTimer
 from segthor.io.volume import Volume
+from segthor.model_packages.inferer_spec import parse_inferer
+from segthor.model_packages.package import METADATA_FILE
 from segthor.organs import NUM_CLASSES, ORGANS
 
 DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 32}
@@ -38,7 +40,7 @@ class ConfidenceSums:
     """Per-class voxel counts and sums of the max-softmax, accumulated batch by batch on the network grid.
 
     One softmax and one bincount per batch: a few ms against the network's tens to hundreds (measured in
-    docs/benchmarks.md). The labels are the argmax of the same probabilities, so they match `run_network`'s.
+    docs/benchmarks.md). The labels are the argmax of the same probabilities, so they match `argmax_labels`'.
     """
 
     def __init__(self) -> None:
@@ -61,36 +63,14 @@ class ConfidenceSums:
                 for o in ORGANS}
 
 
-def _network_input(batch: np.ndarray, device: Any) -> Any:
-    import torch
-
-    x = torch.from_numpy(np.ascontiguousarray(batch)).unsqueeze(1)
-    # NCHW input either way: convolutions follow the weights' layout (channels_last where it pays).
-    return x.to(device, non_blocking=True)
-
-
-def _logits(model: Any, x: Any, device: Any) -> Any:
-    import torch
-
-    if device.type == "cuda":
-        with torch.autocast("cuda", dtype=torch.float16):
-            out = model(x)
-    else:
-        out = model(x)
-    if isinstance(out, (tuple, list)):  # some nets return (logits, aux...)
-        out = out[0]
-    if out.ndim != x.ndim or out.shape[1] != NUM_CLASSES or out.shape[2:] != x.shape[2:]:
-        raise ModelError(
-            f"the model returned logits of shape {tuple(out.shape)} for an input of shape {tuple(x.shape)}; "
-            f"expected {NUM_CLASSES} classes on the same grid. The model package is incompatible"
-        )
-    return out
-
-
-def _argmax(logits: Any) -> Any:
-    """Class index per voxel. `max` over the class axis rather than `argmax`: the same indices, but torch's CPU
-    `argmax` along a non-last axis took ~5x longer (78 vs 14 ms for a 8x5x145x172 batch, 1 thread)."""
-    return logits.max(dim=1)[1]
+def inferer_for(package_or_model: Any) -> SliceInferer | SlidingWindowInferer:
+    """The inferer of a loaded `ModelPackage` (its model.json `inferer` entry, else the default of its network
+    kind) or of a bare network (the default of its `spatial_dims`). Raises `ModelError` for a bad entry."""
+    model = getattr(package_or_model, "model", package_or_model)
+    metadata = getattr(package_or_model, "metadata", None) or {}
+    path = getattr(package_or_model, "path", None)
+    where = str(path / METADATA_FILE) if path and str(path) != "." else f"model {metadata.get('id', '?')}"
+    return build_inferer(parse_inferer(metadata.get("inferer"), int(getattr(model, "spatial_dims", 2)), where))
 
 
 def run_network(
@@ -102,46 +82,13 @@ def run_network(
     tune_threads: bool = True,
     confidence: ConfidenceSums | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Argmax labels (uint8, [z,y,x]) of `model` over a preprocessed float32 array, in batches of slices,
-    and the CPU thread count used (chosen by measurement on one slice, see `threads.py`, unless
-    `tune_threads` is False: the training package keeps its own thread setting). With `confidence`, the
-    max-softmax per class is accumulated into it as well."""
-    import torch
-
-    from segthor.inference.threads import ThreadGovernor
-
-    progress = progress or Progress()
-    out = np.empty(array.shape, dtype=np.uint8)
-    spatial_dims = int(getattr(model, "spatial_dims", 2))
-    with torch.inference_mode():
-        if spatial_dims == 3:
-            progress.report(0.0, "running the 3D network")
-            x = torch.from_numpy(np.ascontiguousarray(array))[None, None].to(device)
-            logits = _logits(model, x, device)
-            labels = confidence.labels_and_add(logits) if confidence is not None else _argmax(logits)
-            out[:] = labels[0].to(torch.uint8).cpu().numpy()
-            progress.report(1.0, "3D network done")
-            return out, torch.get_num_threads()
-        n = array.shape[0]
-        governor = None
-        if tune_threads and n > 2 * batch_size:  # only a long run repays probing the thread count
-            probe = _network_input(array[n // 2 : n // 2 + 1], device)
-            governor = ThreadGovernor(lambda: model(probe), device)
-        try:
-            for start in range(0, n, batch_size):
-                stop = min(n, start + batch_size)
-                t0 = time.perf_counter()
-                x = _network_input(array[start:stop], device)
-                logits = _logits(model, x, device)
-                labels = confidence.labels_and_add(logits) if confidence is not None else _argmax(logits)
-                out[start:stop] = labels.to(torch.uint8).cpu().numpy()
-                if governor is not None:
-                    governor.observe((time.perf_counter() - t0) / (stop - start))
-                progress.report(stop / n, f"segmenting slices {stop}/{n}")
-            return out, governor.threads if governor else torch.get_num_threads()
-        finally:
-            if governor is not None:
-                governor.restore()
+    """Argmax labels (uint8, [z,y,x]) of `model` over a preprocessed float32 array with the default inferer of
+    its network kind (2D: batches of slices; 3D: Gaussian-weighted sliding windows, `inferers.py`), and the CPU
+    thread count used (chosen by measurement, see `threads.py`, unless `tune_threads` is False: the training
+    package keeps its own thread setting). With `confidence`, the max-softmax per class is accumulated into it
+    as well."""
+    reduce = confidence.labels_and_add if confidence is not None else argmax_labels
+    return inferer_for(model).run(model, array, device, batch_size, progress, tune_threads, reduce)
 
 
 def predict(
@@ -160,7 +107,7 @@ def predict(
     progress = progress or Progress()
     timer = timer or StageTimer()
     model = package.model
-    spatial_dims = int(getattr(model, "spatial_dims", 2))
+    inferer = inferer_for(package)
     require_memory(estimate_input_bytes(volume.array.shape), "cpu", "this CT")
 
     with timer.stage("preprocess"):
@@ -179,11 +126,13 @@ def predict(
     if batch_size is not None and batch_size < 1:
         raise InputError(f"batch size must be at least 1, got {batch_size}")
     size = batch_size or DEFAULT_BATCH_SIZE.get(device.type, 8)
-    size = fit_batch_size(array.shape, spatial_dims, size, device)
+    size = inferer.fit_batch_size(array.shape, size, device)
 
     with timer.stage("inference"):
         sums = ConfidenceSums()
-        network_labels, threads = run_network(model, array, device, size, progress.sub(0.1, 0.9), confidence=sums)
+        network_labels, threads = inferer.run(
+            model, array, device, size, progress.sub(0.1, 0.9), reduce=sums.labels_and_add
+        )
     del array
 
     with timer.stage("restore"):

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from segthor.case_layout import SEG_NRRD_SUFFIX
 from segthor.errors import InputError, brief
 from segthor.io.volume import Volume, read_volume
 from segthor.organs import ORGANS
 from segthor.segment_mapping import organ_for_segment
-
-SEG_NRRD_SUFFIX = ".seg.nrrd"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 `model.json` holds the architecture name and its arguments (what `build_network` needs), the label map
 (checked against the organ table at load: another order or class count is refused), the preprocessing recipe
 (opaque here; the inference pipeline interprets it), the recommended post-processing, training and validation
-summaries, version, the framework versions that wrote it, disclaimer, creation time, parameter count, storage
+summaries, the inferer and its window (`inferer_spec.py`; absent: the default of the network kind),
+version, the framework versions that wrote it, disclaimer, creation time, parameter count, storage
 dtype and the sha256 of the weights file. The contract is documented in docs/extending.md. Pickled
 checkpoints (.pt/.pth/.ckpt/.pkl) are refused: unpickling runs arbitrary code.
 """
@@ -23,6 +24,8 @@ from segthor._version import __version__
 from segthor.errors import ModelError
 from segthor.io.atomic import atomic_path, write_text_atomic
 from segthor.io.json_file import read_json_object
+from segthor.model_packages.inferer_spec import parse_inferer
+from segthor.networks.registry import ARCHITECTURES
 from segthor.organs import ORGANS
 
 if TYPE_CHECKING:
@@ -116,6 +119,7 @@ def save_model_package(
     """Write `directory/model.safetensors` and `directory/model.json`; return the folder.
 
     `metadata` needs at least `id`; `architecture` and `arguments` default to the model's own attributes.
+    An `inferer` entry is checked and written in full (`inferer_spec.parse_inferer`).
     Filled in here: labels (if absent), version (if absent), frameworks (python, segthor, torch, numpy,
     safetensors versions), created, parameters, dtype, sha256, format. Labels or a class count other than
     the organ table's raise ``ValueError``.
@@ -149,6 +153,9 @@ def save_model_package(
     meta.setdefault("labels", default_labels())
     try:
         check_label_contract(meta, "metadata")
+        if "inferer" in meta:  # checked like at load; absent means the default of the network kind
+            spatial_dims = int(getattr(model, "spatial_dims", 2))
+            meta["inferer"] = parse_inferer(meta["inferer"], spatial_dims, "metadata").to_dict()
     except ModelError as exc:
         raise ValueError(str(exc)) from None
     meta.setdefault("version", __version__)
@@ -227,6 +234,9 @@ def read_metadata(directory: Path) -> dict[str, Any]:
     if not isinstance(meta["arguments"], dict):
         raise ModelError(f"{meta_path}: 'arguments' must be an object of network arguments")
     check_label_contract(meta, str(meta_path))
+    architecture = ARCHITECTURES.get(str(meta["architecture"]))
+    if architecture is not None:  # an unknown architecture is reported when the network is built
+        parse_inferer(meta.get("inferer"), architecture.spatial_dims, str(meta_path))
     return meta
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from segthor.case_layout import labels_file_name
 from segthor.errors import InputError, OverwriteRefusedError
 from segthor.io.volume import Volume, write_volume
 from segthor.io.writable import output_errors
@@ -45,7 +46,7 @@ class CasePaths:
         types = parse_output_types(output_types)
         return cls(
             seg_nrrd=out / f"{case}.seg.nrrd" if SEG_NRRD in types else None,
-            labels=out / f"{case}_labels.nii.gz" if NIFTI in types else None,
+            labels=out / labels_file_name(case) if NIFTI in types else None,
             preview=out / f"{case}_preview.png" if PREVIEW in types else None,
             report=out / f"{case}.json",
             rtstruct=out / f"{case}_rtstruct.dcm" if RTSTRUCT in types else None,

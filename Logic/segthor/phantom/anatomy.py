@@ -14,7 +14,7 @@ import numpy as np
 
 from segthor.organs import LABELS
 from segthor.phantom.grid import Grid
-from segthor.phantom.layout import Layout, Path, Solid
+from segthor.phantom.layout import Layout, Solid, Tube
 from segthor.phantom.shapes import BoxMask, ellipsoid, mask_from_voxels, resample_path, stamp_voxels
 from segthor.phantom.tissue import Tissue
 from segthor.phantom.trunk import paint_trunk
@@ -57,7 +57,7 @@ def _paint_box(tissue: np.ndarray, box: BoxMask, value: Tissue, only=None) -> No
     sub[sel] = value
 
 
-def _voxels(grid: Grid, paths: list[Path], extra: float = 0.0, scale=(1.0, 1.0, 1.0)):
+def _voxels(grid: Grid, paths: list[Tube], extra: float = 0.0, scale=(1.0, 1.0, 1.0)):
     pts = np.concatenate([p.points for p in paths])
     rad = np.concatenate([p.radii for p in paths]) + extra
     return stamp_voxels(grid, pts, rad, scale)
@@ -142,7 +142,7 @@ def build_anatomy(p: dict, grid: Grid, lay: Layout) -> Anatomy:
     if p["esophagus_air"]:
         pts = lay.esophagus.points
         sel = (pts[:, 2] > -90.0) & (pts[:, 2] < -30.0)
-        pocket = Path(*resample_path(pts[sel], np.full(int(sel.sum()), 0.45 * p["esophagus_ry_mm"])))
+        pocket = Tube(*resample_path(pts[sel], np.full(int(sel.sum()), 0.45 * p["esophagus_ry_mm"])))
         _paint(tissue, _voxels(grid, [pocket], 0.0, (1.0, 1.5, 1.0)), Tissue.AIR, only=[Tissue.ESOPHAGUS])
 
     aorta = mask_from_voxels(_voxels(grid, [lay.aorta]))

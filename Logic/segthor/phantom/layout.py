@@ -20,14 +20,14 @@ RIB_LAYER_MM = 11.0
 
 
 @dataclass
-class Path:
-    """A dense centre line (N, 3) with a radius per sample."""
+class Tube:
+    """A tube: a dense centre line (N, 3) in mm with a radius (mm) per sample."""
 
     points: np.ndarray
     radii: np.ndarray
 
     @classmethod
-    def through(cls, control: list, radii: list, smooth: bool = True) -> Path:
+    def through(cls, control: list, radii: list, smooth: bool = True) -> Tube:
         ctrl = np.asarray(control, dtype=float)
         rad = np.asarray(radii, dtype=float)
         if smooth and len(ctrl) > 2:
@@ -153,12 +153,12 @@ class Layout:
             a, ba, _ = self.body_axes(90.0)
             front = -self.cavity_axes(80.0)[1] - 6.0
             ctrl = [(side * 18.0, front, 78.0), (side * 0.45 * a, front + 6.0, 92.0), (side * (a - 40.0), -15.0, 100.0)]
-            self.clavicles.append(Path.through(ctrl, [6.0, 5.5, 6.5]))
+            self.clavicles.append(Tube.through(ctrl, [6.0, 5.5, 6.5]))
 
-    def _ribs(self) -> tuple[list[Path], list[Path]]:
+    def _ribs(self) -> tuple[list[Tube], list[Tube]]:
         p = self.p
-        ribs: list[Path] = []
-        cart: list[Path] = []
+        ribs: list[Tube] = []
+        cart: list[Tube] = []
         r = p["rib_radius_mm"]
         z_t1 = 4.2 * self.hv
         for k in range(12):
@@ -178,11 +178,11 @@ class Layout:
                     by = (cbp if np.cos(f) > 0 else cba) * (shrink if np.cos(f) <= 0 else 1.0) + r + 1.0
                     pts.append((side * ax * np.sin(f), by * np.cos(f), zk))
                 pts = np.array(pts)
-                ribs.append(Path.through(pts, [r] * len(pts), smooth=False))
+                ribs.append(Tube.through(pts, [r] * len(pts), smooth=False))
                 if k < 7:  # costal cartilage from the rib's end to the sternum
                     s_y = -self.cavity_axes(zz[-1])[1] - 8.0
                     c_end = (side * 14.0, s_y, zz[-1] - 6.0)
-                    cart.append(Path.through([pts[-1], c_end], [0.9 * r, 0.9 * r], smooth=False))
+                    cart.append(Tube.through([pts[-1], c_end], [0.9 * r, 0.9 * r], smooth=False))
         return ribs, cart
 
     # ---- esophagus and airways ---------------------------------------------------------------------
@@ -206,7 +206,7 @@ class Layout:
             (xe + 26, yf(self.z_gej) - 50, self.z_gej),
             tuple(self.stomach_center + np.array([-12.0, 0.0, 10.0])),
         ]
-        self.esophagus = Path.through(ctrl, [erx] * len(ctrl))
+        self.esophagus = Tube.through(ctrl, [erx] * len(ctrl))
         self.esophagus_scale = (1.0, erx / ery, 1.0)
 
         rt = p["trachea_radius_mm"]
@@ -216,7 +216,7 @@ class Layout:
             return float(yf(z)) - 3 - 2 * ery - 3.0 - rt
 
         ctrl_t = [(xt, trachea_y(z), z) for z in (top, 100.0, 50.0, 0.0)]
-        self.trachea = Path.through(ctrl_t, [rt] * 4)
+        self.trachea = Tube.through(ctrl_t, [rt] * 4)
         self.carina = np.array(ctrl_t[-1], dtype=float)
         self.trachea_y = trachea_y
 
@@ -224,7 +224,7 @@ class Layout:
             d = np.asarray(direction, dtype=float)
             d /= np.linalg.norm(d)
             end = np.asarray(start, dtype=float) + length * d
-            return Path.through([start, end], [radius, radius], smooth=False), end
+            return Tube.through([start, end], [radius, radius], smooth=False), end
 
         ar, al = np.radians(p["bronchus_angle_right_deg"]), np.radians(p["bronchus_angle_left_deg"])
         start = self.carina + np.array([0.0, 0.0, 2.0])
@@ -243,7 +243,7 @@ class Layout:
         self.lobar_bronchi = lobar
         self.hila = {"right": end_r + np.array([-8.0, -6.0, -4.0]), "left": end_l + np.array([8.0, -6.0, -2.0])}
 
-    def _airway_tubes(self) -> list[Path]:
+    def _airway_tubes(self) -> list[Tube]:
         return [self.trachea, self.bronchus_r, self.bronchus_l, *self.lobar_bronchi]
 
     # ---- heart ----------------------------------------------------------------------------------------
@@ -376,7 +376,7 @@ class Layout:
         ]
         ctrl += desc
         radii += [rd, rd, rd, rd, 0.92 * rd, 0.88 * rd, 0.85 * rd]
-        path = Path.through(ctrl, radii)
+        path = Tube.through(ctrl, radii)
         # Keep clear of the airways and the esophagus (the flattened esophagus counts with its half width).
         for tube_ in self._airway_tubes():
             path.points = push_clear(path.points, path.radii, tube_.points, tube_.radii, gap=3.0)
@@ -391,11 +391,11 @@ class Layout:
         a = self.arch_points
         yt = self.trachea_y
         self.arch_branches = [
-            Path.through([a[1], (xt - 20, yt(80) - 16, 80.0), (xt - 24, yt(top) - 12, top)], [6.5, 6.0, 6.0]),
-            Path.through([a[2], (xt + 16, yt(80) - 16, 80.0), (xt + 20, yt(top) - 14, top)], [4.5, 4.5, 4.5]),
-            Path.through([a[3], (xt + 32, yt(80) - 2, 80.0), (xt + 90, yt(top) + 5, top)], [5.5, 5.5, 5.0]),
+            Tube.through([a[1], (xt - 20, yt(80) - 16, 80.0), (xt - 24, yt(top) - 12, top)], [6.5, 6.0, 6.0]),
+            Tube.through([a[2], (xt + 16, yt(80) - 16, 80.0), (xt + 20, yt(top) - 14, top)], [4.5, 4.5, 4.5]),
+            Tube.through([a[3], (xt + 32, yt(80) - 2, 80.0), (xt + 90, yt(top) + 5, top)], [5.5, 5.5, 5.0]),
         ]
-        self.svc = Path.through(
+        self.svc = Tube.through(
             [
                 (xt - 40, yt(top) - 24, top),
                 (xt - 38, yt(40.0) - 26, 40.0),
@@ -406,9 +406,9 @@ class Layout:
         )
         bif = np.array([xt + 18, yt(-14.0) - 26, -14.0])
         self.pulmonary = [
-            Path.through([self.rvot, bif], [13.0, 13.0], smooth=False),
-            Path.through([bif, (xt + 42, yt(-12.0) - 8, -12.0), tuple(self.hila["left"])], [11.0, 10.0, 8.0]),
-            Path.through(
+            Tube.through([self.rvot, bif], [13.0, 13.0], smooth=False),
+            Tube.through([bif, (xt + 42, yt(-12.0) - 8, -12.0), tuple(self.hila["left"])], [11.0, 10.0, 8.0]),
+            Tube.through(
                 [bif, (xt - 10, yt(-20.0) - 18, -20.0), (xt - 40, yt(-24.0) - 14, -24.0), tuple(self.hila["right"])],
                 [10.0, 9.5, 9.0, 8.0],
             ),

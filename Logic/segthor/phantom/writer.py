@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segthor.case_layout import SEGTHOR_GT_FILE
 from segthor.errors import InputError, OverwriteRefusedError
 from segthor.io.atomic import atomic_path, write_text_atomic
 from segthor.io.volume import Volume
@@ -64,7 +65,7 @@ def _metadata(case: PhantomCase, case_id: str) -> dict:
     return {
         "case_id": case_id,
         "image": f"{case_id}.nii.gz",
-        "labels": "GT.nii.gz",
+        "labels": SEGTHOR_GT_FILE,
         "label_names": {"0": "background", **{str(o.label): o.key for o in ORGANS}},
         "size_xyz": list(ct.shape_xyz),
         "spacing_mm": [round(s, 6) for s in ct.spacing],
@@ -94,7 +95,7 @@ def write_case(
     _check_free(case_dir, overwrite)
     case_dir.mkdir(parents=True, exist_ok=True)
     _write_nifti(case.ct, case_dir / f"{case_id}.nii.gz")
-    _write_nifti(case.labels, case_dir / "GT.nii.gz")
+    _write_nifti(case.labels, case_dir / SEGTHOR_GT_FILE)
     text = json.dumps(_metadata(case, case_id), indent=2, sort_keys=True) + "\n"
     write_text_atomic(case_dir / f"{case_id}.json", text)
     if preview:

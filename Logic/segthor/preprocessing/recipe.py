@@ -1,7 +1,8 @@
 """Preprocessing recipes: what turns a CT into the array a network sees, as a JSON-able record.
 
 A recipe is stored verbatim in every model package (`metadata["preprocessing"]`), so inference prepares a CT
-exactly as the network's training data was prepared. The named recipes follow the seed papers:
+exactly as the network's training data was prepared. The named recipes are JSON files in `recipes/<name>.json`
+(package data, read by `read_recipe_file`); they follow the seed papers:
 
 - "zscore":  z-score per image, native grid ([Lambert2020] and [Liu2020] normalisation).
 - "seed004": HU clip [-1000, 1000], resample to 0.977 x 0.977 x 2.5 mm, z-score ([deReus], ENet).
@@ -16,7 +17,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Any
+
+from segthor.errors import InputError
+from segthor.io.json_file import read_json_object
 
 CROPS = ("none", "body", "otsu_body", "center")
 NORMALISATIONS = ("zscore", "fixed", "none")
@@ -81,26 +86,34 @@ class Recipe:
         return replace(self, **changes)
 
 
-RECIPES: dict[str, Recipe] = {
-    r.name: r
-    for r in (
-        Recipe(name="zscore"),
-        Recipe(name="seed004", clip_hu=(-1000.0, 1000.0), spacing=(0.977, 0.977, 2.5)),
-        Recipe(name="seed001", spacing=(1.0, 1.0, 3.0), crop="otsu_body", crop_margin_mm=5.0),
-        Recipe(name="seed000", crop="center", crop_size=(304, 304)),
-        Recipe(
-            name="fast2d",
-            clip_hu=(-1000.0, 1000.0),
-            spacing=(2.0, 2.0, None),
-            crop="body",
-            body_threshold_hu=-500.0,
-            crop_margin_mm=10.0,
-            normalize="fixed",
-            hu_center=0.0,
-            hu_scale=500.0,
-        ),
-    )
-}
+# The named recipes are JSON files in recipes/ (package data), one per name, read at import like any other
+# recipe file: data rather than code, so adding or reviewing one needs no Python.
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+
+
+def read_recipe_file(path: str | Path) -> Recipe:
+    """The recipe in a JSON file (`Recipe.to_dict`'s form; keys left out take the dataclass defaults).
+
+    Raises `InputError` naming the file when it is not a JSON object, has an unknown key or a bad value
+    (`Recipe.from_dict`), or a "name" other than the file's stem.
+    """
+    path = Path(path)
+    data = read_json_object(path, InputError, "recipe file ")
+    try:
+        recipe = Recipe.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"recipe file {path}: {exc}") from exc
+    if recipe.name != path.stem:
+        raise InputError(f"recipe file {path} names recipe {recipe.name!r}; name it {path.stem!r} or rename the file")
+    return recipe
+
+
+def load_recipes(folder: Path = RECIPES_DIR) -> dict[str, Recipe]:
+    """name -> Recipe of every `*.json` in `folder`, by name (`read_recipe_file` raises on a bad one)."""
+    return {path.stem: read_recipe_file(path) for path in sorted(folder.glob("*.json"))}
+
+
+RECIPES: dict[str, Recipe] = load_recipes()
 
 
 def get_recipe(name_or_dict: str | dict[str, Any] | Recipe) -> Recipe:

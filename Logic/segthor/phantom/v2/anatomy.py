@@ -14,7 +14,7 @@ import numpy as np
 
 from segthor.phantom.anatomy import Anatomy, _abdomen, _keep_z, _paint, _voxels
 from segthor.phantom.grid import Grid
-from segthor.phantom.layout import Path
+from segthor.phantom.layout import Tube
 from segthor.phantom.shapes import BoxMask, mask_from_voxels, resample_path, stamp_voxels
 from segthor.phantom.tissue import Tissue
 from segthor.phantom.trunk import paint_trunk
@@ -292,7 +292,7 @@ def build_anatomy_v2(p: dict, grid: Grid, lay: LayoutV2) -> Anatomy:
         lo_z, hi_z = (-90.0, -20.0) if state == "air" else (lay.z_gej, 60.0)
         sel = (pts[:, 2] > lo_z) & (pts[:, 2] < hi_z)
         if sel.sum() > 1:
-            lumen = Path(*resample_path(pts[sel], np.full(int(sel.sum()), 0.45 * p["esophagus_ry_mm"])))
+            lumen = Tube(*resample_path(pts[sel], np.full(int(sel.sum()), 0.45 * p["esophagus_ry_mm"])))
             fill = Tissue.AIR if state == "air" else Tissue.ORAL_CONTRAST
             _paint(tissue, _voxels(grid, [lumen], 0.0, (1.0, 1.5, 1.0)), fill, only=[Tissue.ESOPHAGUS])
 
@@ -332,7 +332,7 @@ def _lobar_bronchi(tissue: np.ndarray, grid: Grid, lay: LayoutV2, p: dict) -> No
     for end, side in zip(ends, (-1.0, 1.0), strict=False):
         for d in ((0.9 * side, 0.1, 0.45), (0.5 * side, 0.55, -0.75), (0.6 * side, -0.5, -0.5)):
             v = np.asarray(d) / np.linalg.norm(d)
-            tubes.append(Path.through([end, end + 28.0 * v], [4.5, 3.5], smooth=False))
+            tubes.append(Tube.through([end, end + 28.0 * v], [4.5, 3.5], smooth=False))
     if not tubes:
         return
     _paint(tissue, _voxels(grid, tubes, 1.2), Tissue.AIRWAY_WALL, only=[Tissue.LUNG, Tissue.LUNG_VESSEL, Tissue.FAT])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from segthor.phantom.grid import Grid
-from segthor.phantom.layout import Path
+from segthor.phantom.layout import Tube
 from segthor.phantom.shapes import BoxMask, ellipsoid, resample_path, stamp_voxels
 from segthor.phantom.tissue import Tissue
 
@@ -199,7 +199,7 @@ def paint_pathology(tissue: np.ndarray, grid: Grid, lay, p: dict, aorta: BoxMask
         rv = warp.to_anatomy([t.marks["rv_apex"]])[0]
         ctrl = [box, box + (-35.0, 20.0, 12.0), (0.5 * (box[0] + svc[0, 0]), svc[0, 1] - 5.0, svc[0, 2] + 30.0)]
         ctrl += [tuple(q) for q in svc[::3]] + [tuple(ra), tuple(rv)]
-        lead = Path.through(ctrl, [1.2] * len(ctrl))
+        lead = Tube.through(ctrl, [1.2] * len(ctrl))
         _paint_idx(tissue, stamp_voxels(grid, lead.points, lead.radii), Tissue.METAL, only=list(range(1, 256)))
         can = ellipsoid(grid, box, np.array([22.0, 5.0, 20.0]))
         _paint_box(tissue, can, Tissue.METAL, only=[Tissue.FAT, Tissue.MUSCLE, Tissue.SKIN])

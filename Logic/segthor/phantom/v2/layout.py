@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from segthor.phantom.layout import Layout, Path
+from segthor.phantom.layout import Layout, Tube
 from segthor.phantom.v2.template import Template
 from segthor.phantom.v2.warp import Warp
 
@@ -84,14 +84,14 @@ class LayoutV2(Layout):
             (last[0] + 16.0, float(yf(self.z_gej)) - 46, self.z_gej),
             tuple(self.stomach_center + np.array([-12.0, 0.0, 10.0])),
         ]
-        self.esophagus = Path.through(upper + lower, [erx] * (len(upper) + len(lower)))
+        self.esophagus = Tube.through(upper + lower, [erx] * (len(upper) + len(lower)))
         self.esophagus_scale = (1.0, erx / ery, 1.0)
         self.carina = np.array([self.warp.c[0], self.warp.c[1], 0.0])
         hila = self.warp.to_anatomy([self.template.marks["hila"]["right"], self.template.marks["hila"]["left"]])
         self.hila = {"right": hila[0], "left": hila[1]}
         self.trachea_y = lambda z: float(self.carina[1])
 
-    def _airway_tubes(self) -> list[Path]:
+    def _airway_tubes(self) -> list[Tube]:
         return []
 
     def _heart(self) -> None:
