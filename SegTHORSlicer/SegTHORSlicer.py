@@ -72,9 +72,7 @@ def slicerVersionProblem() -> str:
     return _(
         "SegTHOR Organs at Risk needs 3D Slicer {minimum} or later; this is Slicer {current}. "
         "Install a newer Slicer from https://download.slicer.org, then install the extension again."
-    ).format(
-        minimum=".".join(str(v) for v in MINIMUM_SLICER_VERSION), current=".".join(str(v) for v in current)
-    )
+    ).format(minimum=".".join(str(v) for v in MINIMUM_SLICER_VERSION), current=".".join(str(v) for v in current))
 
 
 #
@@ -285,8 +283,11 @@ class SegTHORSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         model = self._models.get(self.ui.modelComboBox.currentData) if self.ui.modelComboBox.count else None
         if not model:
             return
-        parts = [_("{architecture}, {parameters} parameters").format(
-            architecture=model.get("architecture", "?"), parameters=model.get("parameters") or "?")]
+        parts = [
+            _("{architecture}, {parameters} parameters").format(
+                architecture=model.get("architecture", "?"), parameters=model.get("parameters") or "?"
+            )
+        ]
         if model.get("disclaimer"):
             parts.append(str(model["disclaimer"]))
         if model.get("error"):
@@ -371,9 +372,15 @@ class SegTHORSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._parameterNode.outputSegmentation = result.segmentation_node
             result.segmentation_node.CreateClosedSurfaceRepresentation()
             info = job.result_info
-            self.setStatus(_("Done in {seconds:.1f} s on {device}: {segments} ready for editing.").format(
-                seconds=float((info.get("timings_s") or {}).get("total", 0.0)), device=info.get("device", "?"),
-                segments=", ".join(result.segment_ids)) + self.plausibilityText(result), 1.0)
+            self.setStatus(
+                _("Done in {seconds:.1f} s on {device}: {segments} ready for editing.").format(
+                    seconds=float((info.get("timings_s") or {}).get("total", 0.0)),
+                    device=info.get("device", "?"),
+                    segments=", ".join(result.segment_ids),
+                )
+                + self.plausibilityText(result),
+                1.0,
+            )
         except Exception as exc:
             self.showError(exc)
         finally:
@@ -411,8 +418,9 @@ class SegTHORSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         gridNode = p.referenceSegmentation if p.compareGrid == COMPARE_GRIDS[1] else p.inputVolume
         try:
             with slicer.util.WaitCursor():
-                table, _metrics = self.logic.compare(p.outputSegmentation, p.referenceSegmentation, gridNode,
-                                                     p.metricsTable)
+                table, _metrics = self.logic.compare(
+                    p.outputSegmentation, p.referenceSegmentation, gridNode, p.metricsTable
+                )
             p.metricsTable = table
             self.ui.metricsTableView.setMRMLTableNode(table)
             self.setStatus(_("Metrics in table '{name}'.").format(name=table.GetName()))
@@ -461,13 +469,19 @@ class SegTHORSlicerLogic(ScriptedLoadableModuleLogic):
 
                 pyTorchUtils = PyTorchUtils
             except ImportError:
-                slicer.util.errorDisplay(_("SegTHOR needs PyTorch: install the 'PyTorch' extension in the "
-                                           "Extensions Manager, restart Slicer, then press Apply again."))
+                slicer.util.errorDisplay(
+                    _(
+                        "SegTHOR needs PyTorch: install the 'PyTorch' extension in the "
+                        "Extensions Manager, restart Slicer, then press Apply again."
+                    )
+                )
                 return False
         listing = [_("{requirement} (through the PyTorch extension)").format(requirement=r) for r in torch] + others
         if confirm and not slicer.util.confirmOkCancelDisplay(
-            _("SegTHOR will download and install these Python packages into Slicer (this can take some "
-              "minutes):\n\n{packages}\n\nInstall now?").format(packages="\n".join(listing)),
+            _(
+                "SegTHOR will download and install these Python packages into Slicer (this can take some "
+                "minutes):\n\n{packages}\n\nInstall now?"
+            ).format(packages="\n".join(listing)),
             windowTitle=_("SegTHOR: install Python packages"),
         ):
             return False
@@ -492,18 +506,34 @@ class SegTHORSlicerLogic(ScriptedLoadableModuleLogic):
             logging.error(f"SegTHOR: still missing after installation: {still}")
         return not still
 
-    def startSegmentation(self, volumeNode, segmentationNode=None, modelId=None, device="auto",
-                          replaceExisting=False, postprocess=None):
+    def startSegmentation(
+        self, volumeNode, segmentationNode=None, modelId=None, device="auto", replaceExisting=False, postprocess=None
+    ):
         """Start a child-process segmentation; poll the returned job from a timer and call `finish()` on the
         main thread once `poll()` is True, then `close()`."""
         from segthor.runner.job import SegmentationProcessJob
 
-        job = SegmentationProcessJob(volumeNode, segmentationNode, replaceExisting, model=modelId, device=device,
-                                     postprocess=postprocess, work_root=slicer.app.temporaryPath)
+        job = SegmentationProcessJob(
+            volumeNode,
+            segmentationNode,
+            replaceExisting,
+            model=modelId,
+            device=device,
+            postprocess=postprocess,
+            work_root=slicer.app.temporaryPath,
+        )
         return job.start()
 
-    def process(self, volumeNode, segmentationNode=None, modelId=None, device="auto", replaceExisting=False,
-                postprocess=None, progress=None):
+    def process(
+        self,
+        volumeNode,
+        segmentationNode=None,
+        modelId=None,
+        device="auto",
+        replaceExisting=False,
+        postprocess=None,
+        progress=None,
+    ):
         """Segment synchronously in this process (scripts, tests); returns the segthor NodeResult."""
         from segthor.logic import SegmentationLogic
 

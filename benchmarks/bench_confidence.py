@@ -46,8 +46,10 @@ def main() -> int:
     a, b = min(plain), min(with_conf)
     print(f"inference without confidence (baseline): best {a:.2f} s of {[round(x, 2) for x in plain]}")
     print(f"inference with confidence:               best {b:.2f} s of {[round(x, 2) for x in with_conf]}")
-    print(f"ratio with/without: {b / a:.3f}  (mean confidence per organ: "
-          f"{ {k: round(v, 3) for k, v in sums.per_organ().items() if v is not None} })")
+    print(
+        f"ratio with/without: {b / a:.3f}  (mean confidence per organ: "
+        f"{ {k: round(v, 3) for k, v in sums.per_organ().items() if v is not None} })"
+    )
     return 0
 
 

@@ -93,8 +93,10 @@ def main() -> None:
         for name in ("regular", "gap", "tilt"):
             seconds, volume = best_of(args.repeat, lambda name=name: read_volume(root / name))
             note = f"; {volume.warnings[0][:70]}..." if volume.warnings else ""
-            print(f"{name:9s} read_volume {volume.array.shape}  {seconds:6.2f} s  "
-                  f"x{seconds / baseline:.2f} of baseline{note}")
+            print(
+                f"{name:9s} read_volume {volume.array.shape}  {seconds:6.2f} s  "
+                f"x{seconds / baseline:.2f} of baseline{note}"
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -49,15 +49,19 @@ def main() -> None:
         labels, _ = inferer.run(package.model, array, device)
         seconds = time.perf_counter() - t0
         results[name] = labels
-        print(f"{name:9s} {len(inferer.windows(shape)):3d} window(s) of {inferer.window(shape)}: {seconds:6.2f} s, "
-              f"memory estimate {inferer.network_bytes(shape) / 2**20:7.0f} MiB")
+        print(
+            f"{name:9s} {len(inferer.windows(shape)):3d} window(s) of {inferer.window(shape)}: {seconds:6.2f} s, "
+            f"memory estimate {inferer.network_bytes(shape) / 2**20:7.0f} MiB"
+        )
     dice = {}
     for organ in ORGANS:
         a, b = results["one pass"] == organ.label, results["windows"] == organ.label
         total = int(a.sum() + b.sum())
         dice[organ.key] = 2 * int((a & b).sum()) / total if total else float("nan")
-    print("agreement of the window labels with the single pass (Dice): "
-          + ", ".join(f"{k} {v:.3f}" for k, v in dice.items()))
+    print(
+        "agreement of the window labels with the single pass (Dice): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in dice.items())
+    )
     print(f"voxels labelled alike: {float((results['one pass'] == results['windows']).mean()):.4f}")
 
 

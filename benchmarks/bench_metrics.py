@@ -316,16 +316,22 @@ def bench_whole_process(args: argparse.Namespace) -> bool:
     ours, theirs = times["segthor evaluate (all metrics)"], times["deepmind surface-distance script"]
     ratio = theirs[0] / ours[0]
     met = ratio >= TARGET_VS_FASTEST
-    print(f"  deepmind process / segthor evaluate process: {ratio:.1f}x wall, {theirs[1] / ours[1]:.1f}x CPU "
-          f"(target >= {TARGET_VS_FASTEST}x wall: {'met' if met else 'MISSED'})")
+    print(
+        f"  deepmind process / segthor evaluate process: {ratio:.1f}x wall, {theirs[1] / ours[1]:.1f}x CPU "
+        f"(target >= {TARGET_VS_FASTEST}x wall: {'met' if met else 'MISSED'})"
+    )
     return met
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--source", choices=(*SOURCES, "both", "none"), default="both",
-                        help="which masks to time in-process (none: the whole-process comparison only)")
+    parser.add_argument(
+        "--source",
+        choices=(*SOURCES, "both", "none"),
+        default="both",
+        help="which masks to time in-process (none: the whole-process comparison only)",
+    )
     parser.add_argument("--medpy-organ", default="heart", choices=("esophagus", "heart", "trachea", "aorta"))
     parser.add_argument("--no-medpy", action="store_true", help="skip medpy (~40-60 s)")
     parser.add_argument("--no-baselines", action="store_true", help="time segthor only")

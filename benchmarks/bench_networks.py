@@ -42,9 +42,16 @@ def main() -> None:
 
     print("Parameter counts (1 input channel, 5 classes)")
     paper = {("sunet", "bilinear"): "4.8 M ([Lambert2020])", ("sunet", "transposed"): "7.2 M ([Lambert2020])"}
-    rows = [("sunet", {"upsampling": "bilinear"}), ("sunet", {"upsampling": "transposed"}), ("unet", {}),
-            ("sunet_se_ca", {}), ("enet", {"base_width": 16}), ("enet", {"base_width": 32}),
-            ("enet", {"base_width": 64}), ("c2f3d", {})]
+    rows = [
+        ("sunet", {"upsampling": "bilinear"}),
+        ("sunet", {"upsampling": "transposed"}),
+        ("unet", {}),
+        ("sunet_se_ca", {}),
+        ("enet", {"base_width": 16}),
+        ("enet", {"base_width": 32}),
+        ("enet", {"base_width": 64}),
+        ("c2f3d", {}),
+    ]
     for name, kw in rows:
         n = count_parameters(build_network(name, **kw))
         ref = paper.get((name, kw.get("upsampling")), "0.37 M (Paszke)" if kw.get("base_width") == 16 else "")
@@ -54,8 +61,12 @@ def main() -> None:
     print(f"  {'net':<24} {'NCHW':>8} {'ch_last':>8} {'ratio':>6} {'fused BN':>9}  200 slices (best)")
     x = torch.randn(8, 1, 256, 256)
     x_cl = x.contiguous(memory_format=torch.channels_last)
-    nets = [("enet K=16", "enet", {}), ("enet K=32", "enet", {"base_width": 32}), ("sunet", "sunet", {}),
-            ("sunet_se_ca", "sunet_se_ca", {})]
+    nets = [
+        ("enet K=16", "enet", {}),
+        ("enet K=32", "enet", {"base_width": 32}),
+        ("sunet", "sunet", {}),
+        ("sunet_se_ca", "sunet_se_ca", {}),
+    ]
     if args.with_unet:
         nets.append(("unet", "unet", {}))
     for label, name, kw in nets:

@@ -75,8 +75,10 @@ def print_table(case: str, model: str, figures: dict, seconds: float) -> None:
         lo, hi = ADULT_ML[organ]
         print(f"  {organ:10s}" + "".join(f"{_fmt(row.get(c)):>16s}" for c in cols) + f"{f'{lo:.0f}-{hi:.0f}':>14s}")
     tr = figures["trachea"]
-    print(f"  trachea: air share {_fmt(tr['air_share'])}, lumen coverage above carina {_fmt(tr['lumen_coverage'])}"
-          f" (lcc {_fmt(tr['lumen_coverage_lcc'])})")
+    print(
+        f"  trachea: air share {_fmt(tr['air_share'])}, lumen coverage above carina {_fmt(tr['lumen_coverage'])}"
+        f" (lcc {_fmt(tr['lumen_coverage_lcc'])})"
+    )
     print("  positions: " + ", ".join(f"{k} {_fmt(v)}" for k, v in figures["positions"].items()))
     passed = figures["checks"]
     if not passed:
@@ -88,11 +90,13 @@ def print_table(case: str, model: str, figures: dict, seconds: float) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", help="model id or package folder (repeatable; default: "
-                        + ", ".join(MODELS) + ")")
+    parser.add_argument(
+        "--model", action="append", help="model id or package folder (repeatable; default: " + ", ".join(MODELS) + ")"
+    )
     parser.add_argument("--case", action="append", help="only these cases (repeatable)")
-    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "segthor_real_ct",
-                        help="folder for the PNG montages")
+    parser.add_argument(
+        "--out", type=Path, default=Path(tempfile.gettempdir()) / "segthor_real_ct", help="folder for the PNG montages"
+    )
     parser.add_argument("--data", type=Path, default=SHARED, help="the shared data folder (default ../shared/data)")
     parser.add_argument("--json", type=Path, help="also write all figures to this JSON file")
     args = parser.parse_args()
@@ -124,18 +128,32 @@ def main() -> int:
         lung = lungs(hu, body, airway, spacing)
         spine_y = spine_centre_y(hu, body, spacing)
         voxel_ml = spacing[0] * spacing[1] * spacing[2] / 1000.0
-        print(f"\n=== {case}: {volume.describe_geometry()}; references in {time.perf_counter() - t0:.1f} s: "
-              f"lungs {lung.sum() * voxel_ml:.0f} ml, tracheal lumen above carina "
-              f"{airway.above_carina.sum() * voxel_ml:.1f} ml (seed slice {airway.seed_z}, {airway.note})")
+        print(
+            f"\n=== {case}: {volume.describe_geometry()}; references in {time.perf_counter() - t0:.1f} s: "
+            f"lungs {lung.sum() * voxel_ml:.0f} ml, tracheal lumen above carina "
+            f"{airway.above_carina.sum() * voxel_ml:.1f} ml (seed slice {airway.seed_z}, {airway.note})"
+        )
         # The references drawn for a look: the lumen (above the carina in the trachea's colour, the 2 cm of main
         # bronchi in the esophagus's) centred on the airway, and the lungs in the heart's colour.
         airway_lps = np.where(airway.above_carina, 3, np.where(airway.with_bronchi, 1, 0)).astype(np.uint8)
-        write_overlay_png(volume, _from_lps(airway_lps, volume), args.out / f"{case}__airway_reference.png",
-                          title=f"{case}: tracheal lumen above the carina (trachea colour), main bronchi 2 cm")
-        write_overlay_png(volume, _from_lps(lung.astype(np.uint8) * 2, volume),
-                          args.out / f"{case}__lung_reference.png", title=f"{case}: lung-density tissue (red)")
-        results[case] = {"airway_note": airway.note, "lumen_ml": round(float(airway.above_carina.sum() * voxel_ml), 1),
-                         "lungs_ml": round(float(lung.sum() * voxel_ml), 0), "models": {}}
+        write_overlay_png(
+            volume,
+            _from_lps(airway_lps, volume),
+            args.out / f"{case}__airway_reference.png",
+            title=f"{case}: tracheal lumen above the carina (trachea colour), main bronchi 2 cm",
+        )
+        write_overlay_png(
+            volume,
+            _from_lps(lung.astype(np.uint8) * 2, volume),
+            args.out / f"{case}__lung_reference.png",
+            title=f"{case}: lung-density tissue (red)",
+        )
+        results[case] = {
+            "airway_note": airway.note,
+            "lumen_ml": round(float(airway.above_carina.sum() * voxel_ml), 1),
+            "lungs_ml": round(float(lung.sum() * voxel_ml), 0),
+            "models": {},
+        }
         for model in args.model or list(MODELS):
             package = load_model_package(model, "cpu")
             t0 = time.perf_counter()

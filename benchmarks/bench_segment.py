@@ -104,26 +104,38 @@ def main() -> int:
     baseline_threads = min(per_thread, key=per_thread.get)
     per_slice = per_thread[baseline_threads]
     baseline_model = per_slice * total
-    print(f"\n## Segmentation benchmark ({args.size}x{args.size}x{args.slices}, model {report['model']['id']}, "
-          f"device {report['device']})")
+    print(
+        f"\n## Segmentation benchmark ({args.size}x{args.size}x{args.slices}, model {report['model']['id']}, "
+        f"device {report['device']})"
+    )
     print("stage times (pipeline, from the case JSON):")
     for stage, seconds in timings.items():
         print(f"  {stage:12s} {seconds:7.2f} s")
-    print(f"pipeline: file read -> all outputs written {timings['total']:.2f} s "
-          f"(command wall time incl. interpreter start {wall:.2f} s), peak RSS {peak_gb:.2f} GB")
-    print(f"pipeline ran the network with {report.get('cpu_threads')} CPU thread(s), batch {report['batch_size']}, "
-          f"on a {'x'.join(map(str, report['network_grid_zyx']))} (z,y,x) grid")
+    print(
+        f"pipeline: file read -> all outputs written {timings['total']:.2f} s "
+        f"(command wall time incl. interpreter start {wall:.2f} s), peak RSS {peak_gb:.2f} GB"
+    )
+    print(
+        f"pipeline ran the network with {report.get('cpu_threads')} CPU thread(s), batch {report['batch_size']}, "
+        f"on a {'x'.join(map(str, report['network_grid_zyx']))} (z,y,x) grid"
+    )
     for threads, seconds in sorted(per_thread.items()):
-        print(f"naive baseline, {threads} thread(s): {seconds:.3f} s per {args.size}x{args.size} slice at batch 1 "
-              f"(measured on {args.baseline_slices} slices) -> {seconds * total:.1f} s for {total} slices "
-              "(extrapolated)")
+        print(
+            f"naive baseline, {threads} thread(s): {seconds:.3f} s per {args.size}x{args.size} slice at batch 1 "
+            f"(measured on {args.baseline_slices} slices) -> {seconds * total:.1f} s for {total} slices "
+            "(extrapolated)"
+        )
     speedup = baseline_model / timings["total"]
-    print(f"side by side: pipeline {timings['total']:.2f} s (all stages) vs naive {baseline_model:.1f} s "
-          f"(model time alone, its faster thread count) -> {speedup:.1f}x faster; "
-          f"vs naive with torch's default threads: {per_thread[max(per_thread)] * total / timings['total']:.1f}x")
+    print(
+        f"side by side: pipeline {timings['total']:.2f} s (all stages) vs naive {baseline_model:.1f} s "
+        f"(model time alone, its faster thread count) -> {speedup:.1f}x faster; "
+        f"vs naive with torch's default threads: {per_thread[max(per_thread)] * total / timings['total']:.1f}x"
+    )
     ok = timings["total"] <= TARGET_SECONDS and peak_gb <= TARGET_RSS_GB and speedup >= TARGET_SPEEDUP
-    print(f"targets (<= {TARGET_SECONDS:.0f} s, <= {TARGET_RSS_GB:.0f} GB, >= {TARGET_SPEEDUP:.0f}x): "
-          f"{'met' if ok else 'NOT met'}")
+    print(
+        f"targets (<= {TARGET_SECONDS:.0f} s, <= {TARGET_RSS_GB:.0f} GB, >= {TARGET_SPEEDUP:.0f}x): "
+        f"{'met' if ok else 'NOT met'}"
+    )
     print(f"note: {report['model'].get('disclaimer', '')}")
     return 0
 

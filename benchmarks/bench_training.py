@@ -26,8 +26,16 @@ NETS = {
 }
 
 
-def slices_per_second(name: str, arguments: dict, size: int, batch: int, steps: int, device: torch.device,
-                      channels_last: bool, amp: bool = False) -> float:
+def slices_per_second(
+    name: str,
+    arguments: dict,
+    size: int,
+    batch: int,
+    steps: int,
+    device: torch.device,
+    channels_last: bool,
+    amp: bool = False,
+) -> float:
     torch.manual_seed(0)
     net = build_network(name, **arguments).to(device).train()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -38,8 +46,7 @@ def slices_per_second(name: str, arguments: dict, size: int, batch: int, steps: 
     y = torch.randint(0, 5, (batch, size, size), device=device)
 
     def step() -> None:
-        with torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16,
-                            enabled=amp):
+        with torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16, enabled=amp):
             out = net(x)
         loss = loss_fn(out.float(), y)
         opt.zero_grad(set_to_none=True)
@@ -84,8 +91,10 @@ def main() -> None:
     if args.with_unet:
         args.nets += ",unet"
     device = resolve_device(args.device)
-    print(f"training throughput, {args.size}x{args.size} slices, batch {args.batch}, {args.steps} timed steps, "
-          f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"training throughput, {args.size}x{args.size} slices, batch {args.batch}, {args.steps} timed steps, "
+        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     print(f"{'net':<12} {'NCHW sl/s':>10} {'ch_last sl/s':>13} {'ratio':>6}", end="")
     print(f" {'amp sl/s':>9} {'ratio':>6}" if device.type == "cuda" else "")
     for name in args.nets.split(","):
@@ -96,8 +105,10 @@ def main() -> None:
             amp = slices_per_second(name, NETS[name], args.size, args.batch, args.steps, device, True, amp=True)
             line += f" {amp:>9.2f} {amp / last:>5.2f}x"
         print(line, flush=True)
-    print(f"augmentation (affine + 2x2 B-spline, SimpleITK): {augment_batches_per_second(args.size, args.batch):.1f}"
-          f" batches/s of {args.batch}")
+    print(
+        f"augmentation (affine + 2x2 B-spline, SimpleITK): {augment_batches_per_second(args.size, args.batch):.1f}"
+        f" batches/s of {args.batch}"
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,19 @@ def main() -> int:
     logic = SegmentationLogic(args.model, "cpu", postprocess="none")
     scores: dict[str, dict[str, list[float]]] = {v: {o.key: [] for o in ORGANS} for v in args.variants}
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "segthor", "phantom", tmp, "--cases", str(args.cases),
-                   "--seed", str(args.seed), "--size", str(args.size)]
+        command = [
+            sys.executable,
+            "-m",
+            "segthor",
+            "phantom",
+            tmp,
+            "--cases",
+            str(args.cases),
+            "--seed",
+            str(args.seed),
+            "--size",
+            str(args.size),
+        ]
         print("$", " ".join(command[1:]).replace(tmp, "OUT"), flush=True)
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         for folder in sorted(Path(tmp).glob("Patient_*")):

@@ -94,8 +94,9 @@ def _seed_candidates(lumen2d: np.ndarray, body2d: np.ndarray, sx: float, pixel_m
     return [c for _, c in sorted(found, key=lambda t: -t[0])]
 
 
-def _grow_down(lumen: np.ndarray, seed_z: int, seed: np.ndarray, pixel_mm2: float
-               ) -> tuple[np.ndarray, int | None, str]:
+def _grow_down(
+    lumen: np.ndarray, seed_z: int, seed: np.ndarray, pixel_mm2: float
+) -> tuple[np.ndarray, int | None, str]:
     """Lumen above the carina grown down from `seed` at `seed_z`; (mask, carina slice or None, note)."""
     above = np.zeros(lumen.shape, bool)
     above[seed_z] = seed
@@ -121,8 +122,9 @@ def _grow_down(lumen: np.ndarray, seed_z: int, seed: np.ndarray, pixel_mm2: floa
     return above, carina_z, note
 
 
-def airway_reference(hu: np.ndarray, body: np.ndarray, spacing: tuple[float, float, float],
-                     min_length_mm: float = 40.0) -> Airway:
+def airway_reference(
+    hu: np.ndarray, body: np.ndarray, spacing: tuple[float, float, float], min_length_mm: float = 40.0
+) -> Airway:
     """Grow the tracheal lumen from the top down (see the module docstring for the exact rule). A seed whose
     lumen runs less than `min_length_mm` down (bowel gas, an oesophageal air pocket) is rejected and the search
     goes on below it, down to the middle of the scan."""
@@ -140,8 +142,13 @@ def airway_reference(hu: np.ndarray, body: np.ndarray, spacing: tuple[float, flo
             if carina_z is not None:
                 _follow_bronchi(lumen, with_bronchi, carina_z, pixel_mm2, sz)
             return Airway(above, with_bronchi, z, carina_z, note)
-    return Airway(empty, empty.copy(), None, None,
-                  f"no tracheal air column of >= {min_length_mm:.0f} mm found (trachea not in the scan?)")
+    return Airway(
+        empty,
+        empty.copy(),
+        None,
+        None,
+        f"no tracheal air column of >= {min_length_mm:.0f} mm found (trachea not in the scan?)",
+    )
 
 
 def _follow_bronchi(lumen: np.ndarray, airway: np.ndarray, carina_z: int, pixel_mm2: float, sz: float) -> None:
@@ -165,7 +172,7 @@ def lungs(hu: np.ndarray, body: np.ndarray, airway: Airway, spacing: tuple[float
     """Lung-density tissue: body-interior voxels < -400 HU off the (3 mm dilated) airway, in components >= 50 ml."""
     sx, sy, sz = spacing
     radius = [max(1, int(round(3.0 / s))) for s in (sz, sy, sx)]
-    zz, yy, xx = np.ogrid[-radius[0]:radius[0] + 1, -radius[1]:radius[1] + 1, -radius[2]:radius[2] + 1]
+    zz, yy, xx = np.ogrid[-radius[0] : radius[0] + 1, -radius[1] : radius[1] + 1, -radius[2] : radius[2] + 1]
     ball = (zz * sz) ** 2 + (yy * sy) ** 2 + (xx * sx) ** 2 <= 9.0
     airway_ext = ndi.binary_dilation(airway.with_bronchi, ball) if airway.with_bronchi.any() else airway.with_bronchi
     candidate = (hu < AIR_HU) & body & ~airway_ext
@@ -209,8 +216,14 @@ def _centroid_y(mask: np.ndarray) -> np.ndarray:
         return np.where(counts > 0, ys / np.maximum(counts, 1), np.nan)
 
 
-def measure(hu: np.ndarray, labels: np.ndarray, spacing: tuple[float, float, float], airway: Airway,
-            lung: np.ndarray, spine_y: np.ndarray) -> dict[str, dict[str, float | int | None]]:
+def measure(
+    hu: np.ndarray,
+    labels: np.ndarray,
+    spacing: tuple[float, float, float],
+    airway: Airway,
+    lung: np.ndarray,
+    spine_y: np.ndarray,
+) -> dict[str, dict[str, float | int | None]]:
     """Per organ: volume_ml, in_range, pieces, outside_largest, in_lungs, in_lungs_lcc; trachea: air_share,
     lumen_coverage, lumen_coverage_lcc; and a 'positions' entry."""
     voxel_ml = spacing[0] * spacing[1] * spacing[2] / 1000.0
@@ -249,8 +262,9 @@ def measure(hu: np.ndarray, labels: np.ndarray, spacing: tuple[float, float, flo
     positions["trachea_anterior_to_esophagus"] = round(float((dy > 0).mean()), 3) if both.any() else None
     az = np.flatnonzero(masks["aorta"].any(axis=(1, 2)))
     hz = np.flatnonzero(masks["heart"].any(axis=(1, 2)))
-    positions["aorta_top_above_heart_top_mm"] = round(float(az.max() - hz.max()) * sz, 1) \
-        if az.size and hz.size else None
+    positions["aorta_top_above_heart_top_mm"] = (
+        round(float(az.max() - hz.max()) * sz, 1) if az.size and hz.size else None
+    )
     ey = _centroid_y(es)
     ok = ~np.isnan(ey) & ~np.isnan(spine_y)
     positions["esophagus_anterior_to_spine"] = round(float((ey[ok] < spine_y[ok]).mean()), 3) if ok.any() else None

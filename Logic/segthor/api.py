@@ -61,7 +61,13 @@ def segment(
     SEG drawn on this CT (docs/dicom.md)."""
     logic = SegmentationLogic(model, device, postprocess, batch_size, progress)
     return logic.segment_file(
-        input, output_dir, reference, case_name, overwrite=overwrite, segment_map=segment_map, series=series,
+        input,
+        output_dir,
+        reference,
+        case_name,
+        overwrite=overwrite,
+        segment_map=segment_map,
+        series=series,
         output_types=output_types,
     )
 
@@ -104,13 +110,27 @@ def batch(
 
     def segment_case(case: CaseInput, reference: Path | None) -> dict[str, Any]:
         result = logic.segment_file(
-            case.image, output_dir, reference, case.name, overwrite=overwrite, segment_map=segment_map,
+            case.image,
+            output_dir,
+            reference,
+            case.name,
+            overwrite=overwrite,
+            segment_map=segment_map,
             output_types=types,
         )
         return result.report
 
-    return run_batch(segment_case, input_dir, output_dir, reference_dir, resume, rank, world_size, show_progress,
-                     model_sha256=package.metadata.get("sha256"))
+    return run_batch(
+        segment_case,
+        input_dir,
+        output_dir,
+        reference_dir,
+        resume,
+        rank,
+        world_size,
+        show_progress,
+        model_sha256=package.metadata.get("sha256"),
+    )
 
 
 def evaluate(

@@ -28,6 +28,7 @@ from segthor.organs import ORGANS
 
 __all__ = ["BatchSummary", "CaseInput", "discover_cases", "find_reference", "run_batch", "split_for_rank"]
 
+
 @dataclass
 class BatchSummary:
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -189,8 +190,13 @@ def run_batch(
     name = "summary.csv" if world == 1 else f"summary_rank{r}.csv"
     summary.csv_path = out / name
     _rank_done_marker(out, r).unlink(missing_ok=True)  # a marker from an earlier run must not count as this one's
-    bar = tqdm(mine, desc=f"segthor batch (rank {r}/{world})" if world > 1 else "segthor batch",
-               unit="case", disable=not show_progress, position=r if world > 1 else None)
+    bar = tqdm(
+        mine,
+        desc=f"segthor batch (rank {r}/{world})" if world > 1 else "segthor batch",
+        unit="case",
+        disable=not show_progress,
+        position=r if world > 1 else None,
+    )
     for case in bar:
         bar.set_postfix_str(case.name)
         t0 = time.perf_counter()

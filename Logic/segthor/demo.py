@@ -17,8 +17,12 @@ from pathlib import Path
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m segthor.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="demo_output", help="output folder (default: demo_output)")
-    parser.add_argument("--size", type=int, default=None,
-                        help="generate a phantom of SIZE x SIZE pixels instead of the bundled sample case")
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="generate a phantom of SIZE x SIZE pixels instead of the bundled sample case",
+    )
     parser.add_argument("--slices", type=int, default=None, help="number of slices of a generated phantom")
     parser.add_argument("--seed", type=int, default=0, help="seed of a generated phantom")
     parser.add_argument("--model", default=None, help="model id or package folder (default: the default model)")
@@ -67,8 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"segthor demo: error: {exc}", file=sys.stderr)
         return 2
     report = result.report
-    print(f"model {report['model']['id']} on {report['device']}; "
-          + ", ".join(f"{k} {v:.2f}s" for k, v in report["timings_s"].items()))
+    print(
+        f"model {report['model']['id']} on {report['device']}; "
+        + ", ".join(f"{k} {v:.2f}s" for k, v in report["timings_s"].items())
+    )
     print(format_metrics(report["metrics"] or {}))
     for path in report["outputs"].values():
         print(f"wrote {path}")

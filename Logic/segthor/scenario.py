@@ -14,8 +14,9 @@ from typing import Any
 from segthor.organs import ORGANS
 
 
-def run_phantom_scenario(model: Any = None, device: str = "auto", min_mean_dice: float | None = None,
-                         scene: Any = None) -> dict[str, Any]:
+def run_phantom_scenario(
+    model: Any = None, device: str = "auto", min_mean_dice: float | None = None, scene: Any = None
+) -> dict[str, Any]:
     """Run the scenario on `scene` (default `slicer.mrmlScene`); raise AssertionError when a check fails.
 
     Returns the nodes created and the per-organ metrics. `min_mean_dice` (e.g. for the trained demo model)

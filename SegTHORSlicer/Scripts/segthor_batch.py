@@ -106,8 +106,14 @@ def main(argv):
         discover_cases(args.input)  # a wrong folder is reported before the model loads
         # --resume keeps only this model's results (the weights' sha256 in each case JSON).
         sha256 = logic.load_model().metadata.get("sha256") if args.resume else None
-        summary = run_batch(lambda case, _reference: segment_case(logic, case, args.output), args.input,
-                            args.output, resume=args.resume, show_progress=False, model_sha256=sha256)
+        summary = run_batch(
+            lambda case, _reference: segment_case(logic, case, args.output),
+            args.input,
+            args.output,
+            resume=args.resume,
+            show_progress=False,
+            model_sha256=sha256,
+        )
     except SegthorError as exc:
         print(f"segthor_batch: {exc}", file=sys.stderr, flush=True)
         return 2

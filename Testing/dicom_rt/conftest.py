@@ -17,8 +17,15 @@ from dicom_helpers import phantom_ct, phantom_labels, write_ct_series  # noqa: E
 
 # The organs' HU values in `phantom_ct`, as the stand-in network reads them back (input scaled by 1/500).
 _BANDS = ((1, 40), (2, 60), (3, -900), (4, 300))
-RECIPE = {"name": "identity-grid", "clip_hu": [-1000.0, 1000.0], "spacing": [None, None, None], "crop": "none",
-          "normalize": "fixed", "hu_center": 0.0, "hu_scale": 500.0}
+RECIPE = {
+    "name": "identity-grid",
+    "clip_hu": [-1000.0, 1000.0],
+    "spacing": [None, None, None],
+    "crop": "none",
+    "normalize": "fixed",
+    "hu_center": 0.0,
+    "hu_scale": 500.0,
+}
 
 
 def band_net():
@@ -63,5 +70,11 @@ def ct_dir(tmp_path_factory, labels_truth):
 def band_package():
     from segthor.model_packages import ModelPackage
 
-    return ModelPackage(band_net(), {"id": "band-net", "preprocessing": dict(RECIPE),
-                                     "disclaimer": "demo weights, synthetic training data, not for clinical use"})
+    return ModelPackage(
+        band_net(),
+        {
+            "id": "band-net",
+            "preprocessing": dict(RECIPE),
+            "disclaimer": "demo weights, synthetic training data, not for clinical use",
+        },
+    )

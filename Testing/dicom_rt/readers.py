@@ -47,8 +47,9 @@ def read_rtstruct_matplotlib(rtstruct: Path, ct_dir: Path) -> dict[str, np.ndarr
             ct = slices[k]
             iop = np.array(ct.ImageOrientationPatient, dtype=float)
             dr, dc = (float(v) for v in ct.PixelSpacing)
-            points = np.array(contour.ContourData, dtype=float).reshape(-1, 3) - np.array(ct.ImagePositionPatient,
-                                                                                           dtype=float)
+            points = np.array(contour.ContourData, dtype=float).reshape(-1, 3) - np.array(
+                ct.ImagePositionPatient, dtype=float
+            )
             pixel = np.stack([points @ iop[:3] / dc, points @ iop[3:] / dr], axis=1)  # (column, row)
             # Test the pixel centres of the contour's bounding box only (the rest is outside anyway).
             c0, r0 = np.maximum(np.floor(pixel.min(axis=0)).astype(int), 0)
@@ -79,8 +80,9 @@ def read_seg_highdicom(seg_path: Path, ct_dir: Path) -> dict[str, np.ndarray]:
     seg = hd.seg.segread(seg_path)
     uids = [str(ds.SOPInstanceUID) for ds in slices]
     numbers = seg.get_segment_numbers()
-    pixels = seg.get_pixels_by_source_instance(source_sop_instance_uids=uids, segment_numbers=numbers,
-                                               assert_missing_frames_are_empty=True)
+    pixels = seg.get_pixels_by_source_instance(
+        source_sop_instance_uids=uids, segment_numbers=numbers, assert_missing_frames_are_empty=True
+    )
     return {seg.get_segment_description(n).segment_label: pixels[..., i] > 0 for i, n in enumerate(numbers)}
 
 

@@ -24,8 +24,14 @@ from segthor.organs import ORGANS
 def segmented(ct_dir, band_package, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     # No clean-up: the default drops aorta pieces under 2 ml, which the tiny phantom's aorta is.
-    return segment(ct_dir, out, model=band_package, device="cpu", postprocess="none",
-                   output_types="seg-nrrd,nifti,rtstruct,dicom-seg")
+    return segment(
+        ct_dir,
+        out,
+        model=band_package,
+        device="cpu",
+        postprocess="none",
+        output_types="seg-nrrd,nifti,rtstruct,dicom-seg",
+    )
 
 
 def test_segment_writes_rtstruct_and_seg_that_match_the_nifti(segmented, ct_dir, labels_truth):
@@ -70,11 +76,14 @@ def test_batch_writes_dicom_outputs_per_case(ct_dir, band_package, tmp_path):
     import shutil
 
     shutil.copytree(ct_dir, cases / "Phantom_01")
-    summary = batch(cases, tmp_path / "out", model=band_package, device="cpu", output_types="rtstruct",
-                    show_progress=False)
+    summary = batch(
+        cases, tmp_path / "out", model=band_package, device="cpu", output_types="rtstruct", show_progress=False
+    )
     assert [r["status"] for r in summary.rows] == ["ok"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith("Phantom")) == [
-        "Phantom_01.json", "Phantom_01_rtstruct.dcm"]
+        "Phantom_01.json",
+        "Phantom_01_rtstruct.dcm",
+    ]
 
 
 def _edited_rtstruct(source, target, rename=None, drop_codes=False, extra_roi=None):
@@ -99,8 +108,13 @@ def _edited_rtstruct(source, target, rename=None, drop_codes=False, extra_roi=No
 
 
 def test_rtstruct_rois_map_by_name_and_unmapped_ones_are_named(segmented, ct_dir, labels_truth, tmp_path):
-    edited = _edited_rtstruct(segmented.report["outputs"]["rtstruct"], tmp_path / "rs.dcm",
-                              rename={"Heart": "HEART", "Aorta": "aorta"}, drop_codes=True, extra_roi="BODY")
+    edited = _edited_rtstruct(
+        segmented.report["outputs"]["rtstruct"],
+        tmp_path / "rs.dcm",
+        rename={"Heart": "HEART", "Aorta": "aorta"},
+        drop_codes=True,
+        extra_roi="BODY",
+    )
     result = read_dicom_labels(edited, ct_dir=ct_dir)
     np.testing.assert_array_equal(result.volume.array, labels_truth)
     assert result.organs["heart"] == ["HEART"] and result.unmapped == ["BODY"]

@@ -33,8 +33,9 @@ def ibsi(shared_data_dir):
 def test_ibsi_rtstruct_matches_its_nifti_mask(ibsi):
     structure = read_rtstruct(ibsi / "dicom" / "mask" / "DCM_RS_00060.dcm")
     assert [r.name for r in structure.rois] == ["GTV-1"]
-    series = find_ct_series(ibsi / "dicom" / "image", structure.referenced_series_uids,
-                            structure.frame_of_reference_uid)
+    series = find_ct_series(
+        ibsi / "dicom" / "image", structure.referenced_series_uids, structure.frame_of_reference_uid
+    )
     grid = series.grid()
     mask = rasterise_roi(structure.rois[0], grid)
     truth = read_volume(ibsi / "nifti" / "mask" / "mask.nii.gz")
@@ -116,8 +117,9 @@ def test_segment_on_real_dicom_writes_outputs_matching_the_nifti(ibsi, band_pack
     from segthor.api import segment
 
     ct_dir = ibsi / "dicom" / "image"
-    result = segment(ct_dir, tmp_path, model=band_package, device="cpu", output_types="nifti,rtstruct,dicom-seg",
-                     postprocess="lcc")
+    result = segment(
+        ct_dir, tmp_path, model=band_package, device="cpu", output_types="nifti,rtstruct,dicom-seg", postprocess="lcc"
+    )
     outputs = result.report["outputs"]
     nifti = read_volume(outputs["labels"]).array
     rt = read_rtstruct_matplotlib(outputs["rtstruct"], ct_dir)

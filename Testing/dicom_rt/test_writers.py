@@ -87,8 +87,9 @@ def test_rtstruct_refers_to_the_series_and_names_the_organs(written, ct_dir):
             assert np.allclose((points - s.position) @ series.normal, 0.0, atol=1e-3)
             assert contour.NumberOfContourPoints == len(points)
     heart = ds.ROIContourSequence[1].ContourSequence
-    on_slice_5 = [c for c in heart if c.ContourImageSequence[0].ReferencedSOPInstanceUID
-                  == series.slices[5].sop_instance_uid]
+    on_slice_5 = [
+        c for c in heart if c.ContourImageSequence[0].ReferencedSOPInstanceUID == series.slices[5].sop_instance_uid
+    ]
     assert len(on_slice_5) == 3  # outer contour, hole, island in the hole
 
 
@@ -111,8 +112,12 @@ def test_rtutils_finds_every_roi_on_the_right_slices(tmp_path, labels_truth):
 
     pytest.importorskip("rt_utils")
     write_ct_series(phantom_ct(labels_truth, spacing=(0.7, 0.7, 3.0)), tmp_path / "ct")
-    rtstruct = write_rtstruct(read_volume(tmp_path / "ct").with_array(labels_truth), read_series(tmp_path / "ct"),
-                              tmp_path / "rt.dcm", DESCRIPTION)
+    rtstruct = write_rtstruct(
+        read_volume(tmp_path / "ct").with_array(labels_truth),
+        read_series(tmp_path / "ct"),
+        tmp_path / "rt.dcm",
+        DESCRIPTION,
+    )
     masks = read_rtstruct_rtutils(rtstruct, tmp_path / "ct")
     assert list(masks) == [o.name for o in ORGANS]
     ring = np.zeros((3, 3, 3), bool)

@@ -78,7 +78,7 @@ def test_multi_line_error_messages_print_as_one_line(capsys):
     from segthor.errors import InputError, brief, one_line
 
     assert one_line("first\n  second\n\nthird") == "first second third"
-    sitk_like = RuntimeError("Exception thrown in SimpleITK X: /src/a.cxx:99:\nsitk::ERROR: Unable to read \"f\"")
+    sitk_like = RuntimeError('Exception thrown in SimpleITK X: /src/a.cxx:99:\nsitk::ERROR: Unable to read "f"')
     assert brief(sitk_like) == 'Unable to read "f"'
     assert brief(RuntimeError("x" * 400)).endswith("...") and len(brief(RuntimeError("x" * 400))) == 300
     assert str(InputError("a\nb")) == "a\nb"  # the exception keeps its text; the CLI prints it on one line
@@ -102,6 +102,7 @@ def test_os_errors_in_plain_words():
     from segthor.io.writable import describe_os_error
 
     assert describe_os_error(NotADirectoryError(errno.ENOTDIR, "Not a directory")) == (
-        "a path component is a file, not a folder")
+        "a path component is a file, not a folder"
+    )
     assert describe_os_error(IsADirectoryError(errno.EISDIR, "Is a directory")) == "it is a folder, not a file"
     assert describe_os_error(PermissionError(errno.EACCES, "Permission denied")) == "permission denied"

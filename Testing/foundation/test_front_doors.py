@@ -16,8 +16,12 @@ from segthor.cli.main import EXIT_BROKEN_PIPE, SUBCOMMANDS, build_parser, main
 # CLI options that are about the terminal, not the work, and so have no API parameter.
 TERMINAL_ONLY = {"quiet", "no_progress", "rest"}
 # The same option under the API's name.
-API_NAMES = {("models", "json"): None, ("batch", "quiet"): "show_progress", ("segment", "quiet"): "progress",
-             ("train", "no_progress"): "progress"}
+API_NAMES = {
+    ("models", "json"): None,
+    ("batch", "quiet"): "show_progress",
+    ("segment", "quiet"): "progress",
+    ("train", "no_progress"): "progress",
+}
 
 
 def _subparsers():
@@ -79,7 +83,10 @@ def test_models_json_into_head_has_no_traceback():
         "sys.stdout.write('x' * 200000); sys.exit(main(['models', '--json']))"  # more than a pipe holds
     )
     result = subprocess.run(
-        f'"{sys.executable}" -c "{code}" | head -c 10 > /dev/null', shell=True, capture_output=True, text=True,
+        f'"{sys.executable}" -c "{code}" | head -c 10 > /dev/null',
+        shell=True,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr, result.stderr

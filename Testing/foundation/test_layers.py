@@ -53,8 +53,7 @@ ALLOWED = {
 }
 
 # Imports that break the table on purpose, each with its reason; keep this list short.
-EXCEPTIONS = {
-}
+EXCEPTIONS = {}
 
 
 def layer_of(module: str) -> str:

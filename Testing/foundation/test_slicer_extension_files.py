@@ -94,8 +94,15 @@ def test_root_cmakelists_has_extension_metadata():
 # Keys and types of Slicer's extension catalogue entry schema (v1.0.2): required $schema, category, scm_url;
 # no other properties than these.
 _CATALOG_KEYS = {
-    "$schema": str, "category": str, "scm_url": str, "scm_revision": str, "scm_type": str,
-    "build_dependencies": list, "dicom_support_rule": str, "build_subdirectory": str, "enabled": bool,
+    "$schema": str,
+    "category": str,
+    "scm_url": str,
+    "scm_revision": str,
+    "scm_type": str,
+    "build_dependencies": list,
+    "dicom_support_rule": str,
+    "build_subdirectory": str,
+    "enabled": bool,
     "tier": int,
 }
 

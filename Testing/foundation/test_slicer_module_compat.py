@@ -115,8 +115,9 @@ def test_the_widget_calls_only_what_the_runner_job_and_logic_provide():
     from segthor.runner.job import SegmentationProcessJob
 
     tree = _tree()
-    job_calls = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
-                 and ast.unparse(n.value) in ("job", "self._job")}
+    job_calls = {
+        n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and ast.unparse(n.value) in ("job", "self._job")
+    }
     assert job_calls >= {"poll", "progress", "cancel", "finish", "close"}
     assert not {a for a in job_calls if not hasattr(SegmentationProcessJob, a)}, job_calls
     called = {n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}

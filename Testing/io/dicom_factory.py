@@ -77,10 +77,22 @@ def _stored(hu: np.ndarray) -> np.ndarray:
     return np.rint(hu + 1024.0).astype(np.int16)  # RescaleIntercept -1024
 
 
-def write_slice(path: Path, position, *, iop=AXIAL, series_uid: str, series_number: int = 1,
-                description: str = "synthetic CT", rows: int = ROWS, columns: int = COLUMNS, pixel=PIXEL,
-                image_type=("ORIGINAL", "PRIMARY", "AXIAL"), instance: int = 1, gantry_tilt: float | None = None,
-                values: np.ndarray | None = None) -> Path:
+def write_slice(
+    path: Path,
+    position,
+    *,
+    iop=AXIAL,
+    series_uid: str,
+    series_number: int = 1,
+    description: str = "synthetic CT",
+    rows: int = ROWS,
+    columns: int = COLUMNS,
+    pixel=PIXEL,
+    image_type=("ORIGINAL", "PRIMARY", "AXIAL"),
+    instance: int = 1,
+    gantry_tilt: float | None = None,
+    values: np.ndarray | None = None,
+) -> Path:
     """One classic CT image file; pixel values from `hu_at` unless `values` (HU) are given."""
     ds = _base(series_uid, CT_IMAGE, series_number, description)
     ds.ImageType = list(image_type)
@@ -101,8 +113,9 @@ def write_slice(path: Path, position, *, iop=AXIAL, series_uid: str, series_numb
     return path
 
 
-def write_series(folder: Path, positions, *, iop=AXIAL, series_uid: str | None = None, prefix: str = "slice",
-                 **kwargs) -> list[Path]:
+def write_series(
+    folder: Path, positions, *, iop=AXIAL, series_uid: str | None = None, prefix: str = "slice", **kwargs
+) -> list[Path]:
     """A classic series, one file per position (files named in a shuffled order, as archives often do)."""
     uid = series_uid or generate_uid()
     order = np.random.default_rng(len(positions)).permutation(len(positions))

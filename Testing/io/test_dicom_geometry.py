@@ -140,10 +140,8 @@ def test_two_separate_stacks_in_one_series_are_refused(tmp_path):
 
 
 def test_several_series_in_one_folder_are_listed_and_one_can_be_chosen(tmp_path):
-    write_series(tmp_path / "study", axial_positions(8, 2.0), series_number=3, description="thorax 2mm",
-                 prefix="a")
-    write_series(tmp_path / "study", axial_positions(4, 4.0), series_number=5, description="thorax 4mm",
-                 prefix="b")
+    write_series(tmp_path / "study", axial_positions(8, 2.0), series_number=3, description="thorax 2mm", prefix="a")
+    write_series(tmp_path / "study", axial_positions(4, 4.0), series_number=5, description="thorax 4mm", prefix="b")
     with pytest.raises(InputError, match=r"2 DICOM series: #3 'thorax 2mm' \(8 images.*#5 'thorax 4mm'.*--series"):
         read_volume(tmp_path / "study")
     assert read_volume(tmp_path / "study", series="5").array.shape == (4, 16, 16)

@@ -40,8 +40,9 @@ def test_labels_keep_the_inputs_sform_and_qform_and_the_disagreement_is_reported
     np.testing.assert_allclose(q, qform, atol=1e-5)
     assert (int(s_code), int(q_code)) == (sform_code, 1)
     # the voxels are in the input's storage order: sform-first tools put every label on its CT voxel
-    np.testing.assert_array_equal(np.asarray(written.dataobj), (np.asarray(nib.load(str(tmp_path / "ct.nii.gz"))
-                                                                            .dataobj) > 0).astype(np.uint8))
+    np.testing.assert_array_equal(
+        np.asarray(written.dataobj), (np.asarray(nib.load(str(tmp_path / "ct.nii.gz")).dataobj) > 0).astype(np.uint8)
+    )
     back = read_volume(tmp_path / "labels.nii.gz")
     assert back.same_geometry(ct)
 

@@ -118,8 +118,12 @@ def test_nsd_tolerance_option_reaches_the_metric(case_folders, tmp_path):
     pred, _other, ref = case_folders
     out = tmp_path / "nsd"
     for tolerance in ("1", "20"):
-        assert run_cli([str(pred), str(ref), "--json", str(out / f"{tolerance}.json"), "--quiet",
-                        "--nsd-tolerance", tolerance]) == 0
+        assert (
+            run_cli(
+                [str(pred), str(ref), "--json", str(out / f"{tolerance}.json"), "--quiet", "--nsd-tolerance", tolerance]
+            )
+            == 0
+        )
     tight = json.loads((out / "1.json").read_text())
     loose = json.loads((out / "20.json").read_text())
     assert tight["metric_options"]["nsd_tolerance_mm"] == 1.0
@@ -138,9 +142,11 @@ def test_a_wrong_against_is_named_as_itself_before_any_case_is_evaluated(case_fo
     monkeypatch.setattr(evaluation, "evaluate_paths", lambda *a, **k: evaluated.append(a))
     (tmp_path / "partial").mkdir()
     (tmp_path / "partial" / "Patient_01.nii.gz").write_bytes((other / "Patient_01.nii.gz").read_bytes())
-    for bad, words in ((tmp_path / "partial", "have no second prediction (against) in"),
-                       (other / "Patient_01.nii.gz", "got second prediction (against)"),
-                       (tmp_path / "missing", "second prediction (against)")):
+    for bad, words in (
+        (tmp_path / "partial", "have no second prediction (against) in"),
+        (other / "Patient_01.nii.gz", "got second prediction (against)"),
+        (tmp_path / "missing", "second prediction (against)"),
+    ):
         with pytest.raises(InputError, match=r"second prediction \(against\)") as exc:
             evaluate(pred, ref, against=bad)
         assert words in str(exc.value) and "got prediction" not in str(exc.value)

@@ -66,8 +66,12 @@ def test_sagittal_storage_gives_the_axial_results(restricted):
 def test_sagittal_label_files_give_the_axial_results(tmp_path, suffix):
     pred, ref = label_pair(shift=2)
     write = write_seg_nrrd if suffix == ".seg.nrrd" else write_volume
-    for name, volume in (("ax_pred", Volume(pred, SPACING_XYZ)), ("ax_ref", Volume(ref, SPACING_XYZ)),
-                         ("sag_pred", _sagittal(pred)), ("sag_ref", _sagittal(ref))):
+    for name, volume in (
+        ("ax_pred", Volume(pred, SPACING_XYZ)),
+        ("ax_ref", Volume(ref, SPACING_XYZ)),
+        ("sag_pred", _sagittal(pred)),
+        ("sag_ref", _sagittal(ref)),
+    ):
         write(volume, tmp_path / f"{name}{suffix}")
     axial = evaluate_paths(tmp_path / f"ax_pred{suffix}", tmp_path / f"ax_ref{suffix}", restricted=True)
     sagittal = evaluate_paths(tmp_path / f"sag_pred{suffix}", tmp_path / f"sag_ref{suffix}", restricted=True)
@@ -103,8 +107,11 @@ def _slicer_seg(path, shape, segments):
     for name, coded, mask in segments:
         segment = {"name": name}
         if coded:
-            segment["terminology"] = {"contextName": "x", "category": ["SCT", "123037004", "Anatomical Structure"],
-                                      "type": list(coded)}
+            segment["terminology"] = {
+                "contextName": "x",
+                "category": ["SCT", "123037004", "Anatomical Structure"],
+                "type": list(coded),
+            }
         slicerio.add_segment(seg, mask.transpose(2, 1, 0), segment)
     slicerio.write_segmentation(str(path), seg)
 
@@ -145,15 +152,25 @@ def test_legacy_coded_and_foreign_named_segments(tmp_path, use_slicerio, capsys)
     image = read_label_image(tmp_path / "ref.seg.nrrd", use_slicerio=use_slicerio)
     assert np.array_equal(image.volume.array, np.where(ref == 1, 0, ref))
     assert image.unused_segments == ["Speiseroehre", "Wirbelsaeule"]
-    mapped = read_label_image(tmp_path / "ref.seg.nrrd", use_slicerio=use_slicerio,
-                              user_map=read_user_map(["Speiseroehre=esophagus"]))
+    mapped = read_label_image(
+        tmp_path / "ref.seg.nrrd", use_slicerio=use_slicerio, user_map=read_user_map(["Speiseroehre=esophagus"])
+    )
     assert np.array_equal(mapped.volume.array, ref) and mapped.unused_segments == ["Wirbelsaeule"]
 
     write_volume(Volume(ref, SPACING_XYZ), tmp_path / "pred.nii.gz")
     (tmp_path / "map.json").write_text(json.dumps({"Speiseroehre": "esophagus"}), encoding="utf-8")
     for option in (["--map", "Speiseroehre=esophagus"], ["--map", str(tmp_path / "map.json")]):
-        code = main(["evaluate", str(tmp_path / "pred.nii.gz"), str(tmp_path / "ref.seg.nrrd"), "--quiet",
-                     "--json", str(tmp_path / "m.json"), *option])
+        code = main(
+            [
+                "evaluate",
+                str(tmp_path / "pred.nii.gz"),
+                str(tmp_path / "ref.seg.nrrd"),
+                "--quiet",
+                "--json",
+                str(tmp_path / "m.json"),
+                *option,
+            ]
+        )
         assert code == 0
         data = json.loads((tmp_path / "m.json").read_text())
         assert data["pred"]["summary"]["esophagus"]["dice"]["mean"] == 1.0
@@ -176,8 +193,9 @@ def test_cropped_reference_is_padded_and_false_positives_outside_count(tmp_path)
     cropped = Volume(np.where(heart, 2, 0).astype(np.uint8)[box], SPACING_XYZ, origin)
     write_seg_nrrd(cropped, tmp_path / "ref.seg.nrrd")
     write_volume(Volume(pred, SPACING_XYZ), tmp_path / "pred.nii.gz")
-    cohort = evaluate_paths(tmp_path / "pred.nii.gz", tmp_path / "ref.seg.nrrd", organs=["heart"],
-                            resample_to_reference=True)
+    cohort = evaluate_paths(
+        tmp_path / "pred.nii.gz", tmp_path / "ref.seg.nrrd", organs=["heart"], resample_to_reference=True
+    )
     result = cohort.cases[0].organs["heart"]
     full = evaluate_labels(pred, np.where(heart, 2, 0), SPACING_ZYX, organs=["heart"])["heart"]
     assert result == full  # the same as a reference saved uncropped
@@ -215,7 +233,8 @@ def test_non_ascii_segment_names_match_the_users_map(tmp_path, use_slicerio):
     for key, value in fields.items():
         image.SetMetaData(key, value)
     sitk.WriteImage(image, str(tmp_path / "ref.seg.nrrd"))
-    read = read_label_image(tmp_path / "ref.seg.nrrd", use_slicerio=use_slicerio,
-                            user_map=read_user_map(["Speiseröhre=esophagus"]))
+    read = read_label_image(
+        tmp_path / "ref.seg.nrrd", use_slicerio=use_slicerio, user_map=read_user_map(["Speiseröhre=esophagus"])
+    )
     assert read.unused_segments == ["Cœur"]
     assert np.array_equal(read.volume.array, np.where(ref == 2, 0, ref))

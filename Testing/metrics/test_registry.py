@@ -14,7 +14,15 @@ from segthor.metrics.wilcoxon import compare_cohorts
 
 # Columns of a per-case row that are not metrics: identity, status, conventions and options.
 ROW_EXTRAS = {
-    "method", "case", "organ", "status", "hd95_convention", "restricted", "pred_file", "ref_file", "unused_segments"
+    "method",
+    "case",
+    "organ",
+    "status",
+    "hd95_convention",
+    "restricted",
+    "pred_file",
+    "ref_file",
+    "unused_segments",
 }
 
 
@@ -68,8 +76,15 @@ def test_a_metric_added_to_the_registry_alone_reaches_every_consumer(case_folder
         return float(np.count_nonzero(p.distances[1] <= 1.0))
 
     extra = registry.Metric(
-        "close_voxels", "Close", "vox", registry.HIGHER, surface_voxels, (0.0, None), 0,
-        frozenset(registry.VIEWS), "test metric",
+        "close_voxels",
+        "Close",
+        "vox",
+        registry.HIGHER,
+        surface_voxels,
+        (0.0, None),
+        0,
+        frozenset(registry.VIEWS),
+        "test metric",
     )
     monkeypatch.setattr(registry, "METRICS", (*registry.METRICS, extra))
     assert registry.names()[-1] == "close_voxels"

@@ -39,8 +39,11 @@ def isolated_catalogue(tmp_path, monkeypatch):
     bundled.mkdir()
     monkeypatch.setattr(catalogue, "MODELS_DIR", bundled)
     net = build_network("enet", base_width=8)
-    meta = {"disclaimer": DEMO_DISCLAIMER, "training": {"data": "4 phantom cases, 64 px"},
-            "validation": {"dice": {"heart": 0.91, "aorta": 0.8}}}
+    meta = {
+        "disclaimer": DEMO_DISCLAIMER,
+        "training": {"data": "4 phantom cases, 64 px"},
+        "validation": {"dice": {"heart": 0.91, "aorta": 0.8}},
+    }
     save_model_package(bundled / DEFAULT_MODEL_ID, net, {"id": DEFAULT_MODEL_ID, **meta}, dtype="float16")
     save_model_package(extra / "mine", net, {"id": "my-enet", **meta})
     single = save_model_package(tmp_path / "single", net, {"id": "single"})

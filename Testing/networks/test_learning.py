@@ -19,8 +19,9 @@ def _disk_slice(size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     return image[None, None], label[None]
 
 
-@pytest.mark.parametrize("architecture, arguments", [("enet", {"base_width": 8}),
-                                                     ("sunet", {"features": [8, 16, 16, 16]})])
+@pytest.mark.parametrize(
+    "architecture, arguments", [("enet", {"base_width": 8}), ("sunet", {"features": [8, 16, 16, 16]})]
+)
 def test_2d_nets_fit_one_slice(architecture, arguments):
     torch.manual_seed(0)
     image, label = _disk_slice()

@@ -89,8 +89,6 @@ def test_rebuilding_from_arguments_gives_the_same_architecture():
     assert [tuple(p.shape) for p in again.parameters()] == [tuple(p.shape) for p in net.parameters()]
 
 
-
-
 def test_training_step_reaches_every_parameter():
     net = build_network("sunet", features=[8, 16, 32, 32]).train()
     out = net(torch.randn(2, 1, 32, 32))

@@ -111,10 +111,12 @@ def test_bad_phantom_options_are_one_line_naming_the_option(tmp_path, capsys):
 
     with pytest.raises(InputError, match="seed must be a non-negative integer"):  # was numpy's bare ValueError
         write_cohort(tmp_path / "api", cases=1, seed=-1, size=64)
-    for option, words in ((["--seed", "-1"], "--seed must be a non-negative integer (got -1)"),
-                          (["--slices", "3"], "--slices must be at least 16 (got 3)"),
-                          (["--size", "20", "--generator", "v2"], "--size must be between 32 and 1024 pixels (got 20)"),
-                          (["--first-index", "-2"], "--first-index must be non-negative (got -2)")):
+    for option, words in (
+        (["--seed", "-1"], "--seed must be a non-negative integer (got -1)"),
+        (["--slices", "3"], "--slices must be at least 16 (got 3)"),
+        (["--size", "20", "--generator", "v2"], "--size must be between 32 and 1024 pixels (got 20)"),
+        (["--first-index", "-2"], "--first-index must be non-negative (got -2)"),
+    ):
         assert main(["phantom", str(tmp_path / "out"), *option]) == 2
         err = capsys.readouterr().err
         assert words in err and err.count("\n") == 1

@@ -93,8 +93,12 @@ def test_tilted_slices_are_oblique():
 def test_coronal_acquisition_is_not_axial():
     ct = make_thorax()[0]
     # Store it as a coronal acquisition: image axes L, S, P (so slices are stacked front to back).
-    coronal = Volume(np.ascontiguousarray(np.transpose(ct.array, (1, 0, 2))), ct.spacing, ct.origin,
-                     np.array([[1.0, 0, 0], [0, 0, 1.0], [0, 1.0, 0]]))
+    coronal = Volume(
+        np.ascontiguousarray(np.transpose(ct.array, (1, 0, 2))),
+        ct.spacing,
+        ct.origin,
+        np.array([[1.0, 0, 0], [0, 0, 1.0], [0, 1.0, 0]]),
+    )
     fired, _ = _fired(coronal)
     assert fired == {"non_axial"}  # the anatomy is still found: the checks view it in the patient frame
 

@@ -20,8 +20,9 @@ def _only(verdict, organ, status, check):
 
 
 def test_good_labels_are_ok():
-    verdict, report = _verdict(*make_thorax(), confidence={"esophagus": 0.95, "heart": 0.99, "trachea": 0.97,
-                                                           "aorta": 0.96})
+    verdict, report = _verdict(
+        *make_thorax(), confidence={"esophagus": 0.95, "heart": 0.99, "trachea": 0.97, "aorta": 0.96}
+    )
     assert all(status == "ok" for status, _ in verdict.values()), verdict
     assert not report.needs_review
     assert report.organs["heart"].measures["confidence"] == 0.99

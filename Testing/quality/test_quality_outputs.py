@@ -73,8 +73,12 @@ def test_batch_summary_shows_which_cases_need_a_look(tmp_path):
 
         labels = truth[case.name]
         ct = good_ct if case.name == "good" else bad_ct
-        return {"device": "cpu", "model": {"id": "constructed"}, "organ_volumes_ml": organ_volumes_ml(labels),
-                "quality": assess(ct, labels, METADATA).to_dict()}
+        return {
+            "device": "cpu",
+            "model": {"id": "constructed"},
+            "organ_volumes_ml": organ_volumes_ml(labels),
+            "quality": assess(ct, labels, METADATA).to_dict(),
+        }
 
     summary = run_batch(segment_case, cases, tmp_path / "out", show_progress=False)
     with open(summary.csv_path, newline="", encoding="utf-8") as f:

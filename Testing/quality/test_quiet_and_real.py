@@ -34,7 +34,11 @@ def test_default_model_on_a_phantom_is_quiet(one_torch_thread):
     prediction = SegmentationLogic(None, "cpu").segment(case.ct)
     organs = prediction.quality.organs
     assert {k: q.status for k, q in organs.items()} == {
-        "esophagus": "ok", "heart": "ok", "trachea": "ok", "aorta": "ok"}, [(k, q.reasons) for k, q in organs.items()]
+        "esophagus": "ok",
+        "heart": "ok",
+        "trachea": "ok",
+        "aorta": "ok",
+    }, [(k, q.reasons) for k, q in organs.items()]
     assert all(q.measures["confidence"] > 0.9 for q in organs.values())  # the network's own confidence
     assert {w.check for w in prediction.quality.input.warnings} <= {"pixel_size", "slice_spacing"}
 

@@ -66,8 +66,12 @@ def make_thorax(
     arch = ((xx - (15.0 - 50.0 * t)) ** 2 + (yy - (-15.0 + 45.0 * t)) ** 2 <= 12.0**2) & arch_z
     esophagus = tube(-5.0, esophagus_y_mm, 8.0, 0, 39)
     trachea = tube(0.0, trachea_y_mm, 9.0, *trachea_z)
-    for mask, label, hu in ((heart, 2, blood_hu), (aorta | arch, 4, blood_hu), (esophagus, 1, 40.0),
-                            (trachea, 3, trachea_hu)):
+    for mask, label, hu in (
+        (heart, 2, blood_hu),
+        (aorta | arch, 4, blood_hu),
+        (esophagus, 1, 40.0),
+        (trachea, 3, trachea_hu),
+    ):
         labels[mask] = label
         ct[mask] = hu
     return Volume(ct.astype(np.int16), (MM, MM, MM)), Volume(labels, (MM, MM, MM))

@@ -25,8 +25,9 @@ def _one_thread(one_torch_thread):
 def threshold_package():
     from segthor.model_packages import ModelPackage
 
-    return ModelPackage(threshold_net(), {"id": "threshold-test", "preprocessing": dict(FAST2D),
-                                           "disclaimer": "test model"})
+    return ModelPackage(
+        threshold_net(), {"id": "threshold-test", "preprocessing": dict(FAST2D), "disclaimer": "test model"}
+    )
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +41,15 @@ def tiny_model_dir(tmp_path_factory):
     torch.manual_seed(0)
     net = build_network("enet", base_width=8)
     folder = tmp_path_factory.mktemp("models") / "tiny-enet"
-    save_model_package(folder, net, {"id": "tiny-enet", "preprocessing": dict(FAST2D),
-                                     "disclaimer": "demo weights, synthetic training data, not for clinical use"})
+    save_model_package(
+        folder,
+        net,
+        {
+            "id": "tiny-enet",
+            "preprocessing": dict(FAST2D),
+            "disclaimer": "demo weights, synthetic training data, not for clinical use",
+        },
+    )
     return folder
 
 

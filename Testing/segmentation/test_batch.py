@@ -73,9 +73,15 @@ def test_bad_case_is_reported_others_run_and_resume_skips(tmp_path):
         calls.append(case.name)
         if case.name == "Patient_02":
             raise ModelError("boom")
-        report = {"case": case.name, "status": "ok", "device": "cpu", "model": {"id": "m"},
-                  "metrics": {"heart": {"dice": 0.75, "hd95": 1.5}}, "reference": str(reference),
-                  "timings_s": {"total": 12.5}}
+        report = {
+            "case": case.name,
+            "status": "ok",
+            "device": "cpu",
+            "model": {"id": "m"},
+            "metrics": {"heart": {"dice": 0.75, "hd95": 1.5}},
+            "reference": str(reference),
+            "timings_s": {"total": 12.5},
+        }
         (out / f"{case.name}.json").write_text(json.dumps(report))
         return report
 
@@ -100,8 +106,9 @@ def test_ranks_write_their_own_summary_without_torchrun(tmp_path, monkeypatch):
     done = []
     paths = []
     for rank in (0, 1):
-        summary = run_batch(lambda c, r: done.append(c.name) or {}, root, tmp_path / "out",
-                            rank=rank, world_size=2, show_progress=False)
+        summary = run_batch(
+            lambda c, r: done.append(c.name) or {}, root, tmp_path / "out", rank=rank, world_size=2, show_progress=False
+        )
         paths.append(summary.csv_path.name)
         assert (tmp_path / "out" / f"summary_rank{rank}.csv").is_file()
     assert sorted(done) == [f"Patient_{i:02d}" for i in range(1, 5)] and len(set(done)) == 4
@@ -133,8 +140,14 @@ def test_two_processes_under_torchrun_env_split_and_merge(tmp_path):
     )
     procs = []
     for rank in range(2):
-        env = dict(os.environ, RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank),
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        env = dict(
+            os.environ,
+            RANK=str(rank),
+            WORLD_SIZE="2",
+            LOCAL_RANK=str(rank),
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=str(port),
+        )
         procs.append(subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True))
     outputs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0]
@@ -154,10 +167,16 @@ def test_resume_redoes_cases_of_another_model_or_without_the_reference_now_given
     def segmenter(sha):
         def segment_case(case, reference):
             calls.append(case.name)
-            report = {"case": case.name, "status": "ok", "model": {"id": sha, "sha256": sha},
-                      "reference": str(reference) if reference else None, "timings_s": {"total": 1.0}}
+            report = {
+                "case": case.name,
+                "status": "ok",
+                "model": {"id": sha, "sha256": sha},
+                "reference": str(reference) if reference else None,
+                "timings_s": {"total": 1.0},
+            }
             (out / f"{case.name}.json").write_text(json.dumps(report))
             return report
+
         return segment_case
 
     run_batch(segmenter("aaa"), root, out, show_progress=False, model_sha256="aaa")
@@ -167,8 +186,9 @@ def test_resume_redoes_cases_of_another_model_or_without_the_reference_now_given
     summary = run_batch(segmenter("bbb"), root, out, resume=True, show_progress=False, model_sha256="bbb")
     assert calls == ["Patient_01", "Patient_02"] and [r["status"] for r in summary.rows] == ["ok", "ok"]
     calls.clear()
-    summary = run_batch(segmenter("bbb"), root, out, reference_dir=root, resume=True, show_progress=False,
-                        model_sha256="bbb")
+    summary = run_batch(
+        segmenter("bbb"), root, out, reference_dir=root, resume=True, show_progress=False, model_sha256="bbb"
+    )
     assert calls == ["Patient_01", "Patient_02"]  # the old reports have no metrics for this reference
     calls.clear()
     run_batch(segmenter("bbb"), root, out, reference_dir=root, resume=True, show_progress=False, model_sha256="bbb")

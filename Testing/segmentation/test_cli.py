@@ -21,8 +21,22 @@ def ct_file(tmp_path):
 def test_segment_writes_all_outputs_in_the_input_geometry(tmp_path, ct_file, tiny_model_dir, capsys):
     ct_path, truth = ct_file
     out = tmp_path / "out"
-    code = main(["segment", str(ct_path), "-o", str(out), "--model", str(tiny_model_dir), "--device", "cpu",
-                 "--reference", str(truth), "--postprocess", "heart:lcc"])
+    code = main(
+        [
+            "segment",
+            str(ct_path),
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_model_dir),
+            "--device",
+            "cpu",
+            "--reference",
+            str(truth),
+            "--postprocess",
+            "heart:lcc",
+        ]
+    )
     assert code == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == ["chest.json", "chest.seg.nrrd", "chest_labels.nii.gz", "chest_preview.png"]
@@ -35,7 +49,11 @@ def test_segment_writes_all_outputs_in_the_input_geometry(tmp_path, ct_file, tin
     assert set(report["metrics"]) == {"esophagus", "heart", "trachea", "aorta"}
     assert report["postprocess"]["source"] == "user"
     assert {k: v["steps"] for k, v in report["postprocess"]["organs"].items()} == {
-        "esophagus": [], "heart": ["lcc"], "trachea": [], "aorta": []}
+        "esophagus": [],
+        "heart": ["lcc"],
+        "trachea": [],
+        "aorta": [],
+    }
     assert set(report["quality"]["organs"]) == {"esophagus", "heart", "trachea", "aorta"}
     assert report["needs_review"] is True  # a random-weight model on a box phantom: flags, not silence
     printed = capsys.readouterr().out
@@ -110,11 +128,21 @@ def test_the_verdict_counts_the_lines_it_names():
     from segthor.cli.segment import format_report
 
     organ = {"status": "ok", "reasons": []}
-    report = {"case": "c", "model": {"id": "m"}, "device": "cpu", "timings_s": {"total": 1.0},
-              "organ_volumes_ml": {"heart": 1.0}, "input_warnings": ["1 missing slice regularised"],
-              "quality": {"needs_review": True, "input": {"warnings": [{"check": "pixel_size", "message": "px"}]},
-                          "organs": {"heart": organ}},
-              "metrics": None, "outputs": {}}
+    report = {
+        "case": "c",
+        "model": {"id": "m"},
+        "device": "cpu",
+        "timings_s": {"total": 1.0},
+        "organ_volumes_ml": {"heart": 1.0},
+        "input_warnings": ["1 missing slice regularised"],
+        "quality": {
+            "needs_review": True,
+            "input": {"warnings": [{"check": "pixel_size", "message": "px"}]},
+            "organs": {"heart": organ},
+        },
+        "metrics": None,
+        "outputs": {},
+    }
     text = format_report(report)
     assert text.count("input warning: ") == 1 and text.count("input check: ") == 1
     assert "NEEDS REVIEW (1 input check(s), 0 organ(s) flagged, 1 input warning(s))" in text

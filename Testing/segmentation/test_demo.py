@@ -11,8 +11,14 @@ def test_demo_segments_the_bundled_phantom(tmp_path, capsys):
     assert main(["--output", str(out), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     assert "demo weights, synthetic training data, not for clinical use" in printed
-    for name in ("phantom.seg.nrrd", "phantom_labels.nii.gz", "phantom_preview.png", "phantom.json",
-                 "phantom_ct.nii.gz", "phantom_truth.nii.gz"):
+    for name in (
+        "phantom.seg.nrrd",
+        "phantom_labels.nii.gz",
+        "phantom_preview.png",
+        "phantom.json",
+        "phantom_ct.nii.gz",
+        "phantom_truth.nii.gz",
+    ):
         assert (out / name).is_file(), name
     report = json.loads((out / "phantom.json").read_text())
     assert report["model"]["id"] == "enet-demo"

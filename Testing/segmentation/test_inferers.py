@@ -99,8 +99,9 @@ def test_gaussian_weights_are_gaussian_and_normalised():
     profile = np.exp(-0.5 * (d / 2.0) ** 2)
     np.testing.assert_allclose(w[3, :, 5] / w[3, 7, 5], profile / profile[7], rtol=1e-5)
     corner_ratio = w[0, 0, 0] / w[4, 8, 6]
-    expected = math.prod(math.exp(-0.5 * (((n - 1) / 2) / (n / 8)) ** 2) / math.exp(-0.5 * (0.5 / (n / 8)) ** 2)
-                         for n in window)
+    expected = math.prod(
+        math.exp(-0.5 * (((n - 1) / 2) / (n / 8)) ** 2) / math.exp(-0.5 * (0.5 / (n / 8)) ** 2) for n in window
+    )
     assert corner_ratio == pytest.approx(expected, rel=1e-4)
     assert gaussian_importance(window, 0.02).min() == np.float32(1e-12)  # a narrow Gaussian keeps every weight
 
@@ -113,9 +114,11 @@ def test_gaussian_weights_are_gaussian_and_normalised():
     # Weights normalised: the blend of a constant prediction is that constant everywhere, overlaps included.
     seen, reduce = _capture()
     SlidingWindowInferer(_window_spec((5, 7, 6), overlap=0.6)).run(
-        Constant(), np.zeros((11, 17, 15), np.float32), torch.device("cpu"), reduce=reduce)
-    np.testing.assert_allclose(seen[0][0].numpy(), np.arange(5.0).reshape(5, 1, 1, 1) * np.ones((1, 11, 17, 15)),
-                               rtol=1e-6)
+        Constant(), np.zeros((11, 17, 15), np.float32), torch.device("cpu"), reduce=reduce
+    )
+    np.testing.assert_allclose(
+        seen[0][0].numpy(), np.arange(5.0).reshape(5, 1, 1, 1) * np.ones((1, 11, 17, 15)), rtol=1e-6
+    )
 
 
 def test_a_volume_larger_than_the_window_is_covered():
@@ -182,8 +185,9 @@ def test_inferer_entry_is_read_checked_and_defaulted(tmp_path):
 
     # Saved and loaded with the package; a bad entry stops the load with a line naming model.json.
     net = _c2f_net()
-    folder = save_model_package(tmp_path / "c2f", net, {"id": "c2f", "inferer": {"name": "sliding_window3d",
-                                                                                "roi_size": [16, 32, 32]}})
+    folder = save_model_package(
+        tmp_path / "c2f", net, {"id": "c2f", "inferer": {"name": "sliding_window3d", "roi_size": [16, 32, 32]}}
+    )
     package = load_model_package(folder)
     assert package.metadata["inferer"]["overlap"] == 0.5
     inferer = inferer_for(package)

@@ -18,8 +18,9 @@ def test_dicom_gap_is_reported_and_labels_are_on_the_regular_grid(tmp_path, tiny
     del positions[5]
     write_series(tmp_path / "patient" / "CT", positions)
     out = tmp_path / "out"
-    code = main(["segment", str(tmp_path / "patient"), "-o", str(out), "--model", str(tiny_model_dir),
-                 "--device", "cpu"])
+    code = main(
+        ["segment", str(tmp_path / "patient"), "-o", str(out), "--model", str(tiny_model_dir), "--device", "cpu"]
+    )
     assert code == 0
     report = json.loads((out / "patient.json").read_text())
     warnings = report["input_warnings"]
@@ -38,8 +39,16 @@ def test_dicom_gap_is_reported_and_labels_are_on_the_regular_grid(tmp_path, tiny
 def test_several_series_are_chosen_with_the_series_option(tmp_path, tiny_model_dir, capsys):
     write_series(tmp_path / "study", axial_positions(8, 2.0), series_number=2, prefix="a")
     write_series(tmp_path / "study", axial_positions(6, 3.0), series_number=7, prefix="b")
-    base = ["segment", str(tmp_path / "study"), "-o", str(tmp_path / "out"), "--model", str(tiny_model_dir),
-            "--device", "cpu"]
+    base = [
+        "segment",
+        str(tmp_path / "study"),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        str(tiny_model_dir),
+        "--device",
+        "cpu",
+    ]
     assert main(base) == 2
     err = capsys.readouterr().err
     assert "2 DICOM series" in err and "--series" in err and "Traceback" not in err
@@ -60,8 +69,22 @@ def test_nifti_sform_qform_disagreement_is_reported_and_labels_keep_both(tmp_pat
     image.header.set_sform(sform, code=2)
     nib.save(image, str(tmp_path / "ct.nii.gz"))
     out = tmp_path / "out"
-    assert main(["segment", str(tmp_path / "ct.nii.gz"), "-o", str(out), "--model", str(tiny_model_dir),
-                 "--device", "cpu", "-q"]) == 0
+    assert (
+        main(
+            [
+                "segment",
+                str(tmp_path / "ct.nii.gz"),
+                "-o",
+                str(out),
+                "--model",
+                str(tiny_model_dir),
+                "--device",
+                "cpu",
+                "-q",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "ct.json").read_text())
     assert len(report["input_warnings"]) == 1 and "40.0 mm" in report["input_warnings"][0]
     labels = nib.load(str(out / "ct_labels.nii.gz"))
@@ -71,8 +94,7 @@ def test_nifti_sform_qform_disagreement_is_reported_and_labels_keep_both(tmp_pat
     np.testing.assert_allclose(labels.affine, nib.load(str(tmp_path / "ct.nii.gz")).affine)  # sform-first tools
 
 
-def test_batch_finds_patient_folders_with_the_series_below_and_reports_the_warnings(tmp_path, tiny_model_dir,
-                                                                                    capsys):
+def test_batch_finds_patient_folders_with_the_series_below_and_reports_the_warnings(tmp_path, tiny_model_dir, capsys):
     import csv
 
     write_series(tmp_path / "cases" / "patientA" / "study" / "CT", axial_positions(8, 2.0))
@@ -80,8 +102,12 @@ def test_batch_finds_patient_folders_with_the_series_below_and_reports_the_warni
     del positions[2]
     write_series(tmp_path / "cases" / "patientB", positions)
     out = tmp_path / "out"
-    assert main(["batch", str(tmp_path / "cases"), "-o", str(out), "--model", str(tiny_model_dir),
-                 "--device", "cpu", "-q"]) == 0
+    assert (
+        main(
+            ["batch", str(tmp_path / "cases"), "-o", str(out), "--model", str(tiny_model_dir), "--device", "cpu", "-q"]
+        )
+        == 0
+    )
     rows = {r["case"]: r for r in csv.DictReader((out / "summary.csv").open())}
     assert rows["patientA"]["status"] == "ok" and "subfolder study/CT" in rows["patientA"]["message"]
     assert rows["patientB"]["status"] == "ok" and "1 missing slice" in rows["patientB"]["message"]

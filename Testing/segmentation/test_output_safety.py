@@ -50,8 +50,9 @@ def _one_line_error(capsys, command):
     return err
 
 
-def test_segment_refuses_an_unwritable_output_folder_before_inference(tmp_path, small_ct, tiny_model_dir,
-                                                                       no_inference, capsys):
+def test_segment_refuses_an_unwritable_output_folder_before_inference(
+    tmp_path, small_ct, tiny_model_dir, no_inference, capsys
+):
     out = _unwritable(tmp_path)
     assert main(["segment", str(small_ct), "-o", str(out), *_model_args(tiny_model_dir)]) == 2
     assert "cannot write to the output folder" in _one_line_error(capsys, "segment")
@@ -85,14 +86,25 @@ def test_evaluate_write_failure_leaves_no_half_set(tmp_path, monkeypatch, capsys
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(evaluation, "write_json", full_disk)
-    code = main(["evaluate", str(tmp_path / "p.nii.gz"), str(tmp_path / "r.nii.gz"), "--quiet",
-                 "--csv", str(tmp_path / "out" / "m.csv"), "--json", str(tmp_path / "out" / "m.json")])
+    code = main(
+        [
+            "evaluate",
+            str(tmp_path / "p.nii.gz"),
+            str(tmp_path / "r.nii.gz"),
+            "--quiet",
+            "--csv",
+            str(tmp_path / "out" / "m.csv"),
+            "--json",
+            str(tmp_path / "out" / "m.json"),
+        ]
+    )
     assert code == 2 and "no space left on device" in _one_line_error(capsys, "evaluate")
     assert list((tmp_path / "out").iterdir()) == []  # the CSV written before the failure is gone too
 
 
-def test_segment_refuses_a_folder_the_os_will_not_write(tmp_path, small_ct, tiny_model_dir, no_inference,
-                                                         monkeypatch, capsys):
+def test_segment_refuses_a_folder_the_os_will_not_write(
+    tmp_path, small_ct, tiny_model_dir, no_inference, monkeypatch, capsys
+):
     """What a read-only folder does for a normal user, simulated so it also runs as root."""
     import segthor.io.writable as writable
 
@@ -220,8 +232,13 @@ def test_batch_does_not_resume_from_another_inputs_report(tmp_path):
     out.mkdir()
     (out / "a.json").write_text(json.dumps({"status": "ok", "input_resolved": str(tmp_path / "elsewhere" / "a")}))
     ran = []
-    run_batch(lambda case, ref: ran.append(case.name) or {"status": "ok"}, tmp_path / "in", out, resume=True,
-              show_progress=False)
+    run_batch(
+        lambda case, ref: ran.append(case.name) or {"status": "ok"},
+        tmp_path / "in",
+        out,
+        resume=True,
+        show_progress=False,
+    )
     assert ran == ["a"]
 
 
@@ -241,8 +258,9 @@ def test_batch_never_replaces_another_inputs_case_without_overwrite(tmp_path, ti
 
 
 @pytest.mark.parametrize("name", ["../escape", "sub/case", ".hidden", "..", "a\\b"])
-def test_a_case_name_that_is_not_a_plain_file_name_is_refused(tmp_path, small_ct, tiny_model_dir, no_inference,
-                                                              capsys, name):
+def test_a_case_name_that_is_not_a_plain_file_name_is_refused(
+    tmp_path, small_ct, tiny_model_dir, no_inference, capsys, name
+):
     # --case-name ../escape wrote escape.json and escape.seg.nrrd beside the output folder.
     out = tmp_path / "out"
     assert main(["segment", str(small_ct), "-o", str(out), "--case-name", name, *_model_args(tiny_model_dir)]) == 2
@@ -267,20 +285,24 @@ def test_outputs_never_replace_the_cases_own_reference(tmp_path, small_ct, tiny_
     # Loose files chest.nii.gz + chest_labels.nii.gz (the reference) segmented into their own folder: the labels
     # output would have replaced the user's reference (and been scored against itself).
     folder = small_ct.parent
-    reference = write_volume(make_ct(shape=(6, 30, 30)).with_array(np.ones((6, 30, 30), np.uint8)),
-                             folder / "chest_labels.nii.gz")
+    reference = write_volume(
+        make_ct(shape=(6, 30, 30)).with_array(np.ones((6, 30, 30), np.uint8)), folder / "chest_labels.nii.gz"
+    )
     before = reference.read_bytes()
     args = ["segment", str(small_ct), "-o", str(folder), "--reference", str(reference), *_model_args(tiny_model_dir)]
     assert main(args) == 2
     assert "is this case's reference" in _one_line_error(capsys, "segment")
     assert reference.read_bytes() == before
-    assert main(["batch", str(folder), "-o", str(folder), "--reference-dir", str(folder),
-                 *_model_args(tiny_model_dir)]) == 1  # the case fails, the reference stays
+    assert (
+        main(["batch", str(folder), "-o", str(folder), "--reference-dir", str(folder), *_model_args(tiny_model_dir)])
+        == 1
+    )  # the case fails, the reference stays
     assert reference.read_bytes() == before
 
 
-def test_a_missing_reference_or_reference_folder_is_one_line_before_any_work(tmp_path, small_ct, tiny_model_dir,
-                                                                            no_inference, capsys):
+def test_a_missing_reference_or_reference_folder_is_one_line_before_any_work(
+    tmp_path, small_ct, tiny_model_dir, no_inference, capsys
+):
     # batch --reference-dir with a typo ran every case without metrics and said nothing.
     out = tmp_path / "out"
     args = ["segment", str(small_ct), "-o", str(out), "--reference", str(tmp_path / "typo.nii.gz")]

@@ -43,8 +43,14 @@ def test_report_records_every_organ_and_the_source():
     assert record["source"] == "user"
     assert record["organs"]["heart"]["keep_largest_piece"] and record["organs"]["heart"]["fill_holes"]
     assert record["organs"]["aorta"]["drop_pieces_below_ml"] == 2.0
-    assert record["organs"]["trachea"] == {"steps": [], "keep_largest_piece": False, "fill_holes": False,
-                                           "closing": False, "opening": False, "drop_pieces_below_ml": 0.0}
+    assert record["organs"]["trachea"] == {
+        "steps": [],
+        "keep_largest_piece": False,
+        "fill_holes": False,
+        "closing": False,
+        "opening": False,
+        "drop_pieces_below_ml": 0.0,
+    }
 
 
 def _labels():

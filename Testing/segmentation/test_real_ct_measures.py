@@ -24,9 +24,9 @@ def _chest() -> np.ndarray:
     hu[4:40, 14:44, 10:28] = -850.0  # right lung (x small = patient's right)
     hu[4:40, 14:44, 36:54] = -850.0  # left lung
     hu[:, 48:54, 29:35] = 400.0  # vertebral bodies, posterior midline
-    hu[CARINA_Z + 1:, 20:25, 30:34] = -1000.0  # trachea above the carina: 5 x 4 voxels = 80 mm^2
-    hu[CARINA_Z - 8:CARINA_Z + 1, 20:25, 29:31] = -1000.0  # two main bronchi
-    hu[CARINA_Z - 8:CARINA_Z + 1, 20:25, 33:35] = -1000.0
+    hu[CARINA_Z + 1 :, 20:25, 30:34] = -1000.0  # trachea above the carina: 5 x 4 voxels = 80 mm^2
+    hu[CARINA_Z - 8 : CARINA_Z + 1, 20:25, 29:31] = -1000.0  # two main bronchi
+    hu[CARINA_Z - 8 : CARINA_Z + 1, 20:25, 33:35] = -1000.0
     return hu
 
 
@@ -43,7 +43,7 @@ def test_airway_reference_grows_the_trachea_to_the_carina_and_follows_the_bronch
     hu, body, airway, lung = chest
     assert airway.seed_z == 47 and airway.carina_z == CARINA_Z
     expected = np.zeros(hu.shape, bool)
-    expected[CARINA_Z + 1:, 20:25, 30:34] = True
+    expected[CARINA_Z + 1 :, 20:25, 30:34] = True
     np.testing.assert_array_equal(airway.above_carina, expected)
     # 20 mm of bronchi = 10 slices, but the bronchi end 8 slices below the carina (z 12..20).
     assert airway.with_bronchi[CARINA_Z - 8].any() and not airway.with_bronchi[CARINA_Z - 9].any()
@@ -66,7 +66,7 @@ def test_measure_scores_a_plausible_and_an_implausible_segmentation(chest):
     spine_y = spine_centre_y(hu, body, SPACING)
     labels = np.zeros(hu.shape, np.uint8)
     labels[airway.with_bronchi] = 3  # trachea = the lumen: all air, full coverage
-    labels[CARINA_Z + 1:44, 30:34, 30:34] = 1  # esophagus: behind the trachea, in front of the spine
+    labels[CARINA_Z + 1 : 44, 30:34, 30:34] = 1  # esophagus: behind the trachea, in front of the spine
     labels[8:18, 20:44, 28:36] = 2  # heart (too small for an adult, but one piece, not in the lungs)
     labels[8:46, 40:44, 36:40] = 4  # aorta: a column reaching above the heart
     figures = measure(hu, labels, SPACING, airway, lung, spine_y)

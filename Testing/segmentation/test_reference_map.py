@@ -21,13 +21,24 @@ def test_segment_reference_with_map_and_unused_segments(tmp_path, tiny_model_dir
     slicerio.add_segment(seg, np.zeros(ct.shape_xyz, bool), {"name": "Wirbelsaeule"})
     slicerio.write_segmentation(str(tmp_path / "ref.seg.nrrd"), seg)
     out = tmp_path / "out"
-    args = ["segment", str(ct_path), "-o", str(out), "--model", str(tiny_model_dir), "--device", "cpu",
-            "--reference", str(tmp_path / "ref.seg.nrrd")]
+    args = [
+        "segment",
+        str(ct_path),
+        "-o",
+        str(out),
+        "--model",
+        str(tiny_model_dir),
+        "--device",
+        "cpu",
+        "--reference",
+        str(tmp_path / "ref.seg.nrrd"),
+    ]
     assert main(args) == 2  # no segment is an organ: said so, with the way out
     assert "--map NAME=ORGAN" in capsys.readouterr().err
     assert main([*args, "--map", "herz=heart"]) == 0
     report = json.loads((out / "chest.json").read_text())
     assert report["metrics"]["heart"]["volume_ref_ml"] == pytest.approx(
-        np.count_nonzero(heart_truth(ct)) * float(np.prod(ct.spacing)) / 1000)
+        np.count_nonzero(heart_truth(ct)) * float(np.prod(ct.spacing)) / 1000
+    )
     assert report["reference_unused_segments"] == ["Wirbelsaeule"]
     assert "reference segments not used" in capsys.readouterr().out

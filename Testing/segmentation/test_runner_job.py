@@ -48,8 +48,9 @@ def test_job_commits_all_four_segments_and_keeps_the_users_own(mrml_scene, tiny_
     assert not job.work_dir.exists()
     seg = result.segmentation_node.GetSegmentation()
     assert result.segmentation_node is existing and len(result.segment_ids) == len(ORGANS)
-    assert [seg.GetNthSegment(i).GetName() for i in range(seg.GetNumberOfSegments())] == [
-        o.name for o in ORGANS] + ["Mine"]
+    assert [seg.GetNthSegment(i).GetName() for i in range(seg.GetNumberOfSegments())] == [o.name for o in ORGANS] + [
+        "Mine"
+    ]
     assert seg.GetSegment(mine) is not None
     assert job.result_info["model"]["id"] == "tiny-enet" and job.progress()[0] == 1.0
     # The child's plausibility verdict reaches the module: on the result and in every organ segment's tags.

@@ -79,14 +79,18 @@ def test_child_finishes_while_the_main_thread_holds_the_gil_but_a_thread_starves
         _hold_gil(0.25)
     thread_fraction = len(done_steps) / STEPS
     worker.join()
-    print(f"child: {work_seconds:.2f} s of work done in {wall:.2f} s wall; thread: {thread_fraction:.0%} done "
-          "in the same time")
+    print(
+        f"child: {work_seconds:.2f} s of work done in {wall:.2f} s wall; thread: {thread_fraction:.0%} done "
+        "in the same time"
+    )
     assert thread_fraction <= 0.5
 
 
 def test_cancel_ends_a_running_child_within_a_second(tmp_path):
-    code = "import time\nfrom segthor.runner.protocol import emit\nemit('progress', fraction=0.1, message='busy')\n" \
-           "time.sleep(60)\n"
+    code = (
+        "import time\nfrom segthor.runner.protocol import emit\nemit('progress', fraction=0.1, message='busy')\n"
+        "time.sleep(60)\n"
+    )
     child = _child(tmp_path, code).start()
     while child.fraction < 0.1:
         child.poll()
@@ -98,9 +102,11 @@ def test_cancel_ends_a_running_child_within_a_second(tmp_path):
 
 
 def test_cancel_kills_a_child_that_ignores_terminate(tmp_path):
-    code = "import signal, time\nfrom segthor.runner.protocol import emit\n" \
-           "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nemit('progress', fraction=0.2, message='stubborn')\n" \
-           "time.sleep(60)\n"
+    code = (
+        "import signal, time\nfrom segthor.runner.protocol import emit\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nemit('progress', fraction=0.2, message='stubborn')\n"
+        "time.sleep(60)\n"
+    )
     child = _child(tmp_path, code).start()
     while child.fraction < 0.2:
         child.poll()
@@ -112,9 +118,11 @@ def test_cancel_kills_a_child_that_ignores_terminate(tmp_path):
 
 
 def test_errors_come_back_as_one_line_and_noise_is_ignored(tmp_path):
-    code = ("from segthor.runner.protocol import emit\nprint('a library prints this')\n"
-            "print('@segthor {not json')\nemit('progress', fraction=0.5, message='half\\nway')\n"
-            "emit('error', message='the CT is empty; give a CT with\\nvoxels')\nraise SystemExit(2)\n")
+    code = (
+        "from segthor.runner.protocol import emit\nprint('a library prints this')\n"
+        "print('@segthor {not json')\nemit('progress', fraction=0.5, message='half\\nway')\n"
+        "emit('error', message='the CT is empty; give a CT with\\nvoxels')\nraise SystemExit(2)\n"
+    )
     child = _child(tmp_path, code).start()
     assert child.wait(30)
     assert child.state == FAILED and child.returncode == 2
@@ -177,9 +185,11 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_cancel_also_ends_what_the_child_started(tmp_path):
     # PythonSlicer is a launcher: the interpreter doing the work is the child's own child.
-    code = ("import subprocess, sys, time\nfrom segthor.runner.protocol import emit\n"
-            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-            "emit('progress', fraction=0.3, message=str(p.pid))\ntime.sleep(60)\n")
+    code = (
+        "import subprocess, sys, time\nfrom segthor.runner.protocol import emit\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "emit('progress', fraction=0.3, message=str(p.pid))\ntime.sleep(60)\n"
+    )
     child = _child(tmp_path, code).start()
     while child.fraction < 0.3:
         child.poll()

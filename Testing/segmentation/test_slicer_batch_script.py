@@ -66,8 +66,7 @@ def _rows(out: Path) -> dict[str, dict]:
         return {r["case"]: r for r in csv.DictReader(f)}
 
 
-def test_batch_script_segments_a_dicom_folder_and_a_nifti_and_survives_a_bad_case(tmp_path, mrml_scene,
-                                                                                   tiny_model_dir):
+def test_batch_script_segments_a_dicom_folder_and_a_nifti_and_survives_a_bad_case(tmp_path, mrml_scene, tiny_model_dir):
     import slicerio
 
     from segthor.io.volume import read_volume
@@ -94,21 +93,34 @@ def test_batch_script_segments_a_dicom_folder_and_a_nifti_and_survives_a_bad_cas
     # --resume follows segthor batch's rule: a case whose JSON says "ok" for this input is not run again.
     assert script.main([*args, "--resume"]) == 1
     assert {k: r["status"] for k, r in _rows(out).items()} == {
-        "nifti_case": "resumed", "dicom_case": "resumed", "broken": "error"}
+        "nifti_case": "resumed",
+        "dicom_case": "resumed",
+        "broken": "error",
+    }
     # ... and by this model: a case another model segmented is segmented again.
     report = json.loads((out / "nifti_case.json").read_text())
     report["model"]["sha256"] = "0" * 64
     (out / "nifti_case.json").write_text(json.dumps(report))
     assert script.main([*args, "--resume"]) == 1
     assert {k: r["status"] for k, r in _rows(out).items()} == {
-        "nifti_case": "ok", "dicom_case": "resumed", "broken": "error"}
+        "nifti_case": "ok",
+        "dicom_case": "resumed",
+        "broken": "error",
+    }
 
 
 def test_batch_script_exits_non_zero_on_a_bad_folder(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SCRIPT.parents[2] / "Logic"),
-                                                         os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, str(SCRIPT), "--input", str(tmp_path / "missing"), "--output",
-                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SCRIPT.parents[2] / "Logic"), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--input", str(tmp_path / "missing"), "--output", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert done.returncode == 2
     assert "is not a folder" in done.stderr and "Traceback" not in done.stderr
     assert _load_script().main(["--output", str(tmp_path / "out")]) == 2  # missing --input: usage, code 2

@@ -107,11 +107,19 @@ def _fake_slicer_gui(monkeypatch, tmp_path):
     wrapper.parameterNodeWrapper = lambda cls: cls
     wrapper.Choice = lambda choices: tuple(choices)
     base = types.ModuleType("slicer.ScriptedLoadableModule")
-    for name in ("ScriptedLoadableModule", "ScriptedLoadableModuleWidget", "ScriptedLoadableModuleLogic",
-                 "ScriptedLoadableModuleTest"):
+    for name in (
+        "ScriptedLoadableModule",
+        "ScriptedLoadableModuleWidget",
+        "ScriptedLoadableModuleLogic",
+        "ScriptedLoadableModuleTest",
+    ):
         setattr(base, name, type(name, (), {"__init__": lambda self, *args, **kwargs: None}))
-    for name, module in (("qt", qt), ("slicer.i18n", i18n), ("slicer.parameterNodeWrapper", wrapper),
-                         ("slicer.ScriptedLoadableModule", base)):
+    for name, module in (
+        ("qt", qt),
+        ("slicer.i18n", i18n),
+        ("slicer.parameterNodeWrapper", wrapper),
+        ("slicer.ScriptedLoadableModule", base),
+    ):
         monkeypatch.setitem(sys.modules, name, module)
     app = FakeApp(tmp_path)
     monkeypatch.setattr(slicer, "app", app, raising=False)
@@ -128,18 +136,32 @@ def _widget(module, volume_node, model_dir):
     label = lambda: types.SimpleNamespace(text="")  # noqa: E731
     button = lambda: types.SimpleNamespace(enabled=False)  # noqa: E731
     widget.ui = types.SimpleNamespace(
-        statusLabel=label(), modelInfoLabel=label(), progressBar=types.SimpleNamespace(value=0),
-        applyButton=button(), cancelButton=button(), compareButton=button(),
-        modelComboBox=FakeCombo([(str(model_dir), str(model_dir))]), deviceComboBox=FakeCombo([("cpu", "cpu")]),
+        statusLabel=label(),
+        modelInfoLabel=label(),
+        progressBar=types.SimpleNamespace(value=0),
+        applyButton=button(),
+        cancelButton=button(),
+        compareButton=button(),
+        modelComboBox=FakeCombo([(str(model_dir), str(model_dir))]),
+        deviceComboBox=FakeCombo([("cpu", "cpu")]),
         compareGridComboBox=FakeCombo([("input", "input volume"), ("ref", "reference segmentation")]),
         metricsTableView=types.SimpleNamespace(setMRMLTableNode=lambda node: None),
     )
     widget.logic = module.SegTHORSlicerLogic()
     widget._timer = FakeTimer()
     widget._parameterNode = types.SimpleNamespace(
-        inputVolume=volume_node, outputSegmentation=None, referenceSegmentation=None, metricsTable=None,
-        modelId=str(model_dir), device="cpu", replaceExisting=False, closeHoles=False, opening=False,
-        largestComponent=False, compareGrid="input volume")
+        inputVolume=volume_node,
+        outputSegmentation=None,
+        referenceSegmentation=None,
+        metricsTable=None,
+        modelId=str(model_dir),
+        device="cpu",
+        replaceExisting=False,
+        closeHoles=False,
+        opening=False,
+        largestComponent=False,
+        compareGrid="input volume",
+    )
     return widget
 
 
@@ -194,15 +216,22 @@ def test_dependencies_one_confirmation_torch_through_pytorch_nothing_in_testing_
     missing = ["torch>=2.1", "nibabel>=5.0"]
     monkeypatch.setattr(segthor.dependencies, "missing_requirements", lambda: list(missing))
     calls = []
-    monkeypatch.setattr(slicer.util, "confirmOkCancelDisplay", lambda text, **kw: calls.append(("confirm", text))
-                        or True)
-    monkeypatch.setattr(slicer.util, "pip_install", lambda reqs: (calls.append(("pip", reqs)), missing.remove(
-        "nibabel>=5.0")))
+    monkeypatch.setattr(
+        slicer.util, "confirmOkCancelDisplay", lambda text, **kw: calls.append(("confirm", text)) or True
+    )
+    monkeypatch.setattr(
+        slicer.util, "pip_install", lambda reqs: (calls.append(("pip", reqs)), missing.remove("nibabel>=5.0"))
+    )
     monkeypatch.setattr(slicer.util, "errorDisplay", lambda text, **kw: calls.append(("error", text)))
 
     class FakePyTorchLogic:
-        def installTorch(self, askConfirmation=False, forceComputationBackend=None,  # noqa: N802, N803
-                         torchVersionRequirement=None, torchvisionVersionRequirement=None):  # noqa: N803
+        def installTorch(
+            self,
+            askConfirmation=False,
+            forceComputationBackend=None,  # noqa: N802, N803
+            torchVersionRequirement=None,
+            torchvisionVersionRequirement=None,
+        ):  # noqa: N803
             calls.append(("torch", askConfirmation, torchVersionRequirement))
             missing.remove("torch>=2.1")
             return object()

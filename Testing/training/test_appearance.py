@@ -29,17 +29,32 @@ def _slice(shape=(40, 48)) -> tuple[np.ndarray, np.ndarray]:
 
 def _only(**kwargs) -> AppearanceConfig:
     """Everything off except what is named."""
-    off = dict(scale_probability=0.0, region_probability=0.0, gamma_probability=0.0, bias_probability=0.0,
-               noise_probability=0.0, blur_probability=0.0, resolution_probability=0.0, thickness_probability=0.0)
+    off = dict(
+        scale_probability=0.0,
+        region_probability=0.0,
+        gamma_probability=0.0,
+        bias_probability=0.0,
+        noise_probability=0.0,
+        blur_probability=0.0,
+        resolution_probability=0.0,
+        thickness_probability=0.0,
+    )
     return AppearanceConfig(probability=1.0, **{**off, **kwargs})
 
 
 def test_appearance_keeps_shape_range_and_labels_and_is_deterministic_by_seed():
     image, labels = _slice()
     before = labels.copy()
-    cfg = AppearanceConfig(probability=1.0, scale_probability=1.0, region_probability=1.0, gamma_probability=1.0,
-                           bias_probability=1.0, noise_probability=1.0, blur_probability=1.0,
-                           resolution_probability=1.0)
+    cfg = AppearanceConfig(
+        probability=1.0,
+        scale_probability=1.0,
+        region_probability=1.0,
+        gamma_probability=1.0,
+        bias_probability=1.0,
+        noise_probability=1.0,
+        blur_probability=1.0,
+        resolution_probability=1.0,
+    )
     a = apply_appearance(image, labels, np.random.default_rng(7), cfg, HPU)
     b = apply_appearance(image, labels, np.random.default_rng(7), cfg, HPU)
     c = apply_appearance(image, labels, np.random.default_rng(8), cfg, HPU)
@@ -73,8 +88,9 @@ def test_hu_scale_and_shift_act_in_hu():
 
 def test_region_shift_moves_one_organ_only():
     image, labels = _slice()
-    out = apply_appearance(image, labels, np.random.default_rng(0), _only(region_probability=1.0,
-                                                                          region_shift_hu=50.0), HPU)
+    out = apply_appearance(
+        image, labels, np.random.default_rng(0), _only(region_probability=1.0, region_shift_hu=50.0), HPU
+    )
     heart = (out - image)[labels == 2]
     assert np.ptp(heart) < 1e-6 and 0 < abs(heart[0]) * HPU <= 50.0
     body = (labels == 0) & (image > -1.5)
@@ -83,15 +99,18 @@ def test_region_shift_moves_one_organ_only():
 
 def test_noise_level_blur_and_resolution():
     image, labels = _slice((64, 64))
-    noisy = apply_appearance(image, labels, np.random.default_rng(0), _only(noise_probability=1.0,
-                                                                            noise_hu=(30.0, 30.0)), HPU)
+    noisy = apply_appearance(
+        image, labels, np.random.default_rng(0), _only(noise_probability=1.0, noise_hu=(30.0, 30.0)), HPU
+    )
     std_hu = float(np.std((noisy - image)[20:40, 35:60])) * HPU  # inside the body, no clip
     assert 25 < std_hu < 35
-    blurred = apply_appearance(image, labels, np.random.default_rng(0), _only(blur_probability=1.0,
-                                                                              blur_sigma_px=(1.0, 1.0)), HPU)
+    blurred = apply_appearance(
+        image, labels, np.random.default_rng(0), _only(blur_probability=1.0, blur_sigma_px=(1.0, 1.0)), HPU
+    )
     assert np.abs(np.diff(blurred, axis=1)).max() < np.abs(np.diff(image, axis=1)).max()
-    low = apply_appearance(image, labels, np.random.default_rng(0), _only(resolution_probability=1.0,
-                                                                          resolution_factor=(2.0, 2.0)), HPU)
+    low = apply_appearance(
+        image, labels, np.random.default_rng(0), _only(resolution_probability=1.0, resolution_factor=(2.0, 2.0)), HPU
+    )
     assert low.shape == image.shape and not np.allclose(low, image)
     assert abs(float(low[30:34, 40:44].mean()) - float(image[30:34, 40:44].mean())) < 0.01  # flat areas kept
 
@@ -115,8 +134,9 @@ def test_thick_slice_averages_neighbours_with_triangle_weights():
 
 def test_augment_with_appearance_and_aspect_keeps_labels_valid():
     image, labels = _slice()
-    cfg = AugmentConfig.from_dict({"affine_probability": 1.0, "aspect_range": [0.8, 1.25],
-                                   "appearance": {"probability": 1.0}})
+    cfg = AugmentConfig.from_dict(
+        {"affine_probability": 1.0, "aspect_range": [0.8, 1.25], "appearance": {"probability": 1.0}}
+    )
     a_img, a_lab = augment(image, labels, np.random.default_rng(5), cfg, HPU)
     b_img, b_lab = augment(image, labels, np.random.default_rng(5), cfg, HPU)
     np.testing.assert_array_equal(a_img, b_img)
@@ -128,10 +148,15 @@ def test_augment_with_appearance_and_aspect_keeps_labels_valid():
     assert lab is labels and not np.allclose(img, image)
 
 
-@pytest.mark.parametrize("bad, message", [({"spin": 1}, "unknown appearance key"),
-                                          ({"noise_hu": [40, 10]}, "low <= high"),
-                                          ({"resolution_factor": [0.5, 1]}, ">= 1"),
-                                          ({"hu_per_unit": 0}, "positive")])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"spin": 1}, "unknown appearance key"),
+        ({"noise_hu": [40, 10]}, "low <= high"),
+        ({"resolution_factor": [0.5, 1]}, ">= 1"),
+        ({"hu_per_unit": 0}, "positive"),
+    ],
+)
 def test_appearance_config_names_bad_entries(bad, message):
     with pytest.raises(ValueError, match=message):
         AugmentConfig.from_dict({"appearance": bad})

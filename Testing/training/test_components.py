@@ -47,8 +47,11 @@ def test_every_recipe_file_loads_and_builds_its_parts():
 
 
 def test_overrides_and_bad_configs():
-    config = apply_overrides(load_config("enet_fast2d"), {"epochs": 3, "batch_size": None},
-                             ["optimizer.lr=0.05", "arguments.base_width=24", "loss.name=dice"])
+    config = apply_overrides(
+        load_config("enet_fast2d"),
+        {"epochs": 3, "batch_size": None},
+        ["optimizer.lr=0.05", "arguments.base_width=24", "loss.name=dice"],
+    )
     assert config.epochs == 3 and config.batch_size == 8
     assert config.optimizer["lr"] == 0.05 and config.arguments["base_width"] == 24 and config.loss["name"] == "dice"
     with pytest.raises(InputError, match="unknown training option"):
@@ -136,8 +139,12 @@ def test_losses_score_perfect_and_wrong_predictions():
 
 
 def test_coarse_to_fine_loss_uses_fine_outputs_only_when_enabled():
-    outputs = {"coarse": torch.rand(1, 5, 2, 2, 2), "coarse_target": torch.rand(1, 5, 2, 2, 2),
-               "fine_logits/heart": torch.full((1, 1, 4, 4, 4), -5.0), "fine_target/heart": torch.ones(1, 1, 4, 4, 4)}
+    outputs = {
+        "coarse": torch.rand(1, 5, 2, 2, 2),
+        "coarse_target": torch.rand(1, 5, 2, 2, 2),
+        "fine_logits/heart": torch.full((1, 1, 4, 4, 4), -5.0),
+        "fine_target/heart": torch.ones(1, 1, 4, 4, 4),
+    }
     loss = CoarseToFineLoss()
     with_fine = loss(outputs)
     loss.fine_enabled = False
@@ -203,8 +210,16 @@ def test_ground_truth_that_does_not_fit_its_ct_is_refused(tmp_path):
         load_case(CaseFiles("Patient_01", image, bad_shape), RECIPES["fast2d"])
 
 
-@pytest.mark.parametrize("generator, expected", [("segthor.phantom", True), ("segthor.phantom v2", True),
-                                                 ("segthor.phantomx", False), ("other", False), (None, False)])
+@pytest.mark.parametrize(
+    "generator, expected",
+    [
+        ("segthor.phantom", True),
+        ("segthor.phantom v2", True),
+        ("segthor.phantomx", False),
+        ("other", False),
+        (None, False),
+    ],
+)
 def test_data_summary_recognises_both_phantom_generators(tmp_path, generator, expected):
     from segthor_training.dataset import is_phantom
 

@@ -29,6 +29,7 @@ def test_demo_weights_from_phantoms_keep_the_recipe_text():
 
 
 def test_the_users_own_description_and_disclaimer_are_kept():
-    config = apply_overrides(load_config("enet_fast2d"),
-                             sets=["description=ENet for our scanner", "disclaimer=internal validation only"])
+    config = apply_overrides(
+        load_config("enet_fast2d"), sets=["description=ENet for our scanner", "disclaimer=internal validation only"]
+    )
     assert describe_package(config, SUMMARY, synthetic=False) == ("ENet for our scanner", "internal validation only")

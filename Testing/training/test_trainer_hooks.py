@@ -16,8 +16,11 @@ from segthor_training.registry import LOSSES, OPTIMIZERS, SCHEDULERS, Entry, Reg
 from segthor_training.trainer import CHECKPOINTS, EpochRecord, Trainer, train, trainer_class
 
 TINY_ENET = ["arguments.base_width=8"]
-TINY_C2F = ["arguments.widths=[4,8,8,8]", "sampling.crop_size=[8,32,32]",
-            'preprocessing={"name": "tiny3d", "spacing": [4.0, 4.0, 5.0], "crop": "otsu_body"}']
+TINY_C2F = [
+    "arguments.widths=[4,8,8,8]",
+    "sampling.crop_size=[8,32,32]",
+    'preprocessing={"name": "tiny3d", "spacing": [4.0, 4.0, 5.0], "crop": "otsu_body"}',
+]
 
 
 class Recording(Trainer):
@@ -58,12 +61,29 @@ class Recording(Trainer):
 
 
 def test_hooks_see_every_epoch_and_step_in_order(tiny_cohort, tmp_path):
-    result = train(tiny_cohort, tmp_path / "r", "enet_fast2d", epochs=2, steps_per_epoch=1, batch_size=2,
-                   sets=TINY_ENET, progress=False, export=False, trainer=Recording)
+    result = train(
+        tiny_cohort,
+        tmp_path / "r",
+        "enet_fast2d",
+        epochs=2,
+        steps_per_epoch=1,
+        batch_size=2,
+        sets=TINY_ENET,
+        progress=False,
+        export=False,
+        trainer=Recording,
+    )
     run = Recording.last
-    assert run.calls == ["run_start",
-                         "epoch_start 0 0", "validation 0", "epoch_end 0",
-                         "epoch_start 1 0", "validation 1", "epoch_end 1", "run_end"]
+    assert run.calls == [
+        "run_start",
+        "epoch_start 0 0",
+        "validation 0",
+        "epoch_end 0",
+        "epoch_start 1 0",
+        "validation 1",
+        "epoch_end 1",
+        "run_end",
+    ]
     assert run.steps == 2 and [r.epoch for r in run.records] == [0, 1]
     assert all(math.isfinite(r.train_loss) and math.isfinite(r.val_loss) for r in run.records)
     assert set(run.records[0].dice) == {"esophagus", "heart", "trachea", "aorta"}
@@ -73,8 +93,14 @@ def test_hooks_see_every_epoch_and_step_in_order(tiny_cohort, tmp_path):
 def test_an_interrupted_epoch_has_no_epoch_end_and_a_resumed_one_starts_mid_epoch(tiny_cohort, tmp_path):
     opts = dict(epochs=2, steps_per_epoch=2, batch_size=2, progress=False, export=False, trainer=Recording)
     train(tiny_cohort, tmp_path / "r", "enet_fast2d", sets=TINY_ENET, stop_after_steps=3, **opts)
-    assert Recording.last.calls == ["run_start", "epoch_start 0 0", "validation 0", "epoch_end 0",
-                                    "epoch_start 1 0", "run_end"]
+    assert Recording.last.calls == [
+        "run_start",
+        "epoch_start 0 0",
+        "validation 0",
+        "epoch_end 0",
+        "epoch_start 1 0",
+        "run_end",
+    ]
     train(tiny_cohort, tmp_path / "r", resume=True, **opts)
     assert Recording.last.calls == ["run_start", "epoch_start 1 1", "validation 1", "epoch_end 1", "run_end"]
     assert Recording.last.steps == 1
@@ -113,9 +139,18 @@ def _changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor], pr
 
 
 def test_coarse_to_fine_trainer_trains_the_coarse_stage_then_the_whole_network(tiny_cohort, tmp_path):
-    result = train(tiny_cohort, tmp_path / "c2f", "c2f3d_seed001", epochs=2, steps_per_epoch=2, batch_size=1,
-                   sets=[*TINY_C2F, "coarse_epochs=1", "sampling.organ_probability=1.0"], progress=False,
-                   export=False, trainer=StageRecording)
+    result = train(
+        tiny_cohort,
+        tmp_path / "c2f",
+        "c2f3d_seed001",
+        epochs=2,
+        steps_per_epoch=2,
+        batch_size=1,
+        sets=[*TINY_C2F, "coarse_epochs=1", "sampling.organ_probability=1.0"],
+        progress=False,
+        export=False,
+        trainer=StageRecording,
+    )
     run = StageRecording.last
     (e0, stage0, fine0, sched0), (e1, stage1, fine1, sched1) = run.seen
     assert (e0, stage0, fine0) == (0, "coarse", False) and (e1, stage1, fine1) == (1, "full", True)
@@ -145,8 +180,10 @@ def test_registries_refuse_unknown_names_and_arguments_in_one_line():
     assert build_scheduler(opt, {"name": "none"}) is None
     assert isinstance(build_loss({}), MultiClassDiceLoss)  # the default entry
     for registry in (LOSSES, OPTIMIZERS, SCHEDULERS):
-        assert all(isinstance(registry.get(name).constructor(), type) or callable(registry.get(name).constructor())
-                   for name in registry.names())
+        assert all(
+            isinstance(registry.get(name).constructor(), type) or callable(registry.get(name).constructor())
+            for name in registry.names()
+        )
 
 
 def test_registry_takes_callables_and_refuses_a_second_entry_of_a_name():
@@ -156,13 +193,15 @@ def test_registry_takes_callables_and_refuses_a_second_entry_of_a_name():
         registry.add(Entry("MINE", "again", "x:y"))
 
 
-@pytest.mark.parametrize(("bad", "message"), [
-    ("optimizer.name=rmsprop", "unknown optimizer 'rmsprop'; known: sgd, adam, adamw"),
-    ("scheduler.name=cosine", "unknown scheduler 'cosine'; known: plateau, none"),
-    ("scheduler.patient=3", "scheduler 'plateau': .*unexpected keyword argument 'patient'"),
-])
-def test_a_bad_optimiser_or_scheduler_is_refused_before_the_run_folder_is_written(tiny_cohort, tmp_path, bad,
-                                                                                   message):
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("optimizer.name=rmsprop", "unknown optimizer 'rmsprop'; known: sgd, adam, adamw"),
+        ("scheduler.name=cosine", "unknown scheduler 'cosine'; known: plateau, none"),
+        ("scheduler.patient=3", "scheduler 'plateau': .*unexpected keyword argument 'patient'"),
+    ],
+)
+def test_a_bad_optimiser_or_scheduler_is_refused_before_the_run_folder_is_written(tiny_cohort, tmp_path, bad, message):
     with pytest.raises(InputError, match=message) as caught:
         train(tiny_cohort, tmp_path / "bad", "enet_fast2d", sets=[bad], progress=False)
     assert "\n" not in str(caught.value)

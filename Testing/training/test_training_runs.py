@@ -66,9 +66,29 @@ def test_interrupted_run_resumes_to_the_same_weights_and_exports_a_loadable_pack
 def test_two_processes_keep_identical_weights(tiny_cohort, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "segthor_training", str(tiny_cohort), "-o", str(out), "--epochs", "1", "--steps-per-epoch", "3",
-           "--batch-size", "2", "--no-progress", "--device", "cpu", *[f"--set={s}" for s in TINY_ENET]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "segthor_training",
+        str(tiny_cohort),
+        "-o",
+        str(out),
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "3",
+        "--batch-size",
+        "2",
+        "--no-progress",
+        "--device",
+        "cpu",
+        *[f"--set={s}" for s in TINY_ENET],
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     ranks = json.loads((out / "ranks.json").read_text())
@@ -85,10 +105,21 @@ def test_two_processes_keep_identical_weights(tiny_cohort, tmp_path):
 
 
 def test_coarse_to_fine_trains_in_both_stages_and_exports(tiny_cohort, tmp_path):
-    result = train(tiny_cohort, tmp_path / "c2f", "c2f3d_seed001", epochs=2, steps_per_epoch=1, batch_size=1,
-                   sets=["arguments.widths=[4,8,8,8]", "sampling.crop_size=[8,32,32]", "coarse_epochs=1",
-                         'preprocessing={"name": "tiny3d", "spacing": [4.0, 4.0, 5.0], "crop": "otsu_body"}'],
-                   progress=False)
+    result = train(
+        tiny_cohort,
+        tmp_path / "c2f",
+        "c2f3d_seed001",
+        epochs=2,
+        steps_per_epoch=1,
+        batch_size=1,
+        sets=[
+            "arguments.widths=[4,8,8,8]",
+            "sampling.crop_size=[8,32,32]",
+            "coarse_epochs=1",
+            'preprocessing={"name": "tiny3d", "spacing": [4.0, 4.0, 5.0], "crop": "otsu_body"}',
+        ],
+        progress=False,
+    )
     rows = list(csv.DictReader((tmp_path / "c2f" / "log.csv").open()))
     assert len(rows) == 2 and all(np.isfinite(float(r["train_loss"])) for r in rows)
     assert result.best_epoch == 2  # the coarse-only stage's loss never competes with the full network's
@@ -116,8 +147,12 @@ def test_resume_without_a_run_is_refused(tiny_cohort, tmp_path):
 
 @pytest.mark.parametrize(
     ("bad", "message"),
-    [("loss.name=nope", "unknown loss 'nope'"), ("preprocessing=nope", "unknown preprocessing recipe 'nope'"),
-     ("augmentation.spin=1", "unknown augmentation key"), ("arguments.kernel=3", "does not take argument")],
+    [
+        ("loss.name=nope", "unknown loss 'nope'"),
+        ("preprocessing=nope", "unknown preprocessing recipe 'nope'"),
+        ("augmentation.spin=1", "unknown augmentation key"),
+        ("arguments.kernel=3", "does not take argument"),
+    ],
 )
 def test_a_bad_config_entry_is_a_user_error_that_leaves_no_run_behind(tiny_cohort, tmp_path, bad, message):
     with pytest.raises(SegthorError, match=message):
@@ -126,8 +161,16 @@ def test_a_bad_config_entry_is_a_user_error_that_leaves_no_run_behind(tiny_cohor
 
 
 def test_time_limit_ends_the_epoch_early_and_still_exports(tiny_cohort, tmp_path):
-    result = train(tiny_cohort, tmp_path / "t", "enet_fast2d", epochs=5, steps_per_epoch=50, batch_size=2,
-                   sets=[*TINY_ENET, "time_limit_minutes=1e-6"], progress=False)
+    result = train(
+        tiny_cohort,
+        tmp_path / "t",
+        "enet_fast2d",
+        epochs=5,
+        steps_per_epoch=50,
+        batch_size=2,
+        sets=[*TINY_ENET, "time_limit_minutes=1e-6"],
+        progress=False,
+    )
     assert result.epochs_done == 1 and result.package_dir is not None
     info = json.loads((tmp_path / "t" / CHECKPOINTS / "last.json").read_text())["info"]
     assert info["global_step"] == 1
@@ -135,18 +178,33 @@ def test_time_limit_ends_the_epoch_early_and_still_exports(tiny_cohort, tmp_path
 
 
 def test_init_weights_starts_from_a_package_and_refuses_another_network(tiny_cohort, tmp_path):
-    first = train(tiny_cohort, tmp_path / "a", "enet_fast2d", sets=TINY_ENET, export=True,
-                  **{**FAST, "epochs": 1, "steps_per_epoch": 1})
+    first = train(
+        tiny_cohort,
+        tmp_path / "a",
+        "enet_fast2d",
+        sets=TINY_ENET,
+        export=True,
+        **{**FAST, "epochs": 1, "steps_per_epoch": 1},
+    )
     package = str(first.package_dir)
     # Zero training steps: the exported weights are the package's own (up to the float16 rounding of both).
-    again = train(tiny_cohort, tmp_path / "b", "enet_fast2d", sets=TINY_ENET + [f"init_weights={json.dumps(package)}",
-                                                                               "optimizer.lr=0"],
-                  **{**FAST, "epochs": 1, "steps_per_epoch": 1})
+    again = train(
+        tiny_cohort,
+        tmp_path / "b",
+        "enet_fast2d",
+        sets=TINY_ENET + [f"init_weights={json.dumps(package)}", "optimizer.lr=0"],
+        **{**FAST, "epochs": 1, "steps_per_epoch": 1},
+    )
     # Parameters only: batch-norm running statistics move in a training forward pass even at lr 0.
     a = dict(load_model_package(package).model.named_parameters())
     b = dict(load_model_package(again.package_dir).model.named_parameters())
     for key, value in a.items():
         torch.testing.assert_close(b[key], value, atol=2e-3, rtol=2e-3)
     with pytest.raises(InputError, match="init_weights"):
-        train(tiny_cohort, tmp_path / "c", "enet_fast2d", sets=[f"init_weights={json.dumps(package)}"],
-              **{**FAST, "epochs": 1, "steps_per_epoch": 1})
+        train(
+            tiny_cohort,
+            tmp_path / "c",
+            "enet_fast2d",
+            sets=[f"init_weights={json.dumps(package)}"],
+            **{**FAST, "epochs": 1, "steps_per_epoch": 1},
+        )

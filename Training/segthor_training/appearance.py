@@ -80,8 +80,9 @@ def bias_field(shape: tuple[int, ...], rng: np.random.Generator, grid: int, sigm
     from scipy.ndimage import zoom
 
     coarse = rng.normal(0.0, sigma, (max(2, grid),) * len(shape))
-    field = zoom(coarse, [s / c for s, c in zip(shape, coarse.shape, strict=True)], order=3, mode="nearest",
-                 grid_mode=True)
+    field = zoom(
+        coarse, [s / c for s, c in zip(shape, coarse.shape, strict=True)], order=3, mode="nearest", grid_mode=True
+    )
     return np.exp(field[tuple(slice(0, s) for s in shape)]).astype(np.float32)
 
 
@@ -93,11 +94,20 @@ def _resolution(image: np.ndarray, factor: float) -> np.ndarray:
     """Down-sample in-plane by `factor` (area-like: blur first) and up-sample back linearly to the same shape."""
     from scipy.ndimage import gaussian_filter, zoom
 
-    small = zoom(gaussian_filter(image, _in_plane(image.ndim, 0.4 * factor)),
-                 [1.0] * (image.ndim - 2) + [1 / factor, 1 / factor], order=1, grid_mode=True, mode="nearest")
-    back = zoom(small, [1.0] * (image.ndim - 2) + [n / m for n, m in zip(image.shape[-2:], small.shape[-2:],
-                                                                         strict=True)],
-                order=1, grid_mode=True, mode="nearest")
+    small = zoom(
+        gaussian_filter(image, _in_plane(image.ndim, 0.4 * factor)),
+        [1.0] * (image.ndim - 2) + [1 / factor, 1 / factor],
+        order=1,
+        grid_mode=True,
+        mode="nearest",
+    )
+    back = zoom(
+        small,
+        [1.0] * (image.ndim - 2) + [n / m for n, m in zip(image.shape[-2:], small.shape[-2:], strict=True)],
+        order=1,
+        grid_mode=True,
+        mode="nearest",
+    )
     out = np.empty_like(image)
     region = tuple(slice(0, min(a, b)) for a, b in zip(image.shape, back.shape, strict=True))
     out[...] = image
@@ -105,8 +115,9 @@ def _resolution(image: np.ndarray, factor: float) -> np.ndarray:
     return out
 
 
-def apply_appearance(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AppearanceConfig,
-                     hu_per_unit: float) -> np.ndarray:
+def apply_appearance(
+    image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AppearanceConfig, hu_per_unit: float
+) -> np.ndarray:
     """A randomly re-styled float32 copy of `image` (same shape; `labels` only select the per-region shifts and
     are not changed). Values stay within the input's [min, max], the range the preprocessing clip allows."""
     from scipy.ndimage import gaussian_filter
@@ -119,8 +130,17 @@ def apply_appearance(image: np.ndarray, labels: np.ndarray, rng: np.random.Gener
     # The image minimum is air (the recipe's lower clip): x - lo is proportional to the attenuation, which a
     # bias field multiplies.
 
-    draws = [_fires(rng, p) for p in (cfg.resolution_probability, cfg.blur_probability, cfg.bias_probability,
-                                      cfg.scale_probability, cfg.gamma_probability, cfg.noise_probability)]
+    draws = [
+        _fires(rng, p)
+        for p in (
+            cfg.resolution_probability,
+            cfg.blur_probability,
+            cfg.bias_probability,
+            cfg.scale_probability,
+            cfg.gamma_probability,
+            cfg.noise_probability,
+        )
+    ]
     do_res, do_blur, do_bias, do_scale, do_gamma, do_noise = draws
     # Scanner resolution first (it acts on the true image), intensity changes next, noise last.
     if do_res:

@@ -82,8 +82,9 @@ def _elastic(image: Any, rng: np.random.Generator, cfg: AugmentConfig) -> Any:
     return t
 
 
-def augment(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
-            hu_per_unit: float = 500.0) -> tuple[np.ndarray, np.ndarray]:
+def augment(
+    image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, hu_per_unit: float = 500.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Randomly deformed and re-styled copies of a 2D [y, x] or 3D [z, y, x] image and its labels (the inputs
     themselves when no transform fires). `hu_per_unit`: HU per network-input unit, used when the appearance
     config does not set it. Geometry moves image and labels together; appearance changes the image only."""
@@ -93,8 +94,9 @@ def augment(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg
     return image, labels
 
 
-def _geometric(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _geometric(
+    image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
+) -> tuple[np.ndarray, np.ndarray]:
     import SimpleITK as sitk
 
     do_affine = rng.random() < cfg.affine_probability

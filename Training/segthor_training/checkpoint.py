@@ -42,8 +42,14 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_checkpoint(path_stem: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    info: dict[str, Any], scheduler: Any = None, scaler: Any = None) -> Path:
+def save_checkpoint(
+    path_stem: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    info: dict[str, Any],
+    scheduler: Any = None,
+    scaler: Any = None,
+) -> Path:
     """Write `<stem>.safetensors` + `<stem>.json`; `info` is JSON-able training progress."""
     from safetensors.torch import save as safetensors_save
 
@@ -77,17 +83,24 @@ def read_checkpoint(path_stem: Path) -> tuple[dict[str, torch.Tensor], dict[str,
     blob = weights.read_bytes()
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
-        raise InputError(f"checkpoint {path_stem}: {weights.name} does not match {meta_path.name} "
-                         "(an interrupted save?); delete the checkpoint or start a new run")
+        raise InputError(
+            f"checkpoint {path_stem}: {weights.name} does not match {meta_path.name} "
+            "(an interrupted save?); delete the checkpoint or start a new run"
+        )
     return safetensors_load(blob), meta
 
 
 def model_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    return {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
 
 
-def load_checkpoint(path_stem: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    scheduler: Any = None, scaler: Any = None) -> dict[str, Any]:
+def load_checkpoint(
+    path_stem: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    scaler: Any = None,
+) -> dict[str, Any]:
     """Restore model (and optimiser, scheduler, scaler, torch RNG when given); return the saved `info`."""
     tensors, meta = read_checkpoint(path_stem)
     model.load_state_dict(model_state(tensors), strict=True)

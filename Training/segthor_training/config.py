@@ -89,8 +89,9 @@ def _parse_value(text: str) -> Any:
         return text  # a bare word: a string
 
 
-def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | None = None, sets: list[str] | None = None
-                    ) -> TrainConfig:
+def apply_overrides(
+    config: TrainConfig, overrides: dict[str, Any] | None = None, sets: list[str] | None = None
+) -> TrainConfig:
     """A copy of `config` with top-level `overrides` ({key: value}, None values ignored) and dotted
     `sets` ("optimizer.lr=0.01", "arguments.base_width=32"; values parsed as JSON when they are JSON)."""
     d = config.to_dict()

@@ -64,8 +64,7 @@ def split_patients(patients: list[str], validation_fraction: float, seed: int) -
     return {"train": sorted(order[n_val:]), "validation": sorted(order[:n_val]), "seed": seed}
 
 
-def load_or_make_split(out_dir: Path, patients: list[str], validation_fraction: float, seed: int
-                       ) -> dict[str, Any]:
+def load_or_make_split(out_dir: Path, patients: list[str], validation_fraction: float, seed: int) -> dict[str, Any]:
     """The saved split of a run (resume keeps it), or a new one written to OUT/split.json."""
     path = out_dir / SPLIT_FILE
     if path.is_file():
@@ -118,7 +117,12 @@ def data_summary(data_dir: Path, split: dict[str, Any], cases: list[Case]) -> st
     """One line for the model catalogue: how many patients, what kind, what grid."""
     sample = cases[0].image.shape if cases else ()
     patients = split["train"] + split["validation"]
-    kind = "synthetic segthor.phantom cases" if patients and all(is_phantom(data_dir, p) for p in patients) \
+    kind = (
+        "synthetic segthor.phantom cases"
+        if patients and all(is_phantom(data_dir, p) for p in patients)
         else f"patients from {data_dir.name}"
-    return (f"{len(split['train'])} training + {len(split['validation'])} validation {kind} "
-            f"(network grid e.g. {sample[1] if sample else '?'}x{sample[2] if sample else '?'} px per slice)")
+    )
+    return (
+        f"{len(split['train'])} training + {len(split['validation'])} validation {kind} "
+        f"(network grid e.g. {sample[1] if sample else '?'}x{sample[2] if sample else '?'} px per slice)"
+    )

@@ -69,8 +69,15 @@ def describe_package(config: TrainConfig, summary: str, synthetic: bool) -> tupl
     return description, DEFAULT_DISCLAIMER if claims_demo else config.disclaimer
 
 
-def export_package(run_dir: Path, config: TrainConfig, checkpoint: Path, data_dir: Any, summary: str,
-                   target: Path | None = None, validation_files: list[CaseFiles] | None = None) -> Path:
+def export_package(
+    run_dir: Path,
+    config: TrainConfig,
+    checkpoint: Path,
+    data_dir: Any,
+    summary: str,
+    target: Path | None = None,
+    validation_files: list[CaseFiles] | None = None,
+) -> Path:
     """Write RUN/model (or `target`) from `checkpoint`; metadata carries the preprocessing recipe,
     training and validation.
 
@@ -114,15 +121,15 @@ def export_package(run_dir: Path, config: TrainConfig, checkpoint: Path, data_di
         "validation": {
             "dice": dice,
             "dice_network_grid": network_dice,
-            "measured_on": "input grid (preprocess, network, restore_labels)" if validation_files
-            else "network grid",
+            "measured_on": "input grid (preprocess, network, restore_labels)" if validation_files else "network grid",
             "loss": round(float(info["best_loss"]), 5),
             "patients": split["validation"],
         },
         "disclaimer": disclaimer,
         # Clean-up recommended for this model, organ -> steps as `--postprocess` takes them; {} = none. Advisory:
         # inference applies the user's steps, else the measured defaults (docs/quality.md), never this entry.
-        "postprocess_recommended": PostprocessOptions.parse(getattr(config, "postprocess", None) or "none")
-        .steps_dict(),
+        "postprocess_recommended": PostprocessOptions.parse(
+            getattr(config, "postprocess", None) or "none"
+        ).steps_dict(),
     }
     return save_model_package(target or run_dir / "model", net.eval(), metadata, dtype=config.model_dtype)

@@ -63,8 +63,9 @@ class DiceCELoss(nn.Module):
         return self.dice(logits, target) + self.ce_weight * self.ce(logits, target)
 
 
-def hard_voxel_dice_loss(probs: torch.Tensor, target: torch.Tensor, hard_weight: float = 2.0,
-                         threshold: float = 0.5) -> torch.Tensor:
+def hard_voxel_dice_loss(
+    probs: torch.Tensor, target: torch.Tensor, hard_weight: float = 2.0, threshold: float = 0.5
+) -> torch.Tensor:
     """Binary Dice loss with error-prone voxels (|p - t| > threshold) weighted 1 + hard_weight ([Zhang2019])."""
     target = target.float()
     with torch.no_grad():
@@ -83,8 +84,10 @@ class HardVoxelDiceLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         probs = logits.float().softmax(1)
         onehot = one_hot(target, logits.shape[1])
-        losses = [hard_voxel_dice_loss(probs[:, c], onehot[:, c], self.hard_weight, self.threshold)
-                  for c in range(1, logits.shape[1])]
+        losses = [
+            hard_voxel_dice_loss(probs[:, c], onehot[:, c], self.hard_weight, self.threshold)
+            for c in range(1, logits.shape[1])
+        ]
         return torch.stack(losses).mean()
 
 
@@ -101,9 +104,16 @@ class CoarseToFineLoss(nn.Module):
         coarse, coarse_target = outputs["coarse"].float(), outputs["coarse_target"].float()
         loss = 1 - soft_dice(coarse, coarse_target).mean()
         if self.fine_enabled:
-            fine = [hard_voxel_dice_loss(torch.sigmoid(outputs[k].float()), outputs["fine_target/" + k[12:]],
-                                         self.hard_weight, self.threshold)
-                    for k in outputs if k.startswith("fine_logits/")]
+            fine = [
+                hard_voxel_dice_loss(
+                    torch.sigmoid(outputs[k].float()),
+                    outputs["fine_target/" + k[12:]],
+                    self.hard_weight,
+                    self.threshold,
+                )
+                for k in outputs
+                if k.startswith("fine_logits/")
+            ]
             if fine:
                 loss = loss + torch.stack(fine).mean()
         return loss

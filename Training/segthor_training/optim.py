@@ -16,10 +16,10 @@ from segthor_training.registry import OPTIMIZERS, SCHEDULERS
 Params = Iterable[torch.nn.Parameter]
 
 
-def sgd(params: Params, lr: float = 1e-3, momentum: float = 0.9, weight_decay: float = 5e-4,
-        **options: Any) -> torch.optim.Optimizer:
-    return torch.optim.SGD(params, lr=float(lr), momentum=float(momentum), weight_decay=float(weight_decay),
-                           **options)
+def sgd(
+    params: Params, lr: float = 1e-3, momentum: float = 0.9, weight_decay: float = 5e-4, **options: Any
+) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=float(lr), momentum=float(momentum), weight_decay=float(weight_decay), **options)
 
 
 def adam(params: Params, lr: float = 1e-3, weight_decay: float = 0.0, **options: Any) -> torch.optim.Optimizer:
@@ -30,11 +30,13 @@ def adamw(params: Params, lr: float = 1e-3, weight_decay: float = 1e-4, **option
     return torch.optim.AdamW(params, lr=float(lr), weight_decay=float(weight_decay), **options)
 
 
-def plateau(optimizer: torch.optim.Optimizer, factor: float = 0.1, patience: int = 5, **options: Any
-            ) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
+def plateau(
+    optimizer: torch.optim.Optimizer, factor: float = 0.1, patience: int = 5, **options: Any
+) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
     """ReduceLROnPlateau on the validation loss (the trainer steps it once per epoch with that loss)."""
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=float(factor),
-                                                      patience=int(patience), **options)
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=float(factor), patience=int(patience), **options
+    )
 
 
 def no_scheduler(optimizer: torch.optim.Optimizer) -> None:

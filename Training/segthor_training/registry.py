@@ -74,44 +74,83 @@ class Registry:
         parameters = inspect.signature(constructor).parameters
         takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
         named = [p for p in parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        accepted = [p.name for p in named[len(positional):]]
+        accepted = [p.name for p in named[len(positional) :]]
         unknown = sorted(set(arguments) - set(accepted))
         if unknown and not takes_any:
-            raise ValueError(f"{self.kind} {name!r} does not take argument(s) {', '.join(unknown)}; "
-                             f"it takes: {', '.join(accepted) or 'none'}")
+            raise ValueError(
+                f"{self.kind} {name!r} does not take argument(s) {', '.join(unknown)}; "
+                f"it takes: {', '.join(accepted) or 'none'}"
+            )
         try:
             return constructor(*positional, **arguments)
         except TypeError as exc:  # an argument the wrapped torch class refuses, or a value of the wrong type
             raise ValueError(f"{self.kind} {name!r}: {exc}") from exc
 
 
-LOSSES = Registry("loss", "dice", (
-    Entry("dice", "1 - mean soft Dice of the organ classes ([Lambert2020])",
-          "segthor_training.losses:MultiClassDiceLoss"),
-    Entry("wce", "cross-entropy with fixed per-class weights ([Liu2020])",
-          "segthor_training.losses:WeightedCrossEntropyLoss"),
-    Entry("dice_ce", "multi-class Dice + weighted cross-entropy", "segthor_training.losses:DiceCELoss"),
-    Entry("hard_dice", "Dice with hard-voxel weighting per organ class ([Zhang2019], 2D form)",
-          "segthor_training.losses:HardVoxelDiceLoss"),
-    Entry("c2f", "coarse Dice + hard-voxel fine Dice of the coarse-to-fine 3D network ([Zhang2019])",
-          "segthor_training.losses:CoarseToFineLoss"),
-))
+LOSSES = Registry(
+    "loss",
+    "dice",
+    (
+        Entry(
+            "dice",
+            "1 - mean soft Dice of the organ classes ([Lambert2020])",
+            "segthor_training.losses:MultiClassDiceLoss",
+        ),
+        Entry(
+            "wce",
+            "cross-entropy with fixed per-class weights ([Liu2020])",
+            "segthor_training.losses:WeightedCrossEntropyLoss",
+        ),
+        Entry("dice_ce", "multi-class Dice + weighted cross-entropy", "segthor_training.losses:DiceCELoss"),
+        Entry(
+            "hard_dice",
+            "Dice with hard-voxel weighting per organ class ([Zhang2019], 2D form)",
+            "segthor_training.losses:HardVoxelDiceLoss",
+        ),
+        Entry(
+            "c2f",
+            "coarse Dice + hard-voxel fine Dice of the coarse-to-fine 3D network ([Zhang2019])",
+            "segthor_training.losses:CoarseToFineLoss",
+        ),
+    ),
+)
 
-OPTIMIZERS = Registry("optimizer", "adam", (
-    Entry("sgd", "SGD, momentum 0.9, weight decay 5e-4 by default ([Lambert2020])", "segthor_training.optim:sgd"),
-    Entry("adam", "Adam, no weight decay by default ([Liu2020])", "segthor_training.optim:adam"),
-    Entry("adamw", "AdamW, weight decay 1e-4 by default ([deReus])", "segthor_training.optim:adamw"),
-))
+OPTIMIZERS = Registry(
+    "optimizer",
+    "adam",
+    (
+        Entry("sgd", "SGD, momentum 0.9, weight decay 5e-4 by default ([Lambert2020])", "segthor_training.optim:sgd"),
+        Entry("adam", "Adam, no weight decay by default ([Liu2020])", "segthor_training.optim:adam"),
+        Entry("adamw", "AdamW, weight decay 1e-4 by default ([deReus])", "segthor_training.optim:adamw"),
+    ),
+)
 
-SCHEDULERS = Registry("scheduler", "plateau", (
-    Entry("plateau", "learning rate x factor when the validation loss stalls for `patience` epochs",
-          "segthor_training.optim:plateau"),
-    Entry("none", "a constant learning rate", "segthor_training.optim:no_scheduler"),
-))
+SCHEDULERS = Registry(
+    "scheduler",
+    "plateau",
+    (
+        Entry(
+            "plateau",
+            "learning rate x factor when the validation loss stalls for `patience` epochs",
+            "segthor_training.optim:plateau",
+        ),
+        Entry("none", "a constant learning rate", "segthor_training.optim:no_scheduler"),
+    ),
+)
 
-TRAINERS = Registry("trainer", "default", (
-    Entry("default", "one stage: every epoch trains the whole network on the training config's loss",
-          "segthor_training.trainer:Trainer"),
-    Entry("coarse_to_fine", "[Zhang2019]'s two stages: encoder + coarse decoder for `coarse_epochs`, then all together",
-          "segthor_training.coarse_to_fine:CoarseToFineTrainer"),
-))
+TRAINERS = Registry(
+    "trainer",
+    "default",
+    (
+        Entry(
+            "default",
+            "one stage: every epoch trains the whole network on the training config's loss",
+            "segthor_training.trainer:Trainer",
+        ),
+        Entry(
+            "coarse_to_fine",
+            "[Zhang2019]'s two stages: encoder + coarse decoder for `coarse_epochs`, then all together",
+            "segthor_training.coarse_to_fine:CoarseToFineTrainer",
+        ),
+    ),
+)

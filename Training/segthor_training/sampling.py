@@ -11,8 +11,11 @@ def organ_slices(cases: list[Case], organ_only: bool = True) -> list[tuple[int, 
     """(case index, z) of every slice, or only of those with at least one organ voxel."""
     out = []
     for i, case in enumerate(cases):
-        zs = np.nonzero(case.labels.reshape(case.labels.shape[0], -1).any(axis=1))[0] if organ_only \
+        zs = (
+            np.nonzero(case.labels.reshape(case.labels.shape[0], -1).any(axis=1))[0]
+            if organ_only
             else range(case.labels.shape[0])
+        )
         out += [(i, int(z)) for z in zs]
     return out
 
@@ -26,8 +29,7 @@ def epoch_order(n: int, seed: int, epoch: int, rank: int, world: int) -> np.ndar
     return order[rank * per_rank : (rank + 1) * per_rank]
 
 
-def pad_stack(images: list[np.ndarray], labels: list[np.ndarray], multiple: int = 8
-              ) -> tuple[np.ndarray, np.ndarray]:
+def pad_stack(images: list[np.ndarray], labels: list[np.ndarray], multiple: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Stack samples of different in-plane sizes: pad at the far end to the batch's largest size (rounded up to
     `multiple`) with each image's own minimum (air) and background labels."""
     dims = images[0].ndim
@@ -43,8 +45,9 @@ def pad_stack(images: list[np.ndarray], labels: list[np.ndarray], multiple: int 
     return out_x, out_y
 
 
-def random_crop3d(case: Case, size: tuple[int, int, int], rng: np.random.Generator, organ_probability: float
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def random_crop3d(
+    case: Case, size: tuple[int, int, int], rng: np.random.Generator, organ_probability: float
+) -> tuple[np.ndarray, np.ndarray]:
     """A [z,y,x] crop of `size`, centred on a random organ voxel with `organ_probability`, else anywhere;
     padded with air / background where the volume is smaller."""
     shape = np.array(case.image.shape)

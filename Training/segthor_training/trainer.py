@@ -143,8 +143,9 @@ def _prepare_output(out: Path, resume: bool, info: ddp.DistInfo) -> None:
         out.mkdir(parents=True, exist_ok=True)
 
 
-def _resolve_config(recipe: str | Path | TrainConfig, out: Path, resume: bool, overrides: dict[str, Any],
-                    sets: list[str] | None) -> TrainConfig:
+def _resolve_config(
+    recipe: str | Path | TrainConfig, out: Path, resume: bool, overrides: dict[str, Any], sets: list[str] | None
+) -> TrainConfig:
     if resume:
         base = load_config(out / CONFIG_FILE)
     else:
@@ -165,8 +166,9 @@ def _build_from_config(config: TrainConfig) -> tuple[Any, nn.Module, nn.Module]:
         build_scheduler(build_optimizer([nn.Parameter(torch.zeros(1))], config.optimizer), config.scheduler)
     except (KeyError, TypeError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        raise InputError(f"training config {config.name!r}: {message}; fix the training config file or the --set option"
-                         ) from exc
+        raise InputError(
+            f"training config {config.name!r}: {message}; fix the training config file or the --set option"
+        ) from exc
     return recipe, build_network(config.architecture, **config.arguments), loss_fn
 
 
@@ -180,8 +182,10 @@ def _init_from_package(net: nn.Module, package: str) -> None:
         source = load_model_package(package, "cpu").model
         net.load_state_dict(source.state_dict(), strict=True)
     except (SegthorError, RuntimeError) as exc:
-        raise InputError(f"init_weights {package!r} cannot start this network: {str(exc).splitlines()[0]}; "
-                         "name a package of the same architecture and arguments") from exc
+        raise InputError(
+            f"init_weights {package!r} cannot start this network: {str(exc).splitlines()[0]}; "
+            "name a package of the same architecture and arguments"
+        ) from exc
 
 
 def _append_log(path: Path, row: dict[str, Any]) -> None:
@@ -215,15 +219,31 @@ class Trainer:
 
     find_unused_parameters = False  # DDP: True when some parameters get no gradient in some steps
 
-    def __init__(self, config: TrainConfig, data_dir: str | Path, out: Path, *, info: ddp.DistInfo,
-                 device: torch.device, resume: bool = False, progress: bool = True, export: bool = True,
-                 stop_after_steps: int | None = None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        data_dir: str | Path,
+        out: Path,
+        *,
+        info: ddp.DistInfo,
+        device: torch.device,
+        resume: bool = False,
+        progress: bool = True,
+        export: bool = True,
+        stop_after_steps: int | None = None,
+    ):
         self.config, self.data_dir, self.out = config, data_dir, Path(out)
         self.info, self.device, self.resume = info, device, resume
         self.progress, self.export, self.stop_after_steps = progress, export, stop_after_steps
         self.checkpoints = self.out / CHECKPOINTS
-        self.state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_loss": math.inf,
-                                      "best_epoch": -1, "validation_dice": {}}
+        self.state: dict[str, Any] = {
+            "epoch": 0,
+            "step_in_epoch": 0,
+            "global_step": 0,
+            "best_loss": math.inf,
+            "best_epoch": -1,
+            "validation_dice": {},
+        }
         self.interrupted = False  # stop_after_steps reached: `last` saved, no epoch end, no export
         self.time_up = False  # time_limit_minutes passed: the epoch ends early, then the run stops
         self.steps_done_now = 0
@@ -255,8 +275,10 @@ class Trainer:
         wrapper: nn.Module = self.forward_module(self.net)
         if info.enabled:
             wrapper = nn.parallel.DistributedDataParallel(
-                wrapper, device_ids=[dev.index] if dev.type == "cuda" else None,
-                find_unused_parameters=self.find_unused_parameters)
+                wrapper,
+                device_ids=[dev.index] if dev.type == "cuda" else None,
+                find_unused_parameters=self.find_unused_parameters,
+            )
         self.model = wrapper
         self.use_amp = bool(config.amp and dev.type == "cuda")
         self.optimizer = build_optimizer(self.net.parameters(), config.optimizer)
@@ -265,8 +287,9 @@ class Trainer:
         self.loss_fn = loss_fn.to(dev)
         self.source = BatchSource(self.train_cases, config, self.spatial_dims, info)
         if self.resume:
-            self.state.update(load_checkpoint(self.checkpoints / "last", self.net, self.optimizer, self.scheduler,
-                                              self.scaler))
+            self.state.update(
+                load_checkpoint(self.checkpoints / "last", self.net, self.optimizer, self.scheduler, self.scaler)
+            )
         self.on_run_start()
 
     def _load_data(self, files: list[CaseFiles]) -> None:
@@ -275,8 +298,9 @@ class Trainer:
         if info.is_main:
             load_or_make_split(self.out, [f.patient for f in files], config.validation_fraction, config.split_seed)
         ddp.barrier(info)
-        self.split = load_or_make_split(self.out, [f.patient for f in files], config.validation_fraction,
-                                        config.split_seed)
+        self.split = load_or_make_split(
+            self.out, [f.patient for f in files], config.validation_fraction, config.split_seed
+        )
         self.files_by_patient = {f.patient: f for f in files}
         self.train_cases = load_cases([self.files_by_patient[p] for p in self.split["train"]], self.recipe)
         self.val_cases = load_cases([self.files_by_patient[p] for p in self.split["validation"]], self.recipe)
@@ -325,8 +349,15 @@ class Trainer:
 
     def validation_step(self, epoch: int) -> tuple[float, dict[str, float]]:
         """(validation loss, mean 3D Dice per organ) on the validation patients; rank 0 only."""
-        return validate(self.net, self.val_cases, self.loss_fn, self.device, self.config.validation_batch,
-                        self.channels_last, self.use_amp)
+        return validate(
+            self.net,
+            self.val_cases,
+            self.loss_fn,
+            self.device,
+            self.config.validation_batch,
+            self.channels_last,
+            self.use_amp,
+        )
 
     def on_epoch_end(self, record: EpochRecord) -> None:
         """Scheduler step, best and last checkpoints, the CSV row and the printed line of `record`."""
@@ -344,24 +375,31 @@ class Trainer:
             # the best model is chosen among the current stage's epochs only.
             state["best_loss"] = math.inf
         if criterion < state["best_loss"]:
-            state.update(best_loss=float(criterion), best_epoch=epoch + 1, validation_dice=record.dice,
-                         best_stage=stage)
+            state.update(
+                best_loss=float(criterion), best_epoch=epoch + 1, validation_dice=record.dice, best_stage=stage
+            )
             if info.is_main:
                 self.save_checkpoint("best")
         if info.is_main:
             self.save_checkpoint("last")
-            row = {"epoch": epoch + 1, "train_loss": round(record.train_loss, 5),
-                   "val_loss": round(record.val_loss, 5), "lr": current_lr(self.optimizer),
-                   **{f"dice_{o.key}": round(record.dice.get(o.key, math.nan), 4) for o in ORGANS},
-                   "seconds": round(time.perf_counter() - record.started, 1)}
+            row = {
+                "epoch": epoch + 1,
+                "train_loss": round(record.train_loss, 5),
+                "val_loss": round(record.val_loss, 5),
+                "lr": current_lr(self.optimizer),
+                **{f"dice_{o.key}": round(record.dice.get(o.key, math.nan), 4) for o in ORGANS},
+                "seconds": round(time.perf_counter() - record.started, 1),
+            }
             _append_log(self.out / LOG_FILE, row)
             if self.progress:
                 organs = " ".join(f"{k}={v:.3f}" for k, v in record.dice.items())
-                print(f"epoch {epoch + 1}: train {record.train_loss:.4f} val {record.val_loss:.4f} {organs}",
-                      flush=True)
+                print(
+                    f"epoch {epoch + 1}: train {record.train_loss:.4f} val {record.val_loss:.4f} {organs}", flush=True
+                )
         if self.time_up and info.is_main and self.progress:
-            print(f"time limit of {config.time_limit_minutes} min reached after epoch {epoch + 1}; stopping",
-                  flush=True)
+            print(
+                f"time limit of {config.time_limit_minutes} min reached after epoch {epoch + 1}; stopping", flush=True
+            )
 
     def on_run_end(self) -> TrainResult:
         """Weight digests of every rank (ranks.json), then the package export from `best` (rank 0)."""
@@ -370,17 +408,30 @@ class Trainer:
         digests = ddp.gather_digests(self.net, info)
         package = None
         if info.is_main:
-            write_text_atomic(self.out / "ranks.json",
-                              json.dumps({"world_size": info.world, "digests": digests}) + "\n")
+            write_text_atomic(
+                self.out / "ranks.json", json.dumps({"world_size": info.world, "digests": digests}) + "\n"
+            )
             if self.export and not self.interrupted and (self.checkpoints / "best.json").is_file():
                 from segthor_training.export import export_package
 
                 split, by_name = self.split, self.files_by_patient
-                package = export_package(self.out, self.config, self.checkpoints / "best", self.data_dir,
-                                         data_summary(Path(self.data_dir), split, self.train_cases + self.val_cases),
-                                         validation_files=[by_name[p] for p in split["validation"]])
-        return TrainResult(self.out, package, int(state["epoch"]), int(state["best_epoch"]),
-                           float(state["best_loss"]), dict(state.get("validation_dice", {})), digests)
+                package = export_package(
+                    self.out,
+                    self.config,
+                    self.checkpoints / "best",
+                    self.data_dir,
+                    data_summary(Path(self.data_dir), split, self.train_cases + self.val_cases),
+                    validation_files=[by_name[p] for p in split["validation"]],
+                )
+        return TrainResult(
+            self.out,
+            package,
+            int(state["epoch"]),
+            int(state["best_epoch"]),
+            float(state["best_loss"]),
+            dict(state.get("validation_dice", {})),
+            digests,
+        )
 
     # -- the loop ----------------------------------------------------------------------------------------
     def save_checkpoint(self, name: str) -> None:
@@ -407,8 +458,14 @@ class Trainer:
         config, state, info = self.config, self.state, self.info
         self.model.train()
         limit = config.time_limit_minutes
-        bar = tqdm(range(int(state["step_in_epoch"]), self.source.steps()), desc=f"epoch {epoch + 1}/{config.epochs}",
-                   unit="batch", disable=not (self.progress and info.is_main), leave=False, mininterval=2.0)
+        bar = tqdm(
+            range(int(state["step_in_epoch"]), self.source.steps()),
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            unit="batch",
+            disable=not (self.progress and info.is_main),
+            leave=False,
+            mininterval=2.0,
+        )
         losses: list[float] = []
         try:
             for step in bar:
@@ -497,13 +554,27 @@ def train(
     try:
         _prepare_output(out, resume, info)
         ddp.barrier(info)
-        overrides = {"epochs": epochs, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch,
-                     "max_cases": max_cases, "model_id": model_id}
+        overrides = {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "steps_per_epoch": steps_per_epoch,
+            "max_cases": max_cases,
+            "model_id": model_id,
+        }
         config = _resolve_config(recipe, out, resume, overrides, sets)
         if lr is not None:
             config.optimizer = {**config.optimizer, "lr": float(lr)}
         cls = trainer_class(config, trainer)
-        return cls(config, data_dir, out, info=info, device=dev, resume=resume, progress=progress, export=export,
-                   stop_after_steps=stop_after_steps).run()
+        return cls(
+            config,
+            data_dir,
+            out,
+            info=info,
+            device=dev,
+            resume=resume,
+            progress=progress,
+            export=export,
+            stop_after_steps=stop_after_steps,
+        ).run()
     finally:
         ddp.teardown(info)

@@ -38,8 +38,15 @@ def as_input(batch: np.ndarray, device: torch.device, channels_last: bool) -> to
 
 
 @torch.no_grad()
-def validation_loss(net: torch.nn.Module, case: Case, loss_fn: Any, device: torch.device, batch_size: int,
-                    channels_last: bool, autocast: Any) -> list[tuple[float, int]]:
+def validation_loss(
+    net: torch.nn.Module,
+    case: Case,
+    loss_fn: Any,
+    device: torch.device,
+    batch_size: int,
+    channels_last: bool,
+    autocast: Any,
+) -> list[tuple[float, int]]:
     """(loss, weight) pairs of one case, computed as training computes its loss: a 2D net on the case's organ
     slices in batches of `batch_size` (weight: slices), a 3D net on the whole volume through `forward_train`
     (weight 1). Not through the inferer: the 3D loss needs `forward_train`'s outputs, which the inferer's class
@@ -64,8 +71,15 @@ def validation_loss(net: torch.nn.Module, case: Case, loss_fn: Any, device: torc
 
 
 @torch.no_grad()
-def validate(net: torch.nn.Module, cases: list[Case], loss_fn: Any, device: torch.device, batch_size: int = 16,
-             channels_last: bool = False, amp: bool = False) -> tuple[float, dict[str, float]]:
+def validate(
+    net: torch.nn.Module,
+    cases: list[Case],
+    loss_fn: Any,
+    device: torch.device,
+    batch_size: int = 16,
+    channels_last: bool = False,
+    amp: bool = False,
+) -> tuple[float, dict[str, float]]:
     """(mean validation loss, mean 3D Dice per organ over `cases`).
 
     The labels whose Dice is scored come from the inferer that runs the exported package at inference

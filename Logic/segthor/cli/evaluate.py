@@ -69,7 +69,7 @@ def add_map_argument(parser) -> None:
         dest="segment_map",
         metavar="NAME=ORGAN|FILE.json",
         help="which organ a reference segment is, when its name or code is not recognised, e.g. --map Herz=heart "
-        "(ORGAN: esophagus, heart, trachea, aorta or ignore); repeatable, or a JSON file {\"NAME\": \"ORGAN\"}",
+        '(ORGAN: esophagus, heart, trachea, aorta or ignore); repeatable, or a JSON file {"NAME": "ORGAN"}',
     )
 
 
@@ -107,8 +107,10 @@ def run(args) -> int:
     for cohort in (report.cohort, report.against):
         for case in cohort.cases if cohort is not None else []:
             for side, segments in case.unused_segments.items():
-                notes[f"note: {case.case}: {side} segments not used (no organ; map them with --map NAME=ORGAN): "
-                      + ", ".join(repr(s) for s in segments)] = None
+                notes[
+                    f"note: {case.case}: {side} segments not used (no organ; map them with --map NAME=ORGAN): "
+                    + ", ".join(repr(s) for s in segments)
+                ] = None
     for note in notes:
         print(note, file=sys.stderr)
     for what, path in report.written.items():

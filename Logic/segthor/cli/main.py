@@ -81,8 +81,10 @@ def _run(args: argparse.Namespace) -> int:
         from segthor.io.writable import describe_os_error
 
         where = f" {exc.filename}:" if getattr(exc, "filename", None) else ""
-        print(f"segthor {args.command}: error:{where} {describe_os_error(exc)}; check the path and its permissions",
-              file=sys.stderr)
+        print(
+            f"segthor {args.command}: error:{where} {describe_os_error(exc)}; check the path and its permissions",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"segthor {args.command}: interrupted", file=sys.stderr)

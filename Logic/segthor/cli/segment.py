@@ -14,36 +14,65 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `segment` and `batch` (the same names as the Python API's arguments)."""
     from segthor.model_packages import DEFAULT_MODEL_ID, DEMO_DISCLAIMER
 
-    parser.add_argument("--model", default=None, help="model id (see `segthor models`) or package folder; "
-                        f"default: {DEFAULT_MODEL_ID} ({DEMO_DISCLAIMER})")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help=f"model id (see `segthor models`) or package folder; default: {DEFAULT_MODEL_ID} ({DEMO_DISCLAIMER})",
+    )
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
-    parser.add_argument("--postprocess", action="append", default=None, metavar="[ORGAN:]STEPS",
-                        help="clean-up steps close, fill (holes), open, lcc (keep the largest piece), "
-                             "drop=VOLUME (drop pieces below, e.g. drop=0.5ml or drop=200mm3), or all/none; "
-                             "for every organ or one, e.g. --postprocess heart:fill,lcc; repeatable; "
-                             "default: the steps that did not lower Dice on phantoms (docs/quality.md)")
-    parser.add_argument("--batch-size", type=int, default=None, help="slices per network batch "
-                        "(default 8 on CPU, 32 on CUDA; lowered automatically when memory is short)")
-    parser.add_argument("--output-types", default=None, metavar="TYPES",
-                        help="comma-separated files to write: seg-nrrd, nifti, preview, rtstruct, dicom-seg "
-                             "(default seg-nrrd,nifti,preview; rtstruct and dicom-seg need a DICOM series input "
-                             "and the 'dicom' extra); the JSON report is always written")
+    parser.add_argument(
+        "--postprocess",
+        action="append",
+        default=None,
+        metavar="[ORGAN:]STEPS",
+        help="clean-up steps close, fill (holes), open, lcc (keep the largest piece), "
+        "drop=VOLUME (drop pieces below, e.g. drop=0.5ml or drop=200mm3), or all/none; "
+        "for every organ or one, e.g. --postprocess heart:fill,lcc; repeatable; "
+        "default: the steps that did not lower Dice on phantoms (docs/quality.md)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="slices per network batch (default 8 on CPU, 32 on CUDA; lowered automatically when memory is short)",
+    )
+    parser.add_argument(
+        "--output-types",
+        default=None,
+        metavar="TYPES",
+        help="comma-separated files to write: seg-nrrd, nifti, preview, rtstruct, dicom-seg "
+        "(default seg-nrrd,nifti,preview; rtstruct and dicom-seg need a DICOM series input "
+        "and the 'dicom' extra); the JSON report is always written",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="CT file (.nii.gz, .nii, .nrrd, .mha, .mhd) or a DICOM series folder")
-    parser.add_argument("-o", "--output", required=True, dest="output_dir", metavar="OUTDIR",
-                        help="output folder (created if needed)")
-    parser.add_argument("--reference", default=None, metavar="REF",
-                        help="reference labels to compute metrics: a label image on the CT's grid (SegTHOR values "
-                             "0-4), a .seg.nrrd, or a DICOM RTSTRUCT / SEG drawn on this CT")
-    parser.add_argument("--case-name", default=None, help="output file prefix (default: the input's name; "
-                        "<parent>_<name> when another input's results already use it)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace another input's results of the same case name in OUTDIR")
-    parser.add_argument("--series", default=None, metavar="NUMBER|UID",
-                        help="the DICOM series to read (SeriesNumber or SeriesInstanceUID) when the folder holds "
-                             "several")
+    parser.add_argument(
+        "-o", "--output", required=True, dest="output_dir", metavar="OUTDIR", help="output folder (created if needed)"
+    )
+    parser.add_argument(
+        "--reference",
+        default=None,
+        metavar="REF",
+        help="reference labels to compute metrics: a label image on the CT's grid (SegTHOR values "
+        "0-4), a .seg.nrrd, or a DICOM RTSTRUCT / SEG drawn on this CT",
+    )
+    parser.add_argument(
+        "--case-name",
+        default=None,
+        help="output file prefix (default: the input's name; "
+        "<parent>_<name> when another input's results already use it)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace another input's results of the same case name in OUTDIR"
+    )
+    parser.add_argument(
+        "--series",
+        default=None,
+        metavar="NUMBER|UID",
+        help="the DICOM series to read (SeriesNumber or SeriesInstanceUID) when the folder holds several",
+    )
     add_map_argument(parser)
     add_model_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors (no progress line)")
@@ -94,8 +123,10 @@ def format_report(report: dict) -> str:
         lines.append(f"  {key:10s} Dice {m.get('dice', float('nan')):.3f}  HD95 {hd}")
     unused = report.get("reference_unused_segments") or []
     if unused:
-        lines.append("  reference segments not used (no organ; map them with --map NAME=ORGAN): "
-                     + ", ".join(repr(s) for s in unused))
+        lines.append(
+            "  reference segments not used (no organ; map them with --map NAME=ORGAN): "
+            + ", ".join(repr(s) for s in unused)
+        )
     for path in report["outputs"].values():
         lines.append(f"  wrote {path}")
     if report["model"].get("disclaimer"):

@@ -43,11 +43,28 @@ def write_dicom_outputs(
         long_description = f"Automatic contours by segthor {software_version}, model {model_id}"
         if disclaimer:
             long_description += f" ({disclaimer})"
-        written.append(write_rtstruct(labels, series, rtstruct_path, description,
-                                      long_description + ". Review before clinical use.", software_version))
+        written.append(
+            write_rtstruct(
+                labels,
+                series,
+                rtstruct_path,
+                description,
+                long_description + ". Review before clinical use.",
+                software_version,
+            )
+        )
     if seg_path is not None:
         from segthor.dicom_rt.seg_writer import write_dicom_seg
 
-        written.append(write_dicom_seg(labels, series, seg_path, description, model_id,
-                                       str(model_info.get("version") or model_id), software_version))
+        written.append(
+            write_dicom_seg(
+                labels,
+                series,
+                seg_path,
+                description,
+                model_id,
+                str(model_info.get("version") or model_id),
+                software_version,
+            )
+        )
     return written

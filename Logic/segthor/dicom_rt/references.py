@@ -81,9 +81,7 @@ def is_dicom_labels(path: str | os.PathLike[str]) -> bool:
     return dicom_modality(path) in DICOM_REFERENCE_MODALITIES
 
 
-def find_ct_series(
-    folder: str | os.PathLike[str], series_uids: list[str], frame_of_reference_uid: str
-) -> SourceSeries:
+def find_ct_series(folder: str | os.PathLike[str], series_uids: list[str], frame_of_reference_uid: str) -> SourceSeries:
     """The CT series in `folder` that a reference points at (by Series Instance UID, else Frame of Reference)."""
     folder = Path(folder)
     headers = read_headers(folder)
@@ -95,11 +93,13 @@ def find_ct_series(
         raise InputError(f"no usable CT series for the reference: {exc}; {CT_HINT}") from exc
     # A reference that names this series by its UID is taken at its word (some writers, e.g. older rt-utils,
     # give the structure set a Frame of Reference of its own); otherwise the Frames of Reference must agree.
-    if wanted is None and frame_of_reference_uid and series.frame_of_reference_uid and \
-            series.frame_of_reference_uid != frame_of_reference_uid:
-        raise InputError(
-            f"the CT series in {folder} has another Frame of Reference than the reference; {CT_HINT}"
-        )
+    if (
+        wanted is None
+        and frame_of_reference_uid
+        and series.frame_of_reference_uid
+        and series.frame_of_reference_uid != frame_of_reference_uid
+    ):
+        raise InputError(f"the CT series in {folder} has another Frame of Reference than the reference; {CT_HINT}")
     return series
 
 
@@ -154,8 +154,7 @@ def read_rtstruct_labels(
     mapped = [(organ_for_segment(roi.name, roi.code, user_map), roi) for roi in structure.rois]
     if not any(organ for organ, _ in mapped):
         raise _no_organ(path, "RTSTRUCT ROI", [roi.name for roi in structure.rois])
-    grid = _grid(path, like, ct_dir, structure.referenced_series_uids, structure.frame_of_reference_uid,
-                 like_series)
+    grid = _grid(path, like, ct_dir, structure.referenced_series_uids, structure.frame_of_reference_uid, like_series)
     masks: dict[str, np.ndarray] = {}
     organs: dict[str, list[str]] = {}
     for organ, roi in mapped:
@@ -207,8 +206,11 @@ def read_seg_labels(
     entries = []
     for item in seg.SegmentSequence:
         codes = list(item.get("SegmentedPropertyTypeCodeSequence", []))
-        code = f"{codes[0].get('CodingSchemeDesignator', '')}^{codes[0].CodeValue}" \
-            if codes and "CodeValue" in codes[0] else None
+        code = (
+            f"{codes[0].get('CodingSchemeDesignator', '')}^{codes[0].CodeValue}"
+            if codes and "CodeValue" in codes[0]
+            else None
+        )
         name = str(item.get("SegmentLabel", ""))
         entries.append((organ_for_segment(name, code, user_map), name, int(item.SegmentNumber)))
     if not any(organ for organ, _, _ in entries):

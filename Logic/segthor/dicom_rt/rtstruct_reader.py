@@ -137,4 +137,3 @@ def rasterise_roi(roi: RoiContours, grid: Volume, what: str = "") -> np.ndarray:
     for k_index, polygons in per_slice.items():
         mask[k_index] = rasterise_polygons(polygons, (ny, nx))
     return mask
-

@@ -30,8 +30,9 @@ def _lab(organ: Organ) -> Any:
     from skimage.color import rgb2lab
 
     lab = rgb2lab(np.array(organ.color_rgb, dtype=float).reshape(1, 1, 3) / 255.0)[0, 0]
-    return CIELabColor(float(np.clip(lab[0], 0, 100)), float(np.clip(lab[1], -128, 127)),
-                       float(np.clip(lab[2], -128, 127)))
+    return CIELabColor(
+        float(np.clip(lab[0], 0, 100)), float(np.clip(lab[1], -128, 127)), float(np.clip(lab[2], -128, 127))
+    )
 
 
 def segment_descriptions(algorithm_name: str, algorithm_version: str) -> list[Any]:

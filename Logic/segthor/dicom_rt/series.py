@@ -178,8 +178,11 @@ def series_from_headers(
             groups.setdefault(str(ds.SeriesInstanceUID), []).append((path, ds))
     if not groups:
         multi = [p.name for p, ds in headers if int(ds.get("NumberOfFrames", 1) or 1) > 1]
-        hint = f" (multi-frame files: {', '.join(multi[:3])}; DICOM outputs need a classic one-file-per-slice CT)" \
-            if multi else ""
+        hint = (
+            f" (multi-frame files: {', '.join(multi[:3])}; DICOM outputs need a classic one-file-per-slice CT)"
+            if multi
+            else ""
+        )
         raise InputError(f"{folder} holds no single-frame DICOM image series{hint}")
     if series_uid is not None:
         if series_uid not in groups:
@@ -204,8 +207,10 @@ def series_from_headers(
     first = slices[0]
     normal = np.cross(first.row_dir, first.col_dir)
     for s in slices[1:]:
-        if not (np.allclose(s.row_dir, first.row_dir, atol=_ORIENTATION_TOLERANCE)
-                and np.allclose(s.col_dir, first.col_dir, atol=_ORIENTATION_TOLERANCE)):
+        if not (
+            np.allclose(s.row_dir, first.row_dir, atol=_ORIENTATION_TOLERANCE)
+            and np.allclose(s.col_dir, first.col_dir, atol=_ORIENTATION_TOLERANCE)
+        ):
             raise InputError(
                 f"{s.path.name}: its orientation differs from the rest of the series in {folder}; "
                 "DICOM outputs and references need parallel slices"

@@ -27,9 +27,7 @@ def check_ct_volume(volume: Volume, name: str = "input") -> None:
     if array.size == 0:
         raise InputError(f"{name} is empty (size {volume.shape_xyz}); load a CT volume with voxels")
     if min(array.shape) < MIN_SLICES:
-        raise InputError(
-            f"{name} is 2D (size {volume.shape_xyz}); segthor needs a 3D CT volume with several slices"
-        )
+        raise InputError(f"{name} is 2D (size {volume.shape_xyz}); segthor needs a 3D CT volume with several slices")
     if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
         raise InputError(f"{name} has voxel type {array.dtype}; segthor needs a scalar CT volume")
     # A strided sample keeps this check cheap on a 512x512x200 CT.

@@ -196,7 +196,9 @@ class SlidingWindowInferer:
         starts = [window_starts(n, w, self.spec.overlap) for n, w in zip(network_shape, size, strict=True)]
         return [
             (slice(a, a + size[0]), slice(b, b + size[1]), slice(c, c + size[2]))
-            for a in starts[0] for b in starts[1] for c in starts[2]
+            for a in starts[0]
+            for b in starts[1]
+            for c in starts[2]
         ]
 
     def network_bytes(self, network_shape: tuple[int, int, int], batch_size: int = 1) -> int:

@@ -178,17 +178,21 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     background, count = ndimage.label(~mask)
     if count == 0:
         return mask.copy()
-    faces = [background[0], background[-1], background[:, 0], background[:, -1], background[:, :, 0],
-             background[:, :, -1]]
+    faces = [
+        background[0],
+        background[-1],
+        background[:, 0],
+        background[:, -1],
+        background[:, :, 0],
+        background[:, :, -1],
+    ]
     touches = np.zeros(count + 1, bool)
     touches[np.unique(np.concatenate([f.ravel() for f in faces]))] = True
     touches[0] = True  # label 0 is the mask itself
     return mask | ~touches[background]
 
 
-def clean_mask(
-    mask: np.ndarray, steps: tuple[str, ...], min_piece_voxels: float = 0.0
-) -> np.ndarray:
+def clean_mask(mask: np.ndarray, steps: tuple[str, ...], min_piece_voxels: float = 0.0) -> np.ndarray:
     """Apply the steps to one binary mask (a 3x3x3 cross neighbourhood, 6-connected pieces).
 
     `min_piece_voxels`: for "drop", pieces with fewer voxels are removed (the largest piece always stays).

@@ -59,8 +59,9 @@ class ConfidenceSums:
 
     def per_organ(self) -> dict[str, float | None]:
         """organ key -> mean max-softmax (None where the organ got no voxel)."""
-        return {o.key: (float(self.sums[o.label] / self.counts[o.label]) if self.counts[o.label] else None)
-                for o in ORGANS}
+        return {
+            o.key: (float(self.sums[o.label] / self.counts[o.label]) if self.counts[o.label] else None) for o in ORGANS
+        }
 
 
 def inferer_for(package_or_model: Any) -> SliceInferer | SlidingWindowInferer:

@@ -227,7 +227,7 @@ def shift_bilinear(plane: np.ndarray, dy: float, dx: float, fill: float) -> np.n
     for wy, sy in ((1.0 - fy, iy), (fy, iy + 1)):
         for wx, sx in ((1.0 - fx, ix), (fx, ix + 1)):
             if wy * wx > 1e-9:
-                view = padded[py - sy: py - sy + rows, px - sx: px - sx + cols]
+                view = padded[py - sy : py - sy + rows, px - sx : px - sx + cols]
                 out += np.float32(wy * wx) * view
     out[~_inside(plane.shape, dy, dx)] = fill
     return out

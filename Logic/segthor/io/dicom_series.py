@@ -142,8 +142,10 @@ def choose_series(folder: Path, series: str | None = None) -> tuple[Series, list
                 "folder of a CT series"
             )
         if len(all_below) > 1 and series is None:
-            names = ", ".join(f"{p.relative_to(folder)} ({len(g)} series)" if len(g) > 1 else
-                              str(p.relative_to(folder)) for p, g in below[:6])
+            names = ", ".join(
+                f"{p.relative_to(folder)} ({len(g)} series)" if len(g) > 1 else str(p.relative_to(folder))
+                for p, g in below[:6]
+            )
             more = f" and {len(below) - 6} more" if len(below) > 6 else ""
             raise InputError(
                 f"{folder} holds no DICOM series itself but {len(all_below)} in subfolders: {names}{more}; "
@@ -156,8 +158,9 @@ def choose_series(folder: Path, series: str | None = None) -> tuple[Series, list
             if len(matches) != 1:
                 raise InputError(f"{folder}: {len(matches)} series below it match {series!r}; give its subfolder")
             sub, found = matches[0]
-        warnings.append(f"{folder.name} holds no DICOM series itself; read the one in its subfolder "
-                        f"{sub.relative_to(folder)}")
+        warnings.append(
+            f"{folder.name} holds no DICOM series itself; read the one in its subfolder {sub.relative_to(folder)}"
+        )
         folder = sub
     if series is not None:
         chosen = _matching(found, series)
@@ -169,8 +172,7 @@ def choose_series(folder: Path, series: str | None = None) -> tuple[Series, list
             )
         return chosen[0], warnings
     if len(found) > 1:
-        listing = "; ".join(s.summary() for s in found[:6]) + (f"; and {len(found) - 6} more" if len(found) > 6
-                                                                else "")
+        listing = "; ".join(s.summary() for s in found[:6]) + (f"; and {len(found) - 6} more" if len(found) > 6 else "")
         raise InputError(
             f"{folder} holds {len(found)} DICOM series: {listing}; pick one with --series NUMBER or --series UID "
             "(or put each series in its own folder)"
@@ -196,8 +198,7 @@ def _is_localizer(image_type) -> bool:
     return "LOCALIZER" in [str(v).upper() for v in (image_type or [])]
 
 
-def _plane(source: str, position, orientation, spacing, rows: int, columns: int, localizer: bool,
-           tilt) -> SlicePlane:
+def _plane(source: str, position, orientation, spacing, rows: int, columns: int, localizer: bool, tilt) -> SlicePlane:
     iop = _floats(orientation, 6, "ImageOrientationPatient", source)
     try:
         tilt_deg = float(tilt or 0.0)
@@ -217,10 +218,16 @@ def _plane(source: str, position, orientation, spacing, rows: int, columns: int,
 
 
 def _classic_plane(path: Path, header) -> SlicePlane:
-    return _plane(path.name, getattr(header, "ImagePositionPatient", None),
-                  getattr(header, "ImageOrientationPatient", None), getattr(header, "PixelSpacing", None),
-                  header.Rows, header.Columns, _is_localizer(getattr(header, "ImageType", None)),
-                  getattr(header, "GantryDetectorTilt", None))
+    return _plane(
+        path.name,
+        getattr(header, "ImagePositionPatient", None),
+        getattr(header, "ImageOrientationPatient", None),
+        getattr(header, "PixelSpacing", None),
+        header.Rows,
+        header.Columns,
+        _is_localizer(getattr(header, "ImageType", None)),
+        getattr(header, "GantryDetectorTilt", None),
+    )
 
 
 def _functional_group(header, frame: int, sequence: str):
@@ -242,15 +249,18 @@ def _frame_planes(path: Path, header) -> list[SlicePlane]:
         orientation = _functional_group(header, f, "PlaneOrientationSequence")
         measures = _functional_group(header, f, "PixelMeasuresSequence")
         frame_type = _functional_group(header, f, "CTImageFrameTypeSequence")
-        planes.append(_plane(
-            f"{path.name} frame {f + 1}",
-            getattr(position, "ImagePositionPatient", None),
-            getattr(orientation, "ImageOrientationPatient", None),
-            getattr(measures, "PixelSpacing", None),
-            header.Rows, header.Columns,
-            _is_localizer(getattr(frame_type, "FrameType", None)) or _is_localizer(header.get("ImageType")),
-            getattr(header, "GantryDetectorTilt", None),
-        ))
+        planes.append(
+            _plane(
+                f"{path.name} frame {f + 1}",
+                getattr(position, "ImagePositionPatient", None),
+                getattr(orientation, "ImageOrientationPatient", None),
+                getattr(measures, "PixelSpacing", None),
+                header.Rows,
+                header.Columns,
+                _is_localizer(getattr(frame_type, "FrameType", None)) or _is_localizer(header.get("ImageType")),
+                getattr(header, "GantryDetectorTilt", None),
+            )
+        )
     return planes
 
 
@@ -272,8 +282,9 @@ def _classic_pixels(files: list[Path]) -> np.ndarray:
     try:
         image = reader.Execute()
     except RuntimeError as exc:
-        raise InputError(f"could not read the DICOM pixels in {files[0].parent}: {str(exc).strip().splitlines()[-1]}"
-                         ) from exc
+        raise InputError(
+            f"could not read the DICOM pixels in {files[0].parent}: {str(exc).strip().splitlines()[-1]}"
+        ) from exc
     finally:
         sitk.ProcessObject.SetGlobalWarningDisplay(shown)
     if image.GetNumberOfComponentsPerPixel() != 1:
@@ -354,8 +365,9 @@ def _load_pixels(chosen: Series, sources: list[tuple[int, int | None]]) -> np.nd
     return np.stack(planes).astype(np.result_type(*planes))
 
 
-def _drop_duplicates(ordered: list[int], stack: np.ndarray, distances: np.ndarray, planes: list[SlicePlane],
-                     label: str) -> tuple[list[int], np.ndarray, list[str]]:
+def _drop_duplicates(
+    ordered: list[int], stack: np.ndarray, distances: np.ndarray, planes: list[SlicePlane], label: str
+) -> tuple[list[int], np.ndarray, list[str]]:
     """Remove exact copies of a slice at the same position; refuse two different images in one plane."""
     pairs = coincident_pairs(distances)
     if not pairs:

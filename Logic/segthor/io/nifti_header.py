@@ -44,8 +44,9 @@ def is_nifti(path: str | os.PathLike[str]) -> bool:
 
 def corner_distance_mm(a: np.ndarray, b: np.ndarray, shape_xyz: tuple[int, int, int]) -> float:
     """Largest distance (mm) between where two voxel->world matrices put the volume's 8 corner voxels."""
-    corners = np.array([[x, y, z, 1.0] for x in (0, shape_xyz[0] - 1) for y in (0, shape_xyz[1] - 1)
-                        for z in (0, shape_xyz[2] - 1)])
+    corners = np.array(
+        [[x, y, z, 1.0] for x in (0, shape_xyz[0] - 1) for y in (0, shape_xyz[1] - 1) for z in (0, shape_xyz[2] - 1)]
+    )
     return float(np.linalg.norm((corners @ a.T - corners @ b.T)[:, :3], axis=1).max())
 
 
@@ -68,8 +69,9 @@ def read_transforms(path: str | os.PathLike[str]) -> NiftiTransforms | None:
     )
 
 
-def disagreement_warning(path: Path, transforms: NiftiTransforms, ijk_to_ras: np.ndarray,
-                         shape_xyz: tuple[int, int, int]) -> str | None:
+def disagreement_warning(
+    path: Path, transforms: NiftiTransforms, ijk_to_ras: np.ndarray, shape_xyz: tuple[int, int, int]
+) -> str | None:
     """A one-line warning when both transforms are set and place the volume differently, else None."""
     if transforms.sform_code <= 0 or transforms.qform_code <= 0:
         return None

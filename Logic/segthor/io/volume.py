@@ -150,17 +150,17 @@ def read_volume(path: str | os.PathLike[str], series: str | None = None) -> Volu
     if series is not None:
         raise InputError(f"{path.name} is a file; a series (--series {series}) can only be chosen in a DICOM folder")
     if not _is_image_file(path):
-        raise InputError(
-            f"{path.name}: unsupported file type; supported: {', '.join(FILE_SUFFIXES)} or a DICOM folder"
-        )
+        raise InputError(f"{path.name}: unsupported file type; supported: {', '.join(FILE_SUFFIXES)} or a DICOM folder")
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         raise InputError(f"could not read {path}: the file is corrupt or not an image ({brief(exc)})") from exc
     volume = Volume.from_sitk(image)
     if is_nifti(path) and (missing := missing_data_bytes(path, volume.array.nbytes)):
-        raise InputError(f"{path} is incomplete: {missing} bytes of its voxel data are missing (a copy or download "
-                         "cut short?); copy the file again")
+        raise InputError(
+            f"{path} is incomplete: {missing} bytes of its voxel data are missing (a copy or download "
+            "cut short?); copy the file again"
+        )
     if is_nifti(path):
         volume.nifti = read_transforms(path)
         if volume.nifti is not None:
@@ -181,9 +181,7 @@ def write_volume(volume: Volume, path: str | os.PathLike[str], compress: bool = 
     from segthor.io.atomic import atomic_path
 
     path = Path(path)
-    keep_header = (
-        volume.nifti is not None and is_nifti(path) and volume.nifti.chosen(volume.ijk_to_ras()) is not None
-    )
+    keep_header = volume.nifti is not None and is_nifti(path) and volume.nifti.chosen(volume.ijk_to_ras()) is not None
     with atomic_path(path) as tmp:
         if keep_header:
             write_nifti(volume.array, volume.nifti, tmp)

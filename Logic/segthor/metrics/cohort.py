@@ -153,9 +153,7 @@ def summarize_values(values: Sequence[float | None]) -> MetricSummary:
     return MetricSummary(mean, std, n, len(values) - n)
 
 
-def summarize(
-    cohort: CohortEvaluation, metrics: Sequence[str] | None = None
-) -> dict[str, dict[str, MetricSummary]]:
+def summarize(cohort: CohortEvaluation, metrics: Sequence[str] | None = None) -> dict[str, dict[str, MetricSummary]]:
     """Organ -> metric -> summary over the cases, like the papers' tables (default: every registry metric)."""
     metrics = registry.names() if metrics is None else metrics
     return {

@@ -109,8 +109,13 @@ def evaluate(
     user_map = read_user_map(segment_map)
     _check_outputs_spare_inputs({"CSV": csv, "JSON": json, "plot": plot}, [pred, ref, against])
     check_writable_files([p for p in (csv, json, plot) if p is not None])
-    options = {"organs": organs, "hd95": hd95, "restricted": restricted, "segment_map": user_map,
-               "ct_dir": reference_ct}
+    options = {
+        "organs": organs,
+        "hd95": hd95,
+        "restricted": restricted,
+        "segment_map": user_map,
+        "ct_dir": reference_ct,
+    }
     options["options"] = registry.metric_options(metric_options)  # a bad option fails before any file is read
     if against is not None:  # a wrong second prediction fails before the first is evaluated, named as itself
         pair_cases(against, ref, pred_role="second prediction (against)")

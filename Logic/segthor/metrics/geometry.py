@@ -54,8 +54,9 @@ def _lattice_box(pred: Volume, ref: Volume) -> tuple[np.ndarray, np.ndarray]:
     to_ref = np.linalg.inv(ref.ijk_to_lps())
     # Voxel edges of the prediction (index -0.5 .. n-0.5), so every prediction voxel finds a grid voxel.
     size = np.array(pred.shape_xyz, dtype=float)
-    corners = np.array([[x, y, z, 1.0] for x in (-0.5, size[0] - 0.5) for y in (-0.5, size[1] - 0.5)
-                        for z in (-0.5, size[2] - 0.5)])
+    corners = np.array(
+        [[x, y, z, 1.0] for x in (-0.5, size[0] - 0.5) for y in (-0.5, size[1] - 0.5) for z in (-0.5, size[2] - 0.5)]
+    )
     in_ref = (to_ref @ pred.ijk_to_lps() @ corners.T)[:3].T
     ref_high = np.array(ref.shape_xyz) - 1
     if np.any(in_ref.max(axis=0) < -0.5) or np.any(in_ref.min(axis=0) > ref_high + 0.5):
@@ -98,8 +99,9 @@ def covering_grid(pred: Volume, ref: Volume, max_growth: float = 4.0) -> tuple[V
     if float(np.prod(shape_xyz.astype(float))) > max_growth * largest:
         return None
     origin = np.asarray(ref.ijk_to_lps()[:3, :3] @ low + np.asarray(ref.origin))
-    grid = Volume(np.zeros(tuple(int(v) for v in shape_xyz[::-1]), np.uint8), ref.spacing, tuple(origin),
-                  ref.direction.copy())
+    grid = Volume(
+        np.zeros(tuple(int(v) for v in shape_xyz[::-1]), np.uint8), ref.spacing, tuple(origin), ref.direction.copy()
+    )
     return grid, -low
 
 

@@ -98,9 +98,7 @@ def read_label_image(
     return LabelImage(Volume(labels, **geometry), masks, unused)
 
 
-def label_image_from_masks(
-    grid: Volume, masks: dict[str, np.ndarray], unused: list[str], path: Path
-) -> LabelImage:
+def label_image_from_masks(grid: Volume, masks: dict[str, np.ndarray], unused: list[str], path: Path) -> LabelImage:
     """A LabelImage on `grid` from organ key -> bool mask [z, y, x] (e.g. a DICOM RTSTRUCT or SEG read by
     ``segthor.dicom_rt``), by the same overlap rule as .seg.nrrd segments (``split_segments``)."""
     keys = [o.key for o in ORGANS if o.key in masks]

@@ -161,8 +161,9 @@ def evaluate_volumes(
     if resample_to_reference and not pred_image.volume.same_geometry(ref_image.volume):
         placed = covering_grid(pred_image.volume, ref_image.volume)
         if placed is None:  # a much finer reference lattice: the prediction's own grid, reference resampled
-            ref_image = _onto(ref_image, pred_image.volume.with_array(np.zeros(pred_image.volume.array.shape,
-                                                                                np.uint8)), None)
+            ref_image = _onto(
+                ref_image, pred_image.volume.with_array(np.zeros(pred_image.volume.array.shape, np.uint8)), None
+            )
         else:
             grid, offset = placed
             pred_image = _onto(pred_image, grid, None)
@@ -178,9 +179,7 @@ def evaluate_volumes(
         arrays = [np.moveaxis(a, axis, 0) for a in arrays]
         masks = [{k: np.moveaxis(m, axis, 0) for k, m in ms.items()} for ms in masks]
         spacing = np.concatenate([[spacing[axis]], np.delete(spacing, axis)])
-    return evaluate_labels(
-        arrays[0], arrays[1], tuple(spacing), organs, hd95, restricted, masks[0], masks[1], options
-    )
+    return evaluate_labels(arrays[0], arrays[1], tuple(spacing), organs, hd95, restricted, masks[0], masks[1], options)
 
 
 def _onto(image: LabelImage, grid: Volume, offset) -> LabelImage:

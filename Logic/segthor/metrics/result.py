@@ -35,6 +35,7 @@ HD95_POOLED = "pooled"
 HD95_MAX_DIRECTED = "max-directed"
 HD95_CONVENTIONS = (HD95_POOLED, HD95_MAX_DIRECTED)
 
+
 def check_hd95_convention(convention: str) -> str:
     if convention not in HD95_CONVENTIONS:
         raise InputError(f"unknown HD95 convention {convention!r}; use one of: {', '.join(HD95_CONVENTIONS)}")

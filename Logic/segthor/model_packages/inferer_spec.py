@@ -52,8 +52,12 @@ class InfererSpec:
         """The model.json form (the name alone for the 2D inferer)."""
         if self.name == SLICES_2D:
             return {"name": self.name}
-        return {"name": self.name, "roi_size": list(self.roi_size), "overlap": self.overlap,
-                "sigma_scale": self.sigma_scale}
+        return {
+            "name": self.name,
+            "roi_size": list(self.roi_size),
+            "overlap": self.overlap,
+            "sigma_scale": self.sigma_scale,
+        }
 
 
 def default_inferer(spatial_dims: int) -> InfererSpec:
@@ -86,8 +90,11 @@ def parse_inferer(entry: Any, spatial_dims: int, where: str = "model.json") -> I
     if name != expected:
         raise ModelError(f"{where}: inferer {name!r} cannot run a {spatial_dims}D network; use {expected!r}")
     roi = entry.get("roi_size", DEFAULT_ROI_SIZE)
-    if (not isinstance(roi, (list, tuple)) or len(roi) != 3
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in roi)):
+    if (
+        not isinstance(roi, (list, tuple))
+        or len(roi) != 3
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in roi)
+    ):
         raise ModelError(f"{where}: inferer roi_size must be three positive integers (z, y, x voxels), got {roi!r}")
     overlap = _number(entry.get("overlap", DEFAULT_OVERLAP), "overlap", where)
     if not 0.0 <= overlap < 1.0:

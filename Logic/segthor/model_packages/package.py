@@ -83,15 +83,20 @@ def check_label_contract(meta: dict[str, Any], where: str) -> None:
         return
     missing = [name for name in expected if name not in labels]
     extra = [name for name in labels if name not in expected]
-    moved = [f"{name} is {labels[name]} here but {expected[name]} in the organ table" for name in expected
-             if name in labels and labels[name] != expected[name]]
+    moved = [
+        f"{name} is {labels[name]} here but {expected[name]} in the organ table"
+        for name in expected
+        if name in labels and labels[name] != expected[name]
+    ]
     problem = "; ".join(
         ([f"missing {', '.join(missing)}"] if missing else [])
         + ([f"unknown {', '.join(extra)}"] if extra else [])
         + moved
     )
-    raise ModelError(f"{where}: labels do not match the organ table ({problem}); expected {table}. "
-                     "Re-export the package with SegTHOR's label order")
+    raise ModelError(
+        f"{where}: labels do not match the organ table ({problem}); expected {table}. "
+        "Re-export the package with SegTHOR's label order"
+    )
 
 
 def framework_versions() -> dict[str, str]:
@@ -182,9 +187,7 @@ def _check_matches_model(meta: dict[str, Any], model: nn.Module) -> None:
         raise ValueError(f"metadata architecture {meta['architecture']!r} but the model is {own_architecture!r}")
     own_arguments = getattr(model, "arguments", None)
     # Compare through JSON, which is how the arguments come back (tuples become lists).
-    if own_arguments is not None and json.loads(json.dumps(meta["arguments"])) != json.loads(
-        json.dumps(own_arguments)
-    ):
+    if own_arguments is not None and json.loads(json.dumps(meta["arguments"])) != json.loads(json.dumps(own_arguments)):
         raise ValueError(f"metadata arguments {meta['arguments']} differ from the model's {own_arguments}")
 
 
@@ -222,8 +225,11 @@ def read_metadata(directory: Path) -> dict[str, Any]:
     meta_path = directory / METADATA_FILE
     if not meta_path.is_file():
         exported = directory / "model" / METADATA_FILE  # a `segthor train` run folder: its package is in model/
-        hint = f"; {directory} looks like a training run: give its package folder {exported.parent}" \
-            if exported.is_file() else ""
+        hint = (
+            f"; {directory} looks like a training run: give its package folder {exported.parent}"
+            if exported.is_file()
+            else ""
+        )
         raise ModelError(
             f"{meta_path} is missing; a model package folder needs {METADATA_FILE} and {WEIGHTS_FILE}{hint}"
         )

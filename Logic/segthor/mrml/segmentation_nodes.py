@@ -26,9 +26,7 @@ from segthor.mrml.volume_nodes import (
 )
 from segthor.organs import LABELS, ORGANS, Organ, organ_for_segment
 
-REPLACE_HINT = (
-    "tick 'Replace existing segments' (replace_existing=True), or choose a new output segmentation"
-)
+REPLACE_HINT = "tick 'Replace existing segments' (replace_existing=True), or choose a new output segmentation"
 
 
 def oriented_image_from_mask(mask: np.ndarray, volume: Volume) -> Any:

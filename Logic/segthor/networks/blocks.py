@@ -120,15 +120,17 @@ class ResBlock3d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride=1, dilation: int = 1):
         super().__init__()
-        self.conv1 = nn.Conv3d(in_channels, out_channels, 3, stride=stride, padding=dilation,
-                               dilation=dilation, bias=False)
+        self.conv1 = nn.Conv3d(
+            in_channels, out_channels, 3, stride=stride, padding=dilation, dilation=dilation, bias=False
+        )
         self.bn1 = nn.BatchNorm3d(out_channels)
         self.conv2 = nn.Conv3d(out_channels, out_channels, 3, padding=dilation, dilation=dilation, bias=False)
         self.bn2 = nn.BatchNorm3d(out_channels)
         needs_projection = in_channels != out_channels or stride not in (1, (1, 1, 1))
         self.shortcut = (
-            nn.Sequential(nn.Conv3d(in_channels, out_channels, 1, stride=stride, bias=False),
-                          nn.BatchNorm3d(out_channels))
+            nn.Sequential(
+                nn.Conv3d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm3d(out_channels)
+            )
             if needs_projection
             else nn.Identity()
         )

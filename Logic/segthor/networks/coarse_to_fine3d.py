@@ -72,8 +72,14 @@ def _box_of(mask: torch.Tensor) -> Box | None:
 def _grow(box: Box, margin: int, shape: tuple[int, ...]) -> Box:
     z0, z1, y0, y1, x0, x1 = box
     d, h, w = shape
-    return (max(z0 - margin, 0), min(z1 + margin, d), max(y0 - margin, 0), min(y1 + margin, h),
-            max(x0 - margin, 0), min(x1 + margin, w))
+    return (
+        max(z0 - margin, 0),
+        min(z1 + margin, d),
+        max(y0 - margin, 0),
+        min(y1 + margin, h),
+        max(x0 - margin, 0),
+        min(x1 + margin, w),
+    )
 
 
 def _crop(t: torch.Tensor, box: Box, scale: tuple[int, int, int]) -> torch.Tensor:
@@ -127,15 +133,20 @@ class CoarseToFine3d(nn.Module):
         if len(widths) != 4 or len(dilations) != 2:
             raise ValueError("c2f3d needs four widths (stem, res1, res2, res3/res4) and two dilations")
         self.arguments: dict[str, Any] = {
-            "in_channels": in_channels, "num_classes": num_classes, "widths": list(widths),
-            "dilations": list(dilations), "roi_margin": roi_margin, "threshold": threshold,
+            "in_channels": in_channels,
+            "num_classes": num_classes,
+            "widths": list(widths),
+            "dilations": list(dilations),
+            "roi_margin": roi_margin,
+            "threshold": threshold,
         }
         self.num_classes = num_classes
         self.roi_margin = roi_margin
         self.threshold = threshold
         w0, w1, w2, w3 = widths
-        self.stem = nn.Sequential(nn.Conv3d(in_channels, w0, 3, padding=1, bias=False), nn.BatchNorm3d(w0),
-                                  nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv3d(in_channels, w0, 3, padding=1, bias=False), nn.BatchNorm3d(w0), nn.ReLU(inplace=True)
+        )
         self.res1 = ResBlock3d(w0, w1, stride=(1, 2, 2))
         self.res2 = ResBlock3d(w1, w2, stride=(2, 2, 2))
         self.res3 = ResBlock3d(w2, w3, stride=(1, 2, 2), dilation=dilations[0])

@@ -53,14 +53,19 @@ class Bottleneck(nn.Module):
         super().__init__()
         inner = channels // 4
         if asymmetric:
-            main = [nn.Conv2d(inner, inner, (5, 1), padding=(2, 0), bias=False),
-                    nn.Conv2d(inner, inner, (1, 5), padding=(0, 2), bias=False)]
+            main = [
+                nn.Conv2d(inner, inner, (5, 1), padding=(2, 0), bias=False),
+                nn.Conv2d(inner, inner, (1, 5), padding=(0, 2), bias=False),
+            ]
         else:
             main = [nn.Conv2d(inner, inner, 3, padding=dilation, dilation=dilation, bias=False)]
         self.branch = nn.Sequential(
             *_conv_bn_prelu(nn.Conv2d(channels, inner, 1, bias=False), inner),
-            *main, nn.BatchNorm2d(inner), nn.PReLU(inner),
-            nn.Conv2d(inner, channels, 1, bias=False), nn.BatchNorm2d(channels),
+            *main,
+            nn.BatchNorm2d(inner),
+            nn.PReLU(inner),
+            nn.Conv2d(inner, channels, 1, bias=False),
+            nn.BatchNorm2d(channels),
             nn.Dropout2d(dropout),
         )
         self.act = nn.PReLU(channels)
@@ -79,7 +84,8 @@ class DownsamplingBottleneck(nn.Module):
         self.branch = nn.Sequential(
             *_conv_bn_prelu(nn.Conv2d(in_channels, inner, 2, stride=2, bias=False), inner),
             *_conv_bn_prelu(nn.Conv2d(inner, inner, 3, padding=1, bias=False), inner),
-            nn.Conv2d(inner, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels),
+            nn.Conv2d(inner, out_channels, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
             nn.Dropout2d(dropout),
         )
         self.act = nn.PReLU(out_channels)
@@ -96,14 +102,14 @@ class UpsamplingBottleneck(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, dropout: float):
         super().__init__()
         inner = in_channels // 4
-        self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False),
-                                      nn.BatchNorm2d(out_channels))
+        self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels))
         self.branch = nn.Sequential(
             *_conv_bn_prelu(nn.Conv2d(in_channels, inner, 1, bias=False), inner),
             *_conv_bn_prelu(
                 nn.ConvTranspose2d(inner, inner, 3, stride=2, padding=1, output_padding=1, bias=False), inner
             ),
-            nn.Conv2d(inner, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels),
+            nn.Conv2d(inner, out_channels, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
             nn.Dropout2d(dropout),
         )
         self.act = nn.PReLU(out_channels)
@@ -134,14 +140,23 @@ class ENet(nn.Module):
     stride = 8
     channels_last_inference = False  # thin tensors, element-wise bound: NCHW is as fast or faster
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 5, base_width: int = 16,
-                 dropout: float = 0.1, encoder_dropout: float = 0.01):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 5,
+        base_width: int = 16,
+        dropout: float = 0.1,
+        encoder_dropout: float = 0.01,
+    ):
         super().__init__()
         if base_width % 4 or base_width < 8:
             raise ValueError(f"ENet base_width must be a multiple of 4 and at least 8, got {base_width}")
         self.arguments: dict[str, Any] = {
-            "in_channels": in_channels, "num_classes": num_classes, "base_width": base_width,
-            "dropout": dropout, "encoder_dropout": encoder_dropout,
+            "in_channels": in_channels,
+            "num_classes": num_classes,
+            "base_width": base_width,
+            "dropout": dropout,
+            "encoder_dropout": encoder_dropout,
         }
         K = base_width
         self.initial = InitialBlock(in_channels, K)

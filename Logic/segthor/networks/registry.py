@@ -28,16 +28,36 @@ class Architecture:
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
-        Architecture("unet", 2, "plain U-Net baseline of the SegTHOR paper (64-1024 maps, learnt upsampling)",
-                     "segthor.networks.unet2d:build_unet"),
-        Architecture("sunet", 2, "simplified U-Net of the SegTHOR paper (up to 256 maps, dropout 0.2)",
-                     "segthor.networks.unet2d:build_sunet"),
-        Architecture("sunet_se_ca", 2, "sU-Net with squeeze-excitation and context aggregation blocks",
-                     "segthor.networks.unet2d:build_sunet_se_ca"),
-        Architecture("enet", 2, "ENet (Paszke et al.): PReLU bottlenecks, dilated and asymmetric convs",
-                     "segthor.networks.enet:ENet"),
-        Architecture("c2f3d", 3, "coarse-to-fine 3D network: shared encoder, coarse decoder, per-organ fine decoders",
-                     "segthor.networks.coarse_to_fine3d:CoarseToFine3d"),
+        Architecture(
+            "unet",
+            2,
+            "plain U-Net baseline of the SegTHOR paper (64-1024 maps, learnt upsampling)",
+            "segthor.networks.unet2d:build_unet",
+        ),
+        Architecture(
+            "sunet",
+            2,
+            "simplified U-Net of the SegTHOR paper (up to 256 maps, dropout 0.2)",
+            "segthor.networks.unet2d:build_sunet",
+        ),
+        Architecture(
+            "sunet_se_ca",
+            2,
+            "sU-Net with squeeze-excitation and context aggregation blocks",
+            "segthor.networks.unet2d:build_sunet_se_ca",
+        ),
+        Architecture(
+            "enet",
+            2,
+            "ENet (Paszke et al.): PReLU bottlenecks, dilated and asymmetric convs",
+            "segthor.networks.enet:ENet",
+        ),
+        Architecture(
+            "c2f3d",
+            3,
+            "coarse-to-fine 3D network: shared encoder, coarse decoder, per-organ fine decoders",
+            "segthor.networks.coarse_to_fine3d:CoarseToFine3d",
+        ),
     )
 }
 

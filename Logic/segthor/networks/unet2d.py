@@ -58,8 +58,7 @@ class _PlainBlock(nn.Sequential):
 class _SeCaBlock(nn.Sequential):
     """A 3x3 conv, then context aggregation + squeeze-excitation ([Liu2020]), then dropout."""
 
-    def __init__(self, in_channels: int, out_channels: int, dropout: float, batch_norm: bool,
-                 se_reduction: int = 8):
+    def __init__(self, in_channels: int, out_channels: int, dropout: float, batch_norm: bool, se_reduction: int = 8):
         layers: list[nn.Module] = [
             ConvReluBn2d(in_channels, out_channels, dropout, batch_norm),
             ContextAggregation2d(out_channels, out_channels),
@@ -101,8 +100,12 @@ class UNet2d(nn.Module):
             raise ValueError("features needs at least two levels (one pooling)")
         self.architecture = architecture
         self.arguments: dict[str, Any] = {
-            "in_channels": in_channels, "num_classes": num_classes, "features": list(features),
-            "upsampling": upsampling, "dropout": dropout, "batch_norm": batch_norm,
+            "in_channels": in_channels,
+            "num_classes": num_classes,
+            "features": list(features),
+            "upsampling": upsampling,
+            "dropout": dropout,
+            "batch_norm": batch_norm,
         }
         self.stride = 2 ** (len(features) - 1)
         self.upsampling = upsampling

@@ -87,8 +87,9 @@ def axis_aligned(image: Any, default: float) -> Any:
     spacing = np.array(image.GetSpacing())[np.argmax(d, axis=1)]
     low, high = points.min(0), points.max(0)
     out_size = np.maximum(1, np.round((high - low) / spacing).astype(int) + 1)
-    return resample(image, ImageGrid(tuple(out_size.tolist()), tuple(spacing.tolist()), tuple(low.tolist())),
-                    "linear", default)
+    return resample(
+        image, ImageGrid(tuple(out_size.tolist()), tuple(spacing.tolist()), tuple(low.tolist())), "linear", default
+    )
 
 
 def respaced_grid(grid: ImageGrid, spacing: tuple[float | None, float | None, float | None]) -> ImageGrid:

@@ -35,7 +35,7 @@ def training_spacing_range(metadata: Mapping[str, Any] | None) -> tuple[dict[str
 
 
 def contrast_phase(blood_pool_hu: float | None) -> str:
-    """"non-contrast", "venous" or "arterial" from the mediastinal blood pool's upper-quartile HU (None: "unknown")."""
+    """ "non-contrast", "venous" or "arterial" from the mediastinal blood pool's upper-quartile HU (None: "unknown")."""
     if blood_pool_hu is None:
         return "unknown"
     if blood_pool_hu < T.NON_CONTRAST_MAX_HU:
@@ -96,17 +96,26 @@ def _check_body_region(marks: Landmarks, out: InputQuality) -> None:
     tight = max(marks.fov_cut_sides.values(), default=0) > 0.5 * n_body
     if n_lung == 0 and tight:
         # Lungs are found as air enclosed by the body; a body cut open by the image edge encloses nothing.
-        out.warn("outside_thorax", f"no lungs found on any of the {n} slices: the scan lies outside the thorax, or "
-                                   "its field of view is cut so tightly that lungs cannot be told from outside air; "
-                                   "expect missing or wrong organs")
+        out.warn(
+            "outside_thorax",
+            f"no lungs found on any of the {n} slices: the scan lies outside the thorax, or "
+            "its field of view is cut so tightly that lungs cannot be told from outside air; "
+            "expect missing or wrong organs",
+        )
     elif n_lung == 0:
-        out.warn("outside_thorax", f"no lungs on any of the {n} slices: the scan lies outside the thorax, so the "
-                                   "four organs will be missing or wrong")
+        out.warn(
+            "outside_thorax",
+            f"no lungs on any of the {n} slices: the scan lies outside the thorax, so the "
+            "four organs will be missing or wrong",
+        )
     elif extent < T.MIN_LUNG_EXTENT_MM or n_lung < T.MIN_LUNG_SLICE_FRACTION * n:
         lo, hi = lung_range  # type: ignore[misc]
-        out.warn("outside_thorax", f"lungs on only {n_lung} of {n} slices ({extent:.0f} mm, slices {lo}-{hi} from the "
-                                   "inferior end): the scan lies mostly outside the thorax; expect missing or partial "
-                                   "organs")
+        out.warn(
+            "outside_thorax",
+            f"lungs on only {n_lung} of {n} slices ({extent:.0f} mm, slices {lo}-{hi} from the "
+            "inferior end): the scan lies mostly outside the thorax; expect missing or partial "
+            "organs",
+        )
 
 
 def _check_field_of_view(marks: Landmarks, out: InputQuality) -> None:
@@ -115,8 +124,11 @@ def _check_field_of_view(marks: Landmarks, out: InputQuality) -> None:
     cut = {side: c for side, c in marks.fov_cut_sides.items() if n_body and c > T.FOV_CUT_SLICE_FRACTION * n_body}
     if cut:
         sides = ", ".join(f"{side} on {c} slices" for side, c in cut.items())
-        out.warn("fov_cuts_body", f"the field of view cuts the body ({sides} of {n_body}): organs near the cut edge "
-                                  "may be missing; reconstruct with a larger field of view if you can")
+        out.warn(
+            "fov_cuts_body",
+            f"the field of view cuts the body ({sides} of {n_body}): organs near the cut edge "
+            "may be missing; reconstruct with a larger field of view if you can",
+        )
 
 
 def _check_spacing(frame: PatientFrame, metadata: Mapping[str, Any] | None, out: InputQuality) -> None:
@@ -134,24 +146,35 @@ def _check_spacing(frame: PatientFrame, metadata: Mapping[str, Any] | None, out:
     whose = "the model's trained range" if recorded else "SegTHOR's acquisition range (the model records none)"
     lo, hi = ranges["in_plane"]
     if any(p < lo * (1 - tol) or p > hi * (1 + tol) for p in pixel):
-        out.warn("pixel_size", f"pixel size {pixel[0]:.2f} x {pixel[1]:.2f} mm is outside {whose} "
-                               f"({lo:g}-{hi:g} mm); results may be less accurate")
+        out.warn(
+            "pixel_size",
+            f"pixel size {pixel[0]:.2f} x {pixel[1]:.2f} mm is outside {whose} "
+            f"({lo:g}-{hi:g} mm); results may be less accurate",
+        )
     lo, hi = ranges["slice"]
     if slice_mm < lo * (1 - tol) or slice_mm > hi * (1 + tol):
-        out.warn("slice_spacing", f"slice spacing {slice_mm:.2f} mm is outside {whose} "
-                                  f"({lo:g}-{hi:g} mm); results may be less accurate")
+        out.warn(
+            "slice_spacing",
+            f"slice spacing {slice_mm:.2f} mm is outside {whose} ({lo:g}-{hi:g} mm); results may be less accurate",
+        )
 
 
 def _check_orientation(ct: Volume, out: InputQuality) -> None:
     angle = slice_normal_angle_deg(ct)
     out.facts["slice_normal_angle_deg"] = round(angle, 2)
     if angle > T.NON_AXIAL_DEGREES:
-        out.warn("non_axial", f"the slices are not axial (their normal is {angle:.0f} degrees from the head-feet "
-                              "axis, a sagittal or coronal acquisition): the CT is resampled to axial slices, "
-                              "which blurs thin organs")
+        out.warn(
+            "non_axial",
+            f"the slices are not axial (their normal is {angle:.0f} degrees from the head-feet "
+            "axis, a sagittal or coronal acquisition): the CT is resampled to axial slices, "
+            "which blurs thin organs",
+        )
     elif angle > T.OBLIQUE_DEGREES:
-        out.warn("oblique", f"the slices are tilted {angle:.0f} degrees from axial (gantry tilt or an oblique "
-                            "reformat): the CT is resampled to axial slices, which blurs thin organs")
+        out.warn(
+            "oblique",
+            f"the slices are tilted {angle:.0f} degrees from axial (gantry tilt or an oblique "
+            "reformat): the CT is resampled to axial slices, which blurs thin organs",
+        )
 
 
 def _check_contrast(marks: Landmarks, metadata: Mapping[str, Any] | None, out: InputQuality) -> None:
@@ -162,6 +185,9 @@ def _check_contrast(marks: Landmarks, metadata: Mapping[str, Any] | None, out: I
     }
     trained = (metadata or {}).get(TRAINING_PHASES_KEY)
     if phase != "unknown" and isinstance(trained, list) and trained and phase not in trained:
-        out.warn("contrast_phase", f"the scan looks {phase} (mediastinal blood pool "
-                                   f"{marks.mediastinum_hu:.0f} HU) but the model was trained on "
-                                   f"{', '.join(map(str, trained))} scans only")
+        out.warn(
+            "contrast_phase",
+            f"the scan looks {phase} (mediastinal blood pool "
+            f"{marks.mediastinum_hu:.0f} HU) but the model was trained on "
+            f"{', '.join(map(str, trained))} scans only",
+        )

@@ -74,8 +74,12 @@ def assess_organs(
         q.measures["pieces"] = int(n_pieces)
         q.measures["share_outside_largest"] = round(share, 4)
         if share > T.PIECE_SHARE_IMPLAUSIBLE:
-            q.flag("pieces", IMPLAUSIBLE, f"{share:.0%} of the volume lies outside the largest piece "
-                                          f"({n_pieces} pieces): fragments, not one organ")
+            q.flag(
+                "pieces",
+                IMPLAUSIBLE,
+                f"{share:.0%} of the volume lies outside the largest piece "
+                f"({n_pieces} pieces): fragments, not one organ",
+            )
         elif share > T.PIECE_SHARE_CHECK:
             q.flag("pieces", CHECK, f"{share:.0%} of the volume lies outside the largest piece ({n_pieces} pieces)")
         elif n_pieces > T.MAX_PIECES:
@@ -102,8 +106,11 @@ def assess_organs(
         length = (z_hi - z_lo + 1) * sz
         q.measures["length_mm"] = round(length, 1)  # of the largest piece(s)
         if length > limits.max_length_mm:
-            q.flag("extent", IMPLAUSIBLE, f"spans {length:.0f} mm head to feet, more than this organ can "
-                                          f"({limits.max_length_mm:.0f} mm)")
+            q.flag(
+                "extent",
+                IMPLAUSIBLE,
+                f"spans {length:.0f} mm head to feet, more than this organ can ({limits.max_length_mm:.0f} mm)",
+            )
         rows = np.arange(box[1].start, box[1].stop, dtype=float)[None, :, None] * sy
         y_sum = (mask * rows).sum(axis=(1, 2))
         y_per_slice = {int(k0 + k): float(y_sum[k] / per_slice[k]) for k in ks}
@@ -118,26 +125,40 @@ def assess_organs(
         if c is not None:
             q.measures["confidence"] = round(float(c), 4)
             if c < T.CONFIDENCE_IMPLAUSIBLE:
-                q.flag("confidence", IMPLAUSIBLE, f"the network was unsure: mean confidence {c:.2f} "
-                                                  f"(< {T.CONFIDENCE_IMPLAUSIBLE:g})")
+                q.flag(
+                    "confidence",
+                    IMPLAUSIBLE,
+                    f"the network was unsure: mean confidence {c:.2f} (< {T.CONFIDENCE_IMPLAUSIBLE:g})",
+                )
             elif c < T.CONFIDENCE_CHECK:
-                q.flag("confidence", CHECK, f"the network was unsure: mean confidence {c:.2f} "
-                                            f"(< {T.CONFIDENCE_CHECK:g})")
+                q.flag(
+                    "confidence", CHECK, f"the network was unsure: mean confidence {c:.2f} (< {T.CONFIDENCE_CHECK:g})"
+                )
     _check_positions(out, shapes, landmarks)
     return out
 
 
-def _check_range(q: OrganQuality, check: str, value: float, soft: tuple[float, float], hard: tuple[float, float],
-                 what: str, unit: str, context: str) -> None:
+def _check_range(
+    q: OrganQuality,
+    check: str,
+    value: float,
+    soft: tuple[float, float],
+    hard: tuple[float, float],
+    what: str,
+    unit: str,
+    context: str,
+) -> None:
     if not hard[0] <= value <= hard[1]:
-        q.flag(check, IMPLAUSIBLE,
-               f"{what} {value:.0f} {unit} is far outside {soft[0]:g}-{soft[1]:g} {unit} ({context})")
+        q.flag(
+            check, IMPLAUSIBLE, f"{what} {value:.0f} {unit} is far outside {soft[0]:g}-{soft[1]:g} {unit} ({context})"
+        )
     elif not soft[0] <= value <= soft[1]:
         q.flag(check, CHECK, f"{what} {value:.0f} {unit} is outside {soft[0]:g}-{soft[1]:g} {unit} ({context})")
 
 
-def _check_heart_coverage(q: OrganQuality, z_lo: int, z_hi: int, z_centroid: float, n_slices: int,
-                          landmarks: Landmarks) -> None:
+def _check_heart_coverage(
+    q: OrganQuality, z_lo: int, z_hi: int, z_centroid: float, n_slices: int, landmarks: Landmarks
+) -> None:
     ends = [name for name, cut in (("inferior", z_lo == 0), ("superior", z_hi == n_slices - 1)) if cut]
     if ends:
         q.flag("coverage", CHECK, f"cut by the scan's {' and '.join(ends)} end: only part of the heart is in the scan")
@@ -160,8 +181,12 @@ def _check_tube_coverage(q: OrganQuality, key: str, z_lo: int, z_hi: int, landma
     q.measures["lung_extent_covered"] = round(share, 3)
     if share < T.TUBE_LUNG_COVERAGE:
         sz = landmarks.frame.spacing_zyx[0]
-        q.flag("coverage", CHECK, f"covers only {overlap * sz:.0f} mm of the {landmarks.lung_extent_mm():.0f} mm "
-                                  f"of thorax in the scan; the {key} runs through the whole thorax")
+        q.flag(
+            "coverage",
+            CHECK,
+            f"covers only {overlap * sz:.0f} mm of the {landmarks.lung_extent_mm():.0f} mm "
+            f"of thorax in the scan; the {key} runs through the whole thorax",
+        )
 
 
 def _median_offset(a: dict[int, float], b: dict[int, float] | np.ndarray) -> float | None:
@@ -180,19 +205,32 @@ def _check_positions(out: dict[str, OrganQuality], shapes: dict[str, _Shape], la
     if trachea and eso:
         if trachea.z_centroid_mm < eso.z_centroid_mm - m:
             for key in ("trachea", "esophagus"):
-                out[key].flag("position", IMPLAUSIBLE, "trachea lies lower than the esophagus (it should end above, "
-                                                       "at the carina)")
+                out[key].flag(
+                    "position",
+                    IMPLAUSIBLE,
+                    "trachea lies lower than the esophagus (it should end above, at the carina)",
+                )
         offset = _median_offset(trachea.y_per_slice_mm, eso.y_per_slice_mm)
         if offset is not None and offset > m:
             for key in ("trachea", "esophagus"):
-                out[key].flag("position", IMPLAUSIBLE, f"trachea lies {offset:.0f} mm behind the esophagus "
-                                                       "(it should lie in front)")
+                out[key].flag(
+                    "position",
+                    IMPLAUSIBLE,
+                    f"trachea lies {offset:.0f} mm behind the esophagus (it should lie in front)",
+                )
     if heart and aorta and aorta.z_hi * sz < heart.z_hi * sz - m:
         for key in ("aorta", "heart"):
-            out[key].flag("position", IMPLAUSIBLE, f"the aorta's top lies {(heart.z_hi - aorta.z_hi) * sz:.0f} mm "
-                                                   "below the heart's (the aortic arch should be above the heart)")
+            out[key].flag(
+                "position",
+                IMPLAUSIBLE,
+                f"the aorta's top lies {(heart.z_hi - aorta.z_hi) * sz:.0f} mm "
+                "below the heart's (the aortic arch should be above the heart)",
+            )
     if eso:
         offset = _median_offset(eso.y_per_slice_mm, landmarks.spine_y_mm)
         if offset is not None and offset > -m:
-            out["esophagus"].flag("position", IMPLAUSIBLE, "does not lie in front of the spine "
-                                                           f"({offset:+.0f} mm from the spine's dense bone)")
+            out["esophagus"].flag(
+                "position",
+                IMPLAUSIBLE,
+                f"does not lie in front of the spine ({offset:+.0f} mm from the spine's dense bone)",
+            )

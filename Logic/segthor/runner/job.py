@@ -63,8 +63,17 @@ class SegmentationProcessJob:
         except BaseException:
             shutil.rmtree(self.work_dir, ignore_errors=True)
             raise
-        argv = [find_python(python), "-m", "segthor.runner.segment_child", "--input", self.work_dir / INPUT_FILE,
-                "--output-dir", self.output_dir, "--device", device]
+        argv = [
+            find_python(python),
+            "-m",
+            "segthor.runner.segment_child",
+            "--input",
+            self.work_dir / INPUT_FILE,
+            "--output-dir",
+            self.output_dir,
+            "--device",
+            device,
+        ]
         if model:
             argv += ["--model", os.fspath(model)]
         for step in postprocess or []:
@@ -120,13 +129,16 @@ class SegmentationProcessJob:
         if self.volume_node.GetScene() is None or (
             self.segmentation_node is not None and self.segmentation_node.GetScene() is None
         ):
-            raise InputError("the input volume or the output segmentation was removed from the scene while "
-                             "segmenting; nothing was changed, press Apply again")
+            raise InputError(
+                "the input volume or the output segmentation was removed from the scene while "
+                "segmenting; nothing was changed, press Apply again"
+            )
         info = json.loads((self.output_dir / RESULT_FILE).read_text(encoding="utf-8"))
         labels = read_volume(self.output_dir / info["labels"])
         if not labels.same_geometry(geometry_from_node(self.volume_node), tol=1e-3):
-            raise InputError("the input volume's geometry changed while segmenting; nothing was changed, "
-                             "press Apply again")
+            raise InputError(
+                "the input volume's geometry changed while segmenting; nothing was changed, press Apply again"
+            )
         quality = QualityReport.from_dict(info["quality"]) if info.get("quality") else None
         segments = build_organ_segments(labels, quality)  # plausibility in each segment's tags
         committed = commit_organ_segments(
@@ -134,8 +146,14 @@ class SegmentationProcessJob:
         )
         timings = dict(info.get("timings_s") or {})
         prediction = Prediction(labels, timings, quality=quality)
-        return NodeResult(committed.segmentation_node, committed.segment_ids, committed.created,
-                          committed.replaced, prediction, timings)
+        return NodeResult(
+            committed.segmentation_node,
+            committed.segment_ids,
+            committed.created,
+            committed.replaced,
+            prediction,
+            timings,
+        )
 
     def close(self) -> None:
         """End the child if it still runs and delete the job's temporary folder."""

@@ -180,8 +180,12 @@ class ChildProcess:
             # No SIGTERM there; end the whole tree at once (/T: PythonSlicer.exe and the interpreter it
             # launched; a tree is only found while its root runs, hence before the plain kill).
             if self._proc.poll() is None:
-                subprocess.run(["taskkill", "/F", "/T", "/PID", str(self._proc.pid)], capture_output=True,
-                               creationflags=subprocess.CREATE_NO_WINDOW, check=False)
+                subprocess.run(
+                    ["taskkill", "/F", "/T", "/PID", str(self._proc.pid)],
+                    capture_output=True,
+                    creationflags=subprocess.CREATE_NO_WINDOW,
+                    check=False,
+                )
             with contextlib.suppress(OSError):
                 self._proc.kill()
             return

@@ -32,7 +32,7 @@ def parse_line(line: str) -> dict[str, Any] | None:
     if not line.startswith(PREFIX):
         return None
     try:
-        message = json.loads(line[len(PREFIX):])
+        message = json.loads(line[len(PREFIX) :])
     except ValueError:
         return None
     if not isinstance(message, dict) or message.get("kind") not in KINDS:
