@@ -498,7 +498,13 @@ class SegTHORSlicerLogic(ScriptedLoadableModuleLogic):
                 except ImportError:
                     slicerPackaging = None
                 if slicerPackaging is not None:
-                    slicerPackaging.pip_ensure(others, prompt_install=False, requester="SegTHOR")
+                    # pip_ensure takes packaging Requirement objects, not strings (Slicer's slicer/packaging.py);
+                    # packaging is there whenever slicer.packaging imports, since it is built on it.
+                    from packaging.requirements import Requirement
+
+                    slicerPackaging.pip_ensure(
+                        [Requirement(r) for r in others], prompt_install=False, requester="SegTHOR"
+                    )
                 else:
                     slicer.util.pip_install(others)
         still = SegTHORSlicerLogic.missingRequirements()

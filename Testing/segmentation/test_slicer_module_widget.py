@@ -254,3 +254,27 @@ def test_version_check_message(monkeypatch, tmp_path):
     app.majorVersion, app.minorVersion = 5, 8
     message = module.slicerVersionProblem()
     assert "needs 3D Slicer 5.10 or later" in message and "this is Slicer 5.8" in message
+
+
+def test_slicer_512_packaging_gets_requirement_objects(monkeypatch, tmp_path):
+    # slicer.packaging.pip_ensure (Slicer >= 5.12) takes packaging Requirement objects, not strings
+    import slicer
+    from packaging.requirements import Requirement
+
+    import segthor.dependencies
+
+    module, app = _fake_slicer_gui(monkeypatch, tmp_path)
+    missing = ["nibabel>=5.0"]
+    monkeypatch.setattr(segthor.dependencies, "missing_requirements", lambda: list(missing))
+    monkeypatch.setattr(slicer.util, "confirmOkCancelDisplay", lambda text, **kw: True)
+    received = []
+
+    def pip_ensure(requirements, prompt_install=True, requester=None):
+        received.extend(requirements)
+        missing.clear()
+
+    monkeypatch.setitem(sys.modules, "slicer.packaging", types.SimpleNamespace(pip_ensure=pip_ensure))
+    app.testing = False
+    assert module.SegTHORSlicerLogic.ensureDependencies() is True
+    assert all(isinstance(r, Requirement) for r in received)
+    assert [str(r) for r in received] == ["nibabel>=5.0"]
