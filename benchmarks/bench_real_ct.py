@@ -6,7 +6,7 @@ pieces, trachea air share and coverage of a semi-automatic tracheal lumen refere
 relative positions. The "lcc" columns repeat a figure after keeping each organ's largest connected piece.
 
     python benchmarks/bench_real_ct.py [--model ID_OR_FOLDER ...] [--case NAME ...] [--out DIR] [--json FILE]
-                                      [--data ../shared/data]
+                                      [--data ../shared/data] [--postprocess SPEC ...]
 
 Cases (skipped cleanly when ../shared/data is absent): lidc_idri_0314 (whole non-contrast chest CT),
 ibsi_chest_ct_crop (a real chest CT cropped around a lung tumour), dicom_ct_abdomen_20slices (lung bases and upper
@@ -99,7 +99,14 @@ def main() -> int:
     )
     parser.add_argument("--data", type=Path, default=SHARED, help="the shared data folder (default ../shared/data)")
     parser.add_argument("--json", type=Path, help="also write all figures to this JSON file")
+    parser.add_argument(
+        "--postprocess",
+        action="append",
+        help="clean-up as `segthor segment --postprocess` takes it (repeatable; default: none, the network's own "
+        "labels; 'default' for the product's defaults)",
+    )
     args = parser.parse_args()
+    specs = args.postprocess or ["none"]
 
     cases = real_cases(args.data)
     if args.case:
@@ -110,6 +117,7 @@ def main() -> int:
 
     import torch
 
+    from segthor.inference.postprocess import PostprocessOptions
     from segthor.inference.prediction import predict
     from segthor.io.volume import read_volume
     from segthor.model_packages import load_model_package
@@ -118,6 +126,8 @@ def main() -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     device = torch.device("cpu")
+    options = PostprocessOptions.parse(None if specs == ["default"] else specs)
+    print(f"clean-up: {options.steps_dict() or 'none'}")
     results: dict[str, dict] = {}
     for case, path in cases.items():
         volume = read_volume(path)
@@ -152,12 +162,13 @@ def main() -> int:
             "airway_note": airway.note,
             "lumen_ml": round(float(airway.above_carina.sum() * voxel_ml), 1),
             "lungs_ml": round(float(lung.sum() * voxel_ml), 0),
+            "postprocess": options.steps_dict(),
             "models": {},
         }
         for model in args.model or list(MODELS):
             package = load_model_package(model, "cpu")
             t0 = time.perf_counter()
-            labels = predict(volume, package, device).labels.array
+            labels = predict(volume, package, device, postprocess=options).labels.array
             seconds = time.perf_counter() - t0
             lab_lps, _ = to_lps_canonical(labels, volume.direction, volume.spacing)
             figures = measure(hu, lab_lps, spacing, airway, lung, spine_y)

@@ -5,9 +5,9 @@ import pytest
 from thorax_helpers import METADATA, make_thorax
 
 from segthor.errors import InputError
+from segthor.io.patient_frame import PatientFrame
 from segthor.io.volume import Volume
 from segthor.quality import check_input, training_spacing_range
-from segthor.quality.frame import PatientFrame
 
 
 def _fired(ct, metadata=METADATA):

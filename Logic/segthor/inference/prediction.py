@@ -147,7 +147,7 @@ def predict(
     if postprocess is not None and postprocess.enabled:
         with timer.stage("postprocess"):
             progress.report(0.95, "post-processing")
-            labels = postprocess_labels(labels, postprocess, volume.spacing)
+            labels = postprocess_labels(labels, postprocess, volume.spacing, volume)
     progress.report(1.0, "segmentation computed")
     return Prediction(
         volume.with_array(labels), timer.rounded(), tuple(network_labels.shape), size, threads, sums.per_organ()

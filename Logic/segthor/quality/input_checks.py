@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from segthor.errors import InputError
+from segthor.io.patient_frame import PatientFrame, slice_normal_angle_deg
 from segthor.io.volume import Volume
 from segthor.quality import thresholds as T
 from segthor.quality.findings import InputQuality
-from segthor.quality.frame import PatientFrame, slice_normal_angle_deg
 from segthor.quality.landmarks import Landmarks, find_landmarks
 
 TRAINING_SPACING_KEY = "training_spacing_range_mm"

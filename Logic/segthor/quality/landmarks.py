@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from segthor.io.patient_frame import PatientFrame
 from segthor.io.volume import Volume
 from segthor.quality import thresholds as T
-from segthor.quality.frame import PatientFrame
 
 # In-plane decimation target: thresholds and areas need no finer grid.
 _TARGET_IN_PLANE_MM = 5.0

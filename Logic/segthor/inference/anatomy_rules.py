@@ -1,0 +1,229 @@
+"""Clean-up that reads the CT itself: what none of the four organs can be, whatever the network says.
+
+A network trained on synthetic data makes mistakes on real CT that the CT's own intensities rule out. Three
+rules, each a post-processing step (`--postprocess`), work in the patient frame (any stored orientation):
+
+- ``lungs`` (esophagus, heart, aorta): voxels in lung tissue are removed. Lung tissue here is air-density
+  tissue (< -400 HU) in a 3D region of at least 50 ml that does not reach the in-plane edges of the image
+  (outside air does): the lungs with the airways. Blood and muscle never measure below -400 HU, and an air
+  pocket inside the esophagus is closed by its wall, so it is not part of such a region.
+- ``extent`` (all four): slices where an organ cannot be, from the lungs' cranio-caudal extent (the lowest and
+  highest slices with at least 10 cm^2 of lung tissue). The heart lies on the diaphragm between the lungs, so
+  none of it lies below the lowest; the esophagus ends at the gastro-esophageal junction (T11) and SegTHOR's
+  aorta at the aortic hiatus (T12) ([Lambert2020], contouring rules), while the posterior costophrenic
+  recesses reach T12-L1, so nothing of either lies more than `BELOW_LUNGS_MM` (40 mm, about one and a half
+  vertebrae) below it. SegTHOR's trachea starts below the larynx (the cricoid cartilage, C6) and the lung
+  apices rise to the neck of the first rib (C7-T1), so none of it lies more than `ABOVE_APEX_MM` (50 mm, about
+  three vertebrae) above the highest: above that the air column is the larynx.
+- ``lumen`` (trachea): the trachea is an air column with a wall. On each slice from the trachea's lowest to its
+  highest, the air (< -800 HU) regions that touch the predicted trachea are added to it; on a slice the network
+  left empty inside a run of at most `MAX_GAP_MM` between predicted slices, those touching the lumen of the
+  slice above. A region larger than three times the median lumen area so far (a main bronchus opening into the
+  lung) is not added. Slices above or below the prediction are left alone: where SegTHOR's trachea starts and
+  ends (below the larynx; 2 cm below the carina) is the network's call.
+
+Each rule only removes voxels (lungs, extent) or turns background into trachea (lumen); no other organ's voxels
+change. Measured on held-out phantoms and the real development CT in docs/quality.md ("Anatomical rules").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from segthor.io.patient_frame import PatientFrame
+from segthor.io.volume import Volume
+from segthor.organs import organ_by_label
+
+LUNG_HU = -400.0  # lung parenchyma -950..-600 HU; soft tissue > -100 HU
+LUMEN_HU = -800.0  # the tracheal lumen (air, -1000 HU) without the partial-volume rim of its wall
+MIN_LUNG_ML = 50.0
+CELL_MM = 1.6  # in-plane cell of the lung search
+MIN_LUNG_SLICE_MM2 = 1000.0
+BELOW_LUNGS_MM = 40.0
+ABOVE_APEX_MM = 50.0
+LUMEN_LEAK_FACTOR = 3.0
+LUMEN_MARGIN_MM = 15.0  # in-plane reach of the lumen past the predicted trachea
+MAX_GAP_MM = 10.0  # longest run of empty slices the lumen bridges (longer: two pieces, left to "lcc")
+HU_RULES = ("lungs", "extent", "lumen")
+
+
+class AirRegions:
+    """Lung tissue of one CT in the patient frame [S, P, L] (computed once, shared by the rules).
+
+    Found on a grid of ~1.6 mm cells in plane (a cell is air only when all its voxels are: a wall one voxel thin
+    still separates two regions), which keeps it well under a second for a 512x512x300 CT.
+    """
+
+    def __init__(self, hu_spl: np.ndarray, spacing_zyx: tuple[float, float, float]) -> None:
+        from scipy import ndimage
+
+        self.spacing_zyx = spacing_zyx
+        self.factors = tuple(max(1, int(round(CELL_MM / max(s, 1e-6)))) for s in spacing_zyx[1:])
+        fp, fl = self.factors
+        n_s, n_p, n_l = hu_spl.shape
+        cp, cl = -(-n_p // fp), -(-n_l // fl)
+        air_full = np.zeros((n_s, cp * fp, cl * fl), bool)  # pads count as not air
+        air_full[:, :n_p, :n_l] = hu_spl < LUNG_HU
+        air = air_full[:, ::fp, ::fl].copy()
+        for i in range(fp):
+            for j in range(fl):
+                if i or j:
+                    air &= air_full[:, i::fp, j::fl]
+        del air_full
+        labels, count = ndimage.label(air)  # 6-connected: a thin wall separates regions
+        lung = np.zeros(air.shape, bool)
+        if count:
+            sizes = np.bincount(labels.ravel()).astype(np.float64)
+            sizes[0] = 0
+            edge = np.unique(np.concatenate([labels[:, [0, -1], :].ravel(), labels[:, :, [0, -1]].ravel()]))
+            sizes[edge] = 0  # outside air reaches the field of view's edge
+            cell_ml = spacing_zyx[0] * spacing_zyx[1] * fp * spacing_zyx[2] * fl / 1000.0
+            keep = sizes * cell_ml >= MIN_LUNG_ML
+            keep[0] = False
+            if keep.any():
+                lung = keep[labels]
+        self.lung_cells = lung
+        area_mm2 = lung.sum(axis=(1, 2)) * spacing_zyx[1] * fp * spacing_zyx[2] * fl
+        ks = np.flatnonzero(area_mm2 >= MIN_LUNG_SLICE_MM2)
+        self.lowest_lung_slice: int | None = int(ks[0]) if ks.size else None
+        self.highest_lung_slice: int | None = int(ks[-1]) if ks.size else None
+
+    def in_lungs(self, mask: np.ndarray, hu_spl: np.ndarray, origin: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
+        """Which voxels of `mask` lie in lung tissue (a bool array of `mask`'s shape). `mask` and `hu_spl` are
+        [S, P, L] boxes of the CT starting at voxel `origin`."""
+        out = np.zeros(mask.shape, bool)
+        ks, ps, ls = np.nonzero(mask)
+        fp, fl = self.factors
+        cells = self.lung_cells[ks + origin[0], (ps + origin[1]) // fp, (ls + origin[2]) // fl]
+        out[ks, ps, ls] = (hu_spl[ks, ps, ls] < LUNG_HU) & cells
+        return out
+
+
+def remove_lung_tissue(
+    mask: np.ndarray, air: AirRegions, hu_spl: np.ndarray, origin: tuple[int, int, int] = (0, 0, 0)
+) -> np.ndarray:
+    """`mask` [S, P, L] (a box of the CT starting at voxel `origin`) without its voxels in lung tissue."""
+    return mask & ~air.in_lungs(mask, hu_spl, origin)
+
+
+def limit_extent(
+    mask: np.ndarray,
+    air: AirRegions,
+    below_lungs_mm: float | None,
+    above_apex_mm: float | None = None,
+    first_slice: int = 0,
+) -> np.ndarray:
+    """`mask` [S, P, L] (its slice 0 is the CT's slice `first_slice`) without the slices more than `below_lungs_mm`
+    below the lungs' lowest slice and more than `above_apex_mm` above their highest (None: no limit that way;
+    unchanged when no lungs were found)."""
+    if air.lowest_lung_slice is None or air.highest_lung_slice is None:
+        return mask
+    out = mask
+    step = air.spacing_zyx[0]
+    if below_lungs_mm is not None:
+        cut = air.lowest_lung_slice - int(np.floor(below_lungs_mm / step + 1e-6)) - first_slice
+        if cut > 0 and out[:cut].any():
+            out = out.copy()
+            out[:cut] = False
+    if above_apex_mm is not None:
+        cut = air.highest_lung_slice + int(np.floor(above_apex_mm / step + 1e-6)) + 1 - first_slice
+        cut = max(cut, 0)
+        if cut < out.shape[0] and out[cut:].any():
+            out = out.copy()
+            out[cut:] = False
+    return out
+
+
+def complete_lumen(mask: np.ndarray, hu_spl: np.ndarray, free: np.ndarray, spacing_s_mm: float) -> np.ndarray:
+    """The trachea `mask` [S, P, L] with the tracheal air lumen added on the slices it spans (see the module
+    docstring). Only voxels where `free` is True (background) are added."""
+    from scipy import ndimage
+
+    ks = np.flatnonzero(mask.any(axis=(1, 2)))
+    if ks.size == 0:
+        return mask
+    out = mask.copy()
+    cross = ndimage.generate_binary_structure(2, 1)
+    areas: list[int] = []
+    previous: np.ndarray | None = None
+    # Empty slices are bridged only inside a short run of them between two predicted slices.
+    max_gap = int(np.floor(MAX_GAP_MM / max(spacing_s_mm, 1e-6) + 1e-6))
+    bridged = np.zeros(mask.shape[0], bool)
+    for upper, lower in zip(ks[1:][::-1], ks[:-1][::-1], strict=True):
+        if 1 < upper - lower <= max_gap + 1:
+            bridged[lower + 1 : upper] = True
+    for k in range(int(ks[-1]), int(ks[0]) - 1, -1):  # from the top down, as the airway branches
+        air = hu_spl[k] < LUMEN_HU
+        seed = mask[k] if mask[k].any() else (previous if bridged[k] else None)
+        lumen = None
+        if seed is not None and seed.any():
+            labels, count = ndimage.label(air, structure=cross)
+            if count:
+                hits = np.unique(labels[ndimage.binary_dilation(seed, structure=cross)])
+                hits = hits[hits > 0]
+                if hits.size:
+                    candidate = np.isin(labels, hits)
+                    limit = LUMEN_LEAK_FACTOR * (np.median(areas) if areas else max(int(seed.sum()), 1))
+                    if candidate.sum() <= limit:
+                        lumen = candidate
+        if lumen is not None:
+            out[k] |= lumen & free[k]
+            areas.append(int(lumen.sum()))
+            previous = lumen | mask[k]
+        else:
+            previous = mask[k] if mask[k].any() else None
+    return out
+
+
+def apply_hu_rules(labels: np.ndarray, volume: Volume, rules: dict[int, tuple[str, ...]]) -> np.ndarray:
+    """Apply the rules to a copy of `labels` [z, y, x] (the grid of `volume`, whose array is in HU).
+
+    `rules`: organ label -> the HU rules to apply to it (``lungs``, ``extent``, ``lumen``).
+    """
+    if not any(rules.values()):
+        return labels
+    from scipy import ndimage
+
+    frame = PatientFrame.of(volume)
+    hu = frame.view(volume.array)
+    out = labels.copy()
+    view = frame.view(out)  # a view: writing into it writes into `out`
+    air = AirRegions(hu, frame.spacing_zyx) if any({"lungs", "extent"} & set(r) for r in rules.values()) else None
+    boxes = ndimage.find_objects(view, max_label=max(rules))
+    # The lumen may reach past the predicted trachea in plane: its box grows by this margin.
+    margin = [int(np.ceil(LUMEN_MARGIN_MM / max(s, 1e-6))) for s in frame.spacing_zyx[1:]]
+    for label, steps in rules.items():
+        box = boxes[label - 1] if 0 < label <= len(boxes) else None
+        if not steps or box is None:
+            continue
+        if "lumen" in steps:
+            box = (
+                box[0],
+                *(
+                    slice(max(0, b.start - m), min(n, b.stop + m))
+                    for b, m, n in zip(box[1:], margin, view.shape[1:], strict=True)
+                ),
+            )
+        origin = (box[0].start, box[1].start, box[2].start)
+        region = view[box]  # a view of `out` as well
+        hu_box = hu[box]
+        mask = region == label
+        cleaned = mask
+        if "lungs" in steps and air is not None:
+            cleaned = remove_lung_tissue(cleaned, air, hu_box, origin)
+        if "extent" in steps and air is not None:
+            cleaned = limit_extent(cleaned, air, *_EXTENT_MM[organ_by_label(label).key], first_slice=origin[0])
+        if "lumen" in steps:
+            cleaned = complete_lumen(cleaned, hu_box, region == 0, frame.spacing_zyx[0])
+        region[mask & ~cleaned] = 0
+        region[cleaned & ~mask] = label
+    return out
+
+
+# organ -> (most mm below the lungs' lowest slice, most mm above their highest); None: no limit.
+_EXTENT_MM: dict[str, tuple[float | None, float | None]] = {
+    "heart": (0.0, None),  # the heart rests on the diaphragm
+    "esophagus": (BELOW_LUNGS_MM, None),
+    "aorta": (BELOW_LUNGS_MM, None),
+    "trachea": (None, ABOVE_APEX_MM),
+}
