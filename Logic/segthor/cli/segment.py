@@ -26,9 +26,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="[ORGAN:]STEPS",
         help="clean-up steps close, fill (holes), open, lcc (keep the largest piece), "
-        "drop=VOLUME (drop pieces below, e.g. drop=0.5ml or drop=200mm3), or all/none; "
+        "drop=VOLUME (drop pieces below, e.g. drop=0.5ml or drop=200mm3), and the anatomical rules that read "
+        "the CT: lungs (nothing of esophagus, heart, aorta in lung tissue), extent (no organ slices where it "
+        "cannot be, from the lungs' extent), lumen (the trachea's air lumen); or all/none; "
         "for every organ or one, e.g. --postprocess heart:fill,lcc; repeatable; "
-        "default: the steps that did not lower Dice on phantoms (docs/quality.md)",
+        "default: the anatomical rules and the steps that did not lower Dice on phantoms (docs/quality.md)",
     )
     parser.add_argument(
         "--batch-size",

@@ -19,7 +19,9 @@ rules, each a post-processing step (`--postprocess`), work in the patient frame 
   highest, the air (< -800 HU) regions that touch the predicted trachea are added to it; on a slice the network
   left empty inside a run of at most `MAX_GAP_MM` between predicted slices, those touching the lumen of the
   slice above. A region larger than three times the median lumen area so far (a main bronchus opening into the
-  lung) is not added. Slices above or below the prediction are left alone: where SegTHOR's trachea starts and
+  lung) is not added; before any lumen was found, one larger than three times the predicted trachea on that
+  slice and larger than `MAX_LUMEN_MM2` (the widest normal adult trachea, [Breatnach1984]) is not added, so a
+  prediction that covers only part of the lumen still finds it. Slices above or below the prediction are left alone: where SegTHOR's trachea starts and
   ends (below the larynx; 2 cm below the carina) is the network's call.
 
 Each rule only removes voxels (lungs, extent) or turns background into trachea (lumen); no other organ's voxels
@@ -42,6 +44,9 @@ MIN_LUNG_SLICE_MM2 = 1000.0
 BELOW_LUNGS_MM = 40.0
 ABOVE_APEX_MM = 50.0
 LUMEN_LEAK_FACTOR = 3.0
+# The widest normal adult tracheal lumen: coronal 25 mm x sagittal 27 mm (men's upper limits, [Breatnach1984]),
+# an ellipse of ~530 mm^2; a lung seen through a bronchus is thousands.
+MAX_LUMEN_MM2 = 600.0
 LUMEN_MARGIN_MM = 15.0  # in-plane reach of the lumen past the predicted trachea
 MAX_GAP_MM = 10.0  # longest run of empty slices the lumen bridges (longer: two pieces, left to "lcc")
 HU_RULES = ("lungs", "extent", "lumen")
@@ -62,8 +67,9 @@ class AirRegions:
         fp, fl = self.factors
         n_s, n_p, n_l = hu_spl.shape
         cp, cl = -(-n_p // fp), -(-n_l // fl)
-        air_full = np.zeros((n_s, cp * fp, cl * fl), bool)  # pads count as not air
-        air_full[:, :n_p, :n_l] = hu_spl < LUNG_HU
+        # Pads repeat the last row/column: a cell on the far edge is air when its own voxels are, so outside
+        # air that reaches only the far edges of an odd-sized image still touches the grid's edge.
+        air_full = np.pad(hu_spl < LUNG_HU, ((0, 0), (0, cp * fp - n_p), (0, cl * fl - n_l)), mode="edge")
         air = air_full[:, ::fp, ::fl].copy()
         for i in range(fp):
             for j in range(fl):
@@ -134,9 +140,12 @@ def limit_extent(
     return out
 
 
-def complete_lumen(mask: np.ndarray, hu_spl: np.ndarray, free: np.ndarray, spacing_s_mm: float) -> np.ndarray:
+def complete_lumen(
+    mask: np.ndarray, hu_spl: np.ndarray, free: np.ndarray, spacing_s_mm: float, pixel_mm2: float | None = None
+) -> np.ndarray:
     """The trachea `mask` [S, P, L] with the tracheal air lumen added on the slices it spans (see the module
-    docstring). Only voxels where `free` is True (background) are added."""
+    docstring). Only voxels where `free` is True (background) are added. `spacing_s_mm`: slice step in mm;
+    `pixel_mm2`: in-plane voxel area in mm^2 (None: no `MAX_LUMEN_MM2` allowance before the first lumen)."""
     from scipy import ndimage
 
     ks = np.flatnonzero(mask.any(axis=(1, 2)))
@@ -163,7 +172,12 @@ def complete_lumen(mask: np.ndarray, hu_spl: np.ndarray, free: np.ndarray, spaci
                 hits = hits[hits > 0]
                 if hits.size:
                     candidate = np.isin(labels, hits)
-                    limit = LUMEN_LEAK_FACTOR * (np.median(areas) if areas else max(int(seed.sum()), 1))
+                    if areas:
+                        limit = LUMEN_LEAK_FACTOR * float(np.median(areas))
+                    else:
+                        limit = LUMEN_LEAK_FACTOR * max(int(seed.sum()), 1)
+                        if pixel_mm2:
+                            limit = max(limit, MAX_LUMEN_MM2 / pixel_mm2)
                     if candidate.sum() <= limit:
                         lumen = candidate
         if lumen is not None:
@@ -214,7 +228,9 @@ def apply_hu_rules(labels: np.ndarray, volume: Volume, rules: dict[int, tuple[st
         if "extent" in steps and air is not None:
             cleaned = limit_extent(cleaned, air, *_EXTENT_MM[organ_by_label(label).key], first_slice=origin[0])
         if "lumen" in steps:
-            cleaned = complete_lumen(cleaned, hu_box, region == 0, frame.spacing_zyx[0])
+            cleaned = complete_lumen(
+                cleaned, hu_box, region == 0, frame.spacing_zyx[0], frame.spacing_zyx[1] * frame.spacing_zyx[2]
+            )
         region[mask & ~cleaned] = 0
         region[cleaned & ~mask] = label
     return out

@@ -1,0 +1,302 @@
+"""The clean-up rules that read the CT (lungs, extent, lumen) on a small synthetic chest with known mistakes.
+
+The chest is built in the patient frame [S, P, L] (index 0 = inferior, posterior and left grow with the index),
+0.8 x 0.8 mm pixels and 5 mm slices: a soft-tissue body in outside air, two lungs (-850 HU) on slices 14-31,
+a heart on slices 8-20, an esophagus and a descending aorta on every slice (the esophagus with an air pocket
+closed by its wall on slices 24-26), and a trachea (air lumen of radius 6 mm inside a 2 mm wall) from slice 18
+to the top. The labels hold the organs plus the mistakes each test adds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segthor.errors import InputError
+from segthor.inference.anatomy_rules import AirRegions, apply_hu_rules
+from segthor.inference.postprocess import PostprocessOptions, postprocess_labels
+from segthor.io.patient_frame import PatientFrame
+from segthor.io.volume import Volume
+
+PIXEL_MM, SLICE_MM = 0.8, 5.0
+SHAPE = (44, 110, 140)  # S, P, L
+LOWEST_LUNG, HIGHEST_LUNG = 14, 31
+ESOPHAGUS, HEART, TRACHEA, AORTA = 1, 2, 3, 4
+# Slices with a predicted trachea: a one-slice gap at 30 (5 mm, bridged) and a three-slice gap at 35-37 (15 mm, not).
+TRACHEA_SLICES = [k for k in range(22, 44) if k not in (30, 35, 36, 37)]
+
+
+def _disk(p_mm: float, l_mm: float, r_mm: float) -> np.ndarray:
+    p, lat = np.ogrid[0 : SHAPE[1], 0 : SHAPE[2]]
+    return (p * PIXEL_MM - p_mm) ** 2 + (lat * PIXEL_MM - l_mm) ** 2 <= r_mm**2
+
+
+P_MM = np.arange(SHAPE[1])[:, None] * PIXEL_MM
+HEART_DISK = _disk(24, 56, 9)
+ESOPHAGUS_DISK = _disk(50, 56, 5)
+POCKET = _disk(50, 56, 2)
+AORTA_DISK = _disk(58, 66, 5)
+LUMEN = _disk(34, 56, 6)
+LUMEN_FRONT_HALF = LUMEN & (P_MM < 34)  # what the "network" predicted of the trachea on each slice
+# Boxes [S, P, L] of mislabelled lung tissue, well inside the lungs (right lung: low L; left: high L).
+HEART_IN_LEFT_LUNG = np.s_[14:21, 50:62, 95:105]
+ESOPHAGUS_IN_RIGHT_LUNG = np.s_[20:28, 50:62, 30:40]
+AORTA_IN_LEFT_LUNG = np.s_[18:24, 62:70, 100:108]
+HEART_IN_OUTSIDE_AIR = np.s_[8:21, 0:5, 68:72]  # in front of the body
+
+
+def chest(leak_slice: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(CT in HU, correct labels), both [S, P, L]. `leak_slice`: on that slice an air channel joins the tracheal
+    lumen to the right lung (a main bronchus opening into the lung, as seen on one slice)."""
+    p, lat = np.ogrid[0 : SHAPE[1], 0 : SHAPE[2]]
+    pm, lm = p * PIXEL_MM, lat * PIXEL_MM
+    ct = np.full(SHAPE, -1000, np.int16)
+    labels = np.zeros(SHAPE, np.uint8)
+    ct[:, ((pm - 44) / 40) ** 2 + ((lm - 56) / 52) ** 2 <= 1] = 40
+    for centre in (30, 82):
+        ct[LOWEST_LUNG : HIGHEST_LUNG + 1, ((pm - 44) / 26) ** 2 + ((lm - centre) / 16) ** 2 <= 1] = -850
+    ct[8:21, HEART_DISK] = 60
+    labels[8:21, HEART_DISK] = HEART
+    ct[:, ESOPHAGUS_DISK] = 40
+    labels[:, ESOPHAGUS_DISK] = ESOPHAGUS
+    ct[24:27, POCKET] = -1000
+    ct[:, AORTA_DISK] = 200
+    labels[:, AORTA_DISK] = AORTA
+    ct[16:, _disk(34, 56, 8)] = 40
+    ct[18:, LUMEN] = -1000
+    for k in TRACHEA_SLICES:
+        labels[k, LUMEN_FRONT_HALF] = TRACHEA
+    if leak_slice is not None:
+        ct[leak_slice, 40:47, 45:67] = -1000
+    return ct, labels
+
+
+def _volume(ct: np.ndarray) -> Volume:
+    """The chest stored as [z, y, x] = [S, P, L]: identity direction (LPS), spacing (x, y, z) = (L, P, S)."""
+    return Volume(ct, (PIXEL_MM, PIXEL_MM, SLICE_MM))
+
+
+def _run(labels: np.ndarray, ct: np.ndarray, spec) -> np.ndarray:
+    volume = _volume(ct)
+    return postprocess_labels(labels, PostprocessOptions.parse(spec), volume.spacing, volume)
+
+
+def _slices(labels: np.ndarray, label: int) -> list[int]:
+    return np.flatnonzero((labels == label).any(axis=(1, 2))).tolist()
+
+
+def test_the_synthetic_chest_has_the_lungs_it_is_built_with():
+    ct, _ = chest()
+    air = AirRegions(ct, (SLICE_MM, PIXEL_MM, PIXEL_MM))
+    assert (air.lowest_lung_slice, air.highest_lung_slice) == (LOWEST_LUNG, HIGHEST_LUNG)
+    assert air.factors == (2, 2)  # 1.6 mm cells
+
+
+def test_lungs_rule_removes_lung_tissue_only():
+    ct, truth = chest()
+    labels = truth.copy()
+    labels[HEART_IN_LEFT_LUNG] = HEART
+    labels[ESOPHAGUS_IN_RIGHT_LUNG] = ESOPHAGUS
+    labels[AORTA_IN_LEFT_LUNG] = AORTA
+    labels[HEART_IN_OUTSIDE_AIR] = HEART
+    assert (ct[HEART_IN_LEFT_LUNG] == -850).all() and (ct[HEART_IN_OUTSIDE_AIR][:, 0:4] == -1000).all()
+    out = _run(labels, ct, ["esophagus:lungs", "heart:lungs", "aorta:lungs"])
+    assert not out[HEART_IN_LEFT_LUNG].any()
+    assert not out[ESOPHAGUS_IN_RIGHT_LUNG].any()
+    assert not out[AORTA_IN_LEFT_LUNG].any()
+    # Outside air reaches the image's edges: not lung, so a heart label there is left to other checks.
+    np.testing.assert_array_equal(out[HEART_IN_OUTSIDE_AIR], HEART)
+    # The esophagus's own air pocket is closed by its wall: kept.
+    assert (out[24:27][:, POCKET] == ESOPHAGUS).all()
+    # Everything else as it was: the organs' own voxels, and nothing written into another organ.
+    wrong = np.zeros(SHAPE, bool)
+    for box in (HEART_IN_LEFT_LUNG, ESOPHAGUS_IN_RIGHT_LUNG, AORTA_IN_LEFT_LUNG):
+        wrong[box] = True
+    np.testing.assert_array_equal(out[~wrong], labels[~wrong])
+
+
+def test_outside_air_at_the_far_edges_of_an_odd_sized_image_is_not_lung():
+    # Found while testing: the 1.6 mm cells padded odd-sized images with "not air", so outside air touching only
+    # the last row and column never reached the cell grid's edge and 50 ml of it counted as lung.
+    ct = np.full((40, 61, 61), 40, np.int16)
+    ct[:, 31:, 31:] = -1000
+    air = AirRegions(ct, (SLICE_MM, PIXEL_MM, PIXEL_MM))
+    assert air.factors == (2, 2) and not air.lung_cells.any()
+    labels = np.zeros(ct.shape, np.uint8)
+    labels[:, 25:40, 25:40] = HEART
+    out = postprocess_labels(labels, PostprocessOptions.parse("heart:lungs"), ct=_volume(ct))
+    np.testing.assert_array_equal(out, labels)
+
+
+def test_extent_uses_the_lowest_and_highest_lung_slices():
+    ct, truth = chest()
+    labels = truth.copy()
+    labels[0:44, LUMEN_FRONT_HALF] = TRACHEA  # a trachea on every slice
+    out = _run(labels, ct, "extent")
+    # The heart rests on the diaphragm: nothing of it below the lungs' lowest slice.
+    assert _slices(out, HEART) == list(range(LOWEST_LUNG, 21))
+    # Esophagus and aorta: removed only more than 40 mm (8 slices) below it; slice 6 is exactly 40 mm below.
+    assert _slices(out, ESOPHAGUS) == list(range(LOWEST_LUNG - 8, 44))
+    assert _slices(out, AORTA) == list(range(LOWEST_LUNG - 8, 44))
+    # Trachea: removed only more than 50 mm (10 slices) above the apex slice; not limited downwards.
+    assert _slices(out, TRACHEA) == list(range(0, HIGHEST_LUNG + 11))
+    # Removal only: every remaining voxel carries its input label.
+    kept = out > 0
+    np.testing.assert_array_equal(out[kept], labels[kept])
+
+
+def test_extent_without_lungs_changes_nothing():
+    ct, labels = chest()
+    ct[ct == -850] = 40  # no lungs in this "CT"
+    out = _run(labels, ct, ["extent"])
+    np.testing.assert_array_equal(out, labels)
+
+
+def test_lumen_fills_the_tube_on_predicted_slices_and_short_gaps_only():
+    ct, labels = chest()
+    out = _run(labels, ct, "trachea:lumen")
+    filled = [k for k in range(SHAPE[0]) if (out[k][LUMEN] == TRACHEA).all()]
+    # Predicted slices and the 5 mm gap (slice 30); not the 15 mm gap (35-37), not the air tube below the
+    # predicted trachea's lowest slice (18-21).
+    assert filled == [k for k in range(22, 44) if k not in (35, 36, 37)]
+    assert not (out[18:22] == TRACHEA).any() and not (out[35:38] == TRACHEA).any()
+    # Only the lumen: not the wall, nothing outside it.
+    assert ((out == TRACHEA) & ~LUMEN[None]).sum() == 0
+    # The other organs are untouched.
+    np.testing.assert_array_equal(out[out != TRACHEA], labels[out != TRACHEA])
+
+
+def test_lumen_found_when_the_prediction_covers_a_small_part_of_it():
+    ct, labels = chest()
+    labels[labels == TRACHEA] = 0
+    sliver = LUMEN & (P_MM < 31)  # about a sixth of the lumen (below the 3x leak factor on its own)
+    assert LUMEN.sum() > 3 * sliver.sum()
+    labels[22:30, sliver] = TRACHEA
+    out = _run(labels, ct, "trachea:lumen")
+    assert all((out[k][LUMEN] == TRACHEA).all() for k in range(22, 30))
+
+
+def test_lumen_does_not_leak_into_a_lung_opening_on_one_slice():
+    ct, labels = chest(leak_slice=26)
+    out = _run(labels, ct, "trachea:lumen")
+    lung = ct == -850
+    assert not (out[lung] == TRACHEA).any()
+    assert not ((out[26] == TRACHEA) & (ct[26] == -1000) & (labels[26] != TRACHEA)).any()  # nothing added there
+    assert (out[26][LUMEN_FRONT_HALF] == TRACHEA).all()  # the prediction itself stays
+    for k in (25, 27):  # the slices around it are completed as usual
+        assert (out[k][LUMEN] == TRACHEA).all()
+
+
+def test_lumen_never_overwrites_another_organ():
+    ct, labels = chest()
+    back_half = LUMEN & (P_MM > 36)
+    labels[28, back_half] = AORTA  # the network called part of the lumen aorta
+    out = _run(labels, ct, "trachea:lumen")
+    assert (out[28][back_half] == AORTA).all()
+    assert (out[28][LUMEN & ~back_half] == TRACHEA).all()
+
+
+def _stored(array_spl: np.ndarray, direction: np.ndarray, spacing_spl: tuple[float, float, float]) -> Volume:
+    """The [S, P, L] array stored in the geometry of `direction` (columns: image axes x, y, z in LPS)."""
+    d = np.asarray(direction)
+    world_of_image = [int(np.argmax(np.abs(d[:, j]))) for j in range(3)]  # image axis j -> LPS axis (x=0)
+    # Array axis a (0=z) holds image axis 2-a, which lies along LPS axis world_of_image[2-a]; S,P,L = LPS 2,1,0.
+    source_axes = [2 - world_of_image[2 - a] for a in range(3)]
+    flips = [d[world_of_image[2 - a], 2 - a] < 0 for a in range(3)]
+    stored = np.transpose(array_spl, source_axes)
+    stored = stored[tuple(slice(None, None, -1) if f else slice(None) for f in flips)]
+    spacing = tuple(spacing_spl[2 - world_of_image[j]] for j in range(3))
+    volume = Volume(np.ascontiguousarray(stored), spacing, (0.0, 0.0, 0.0), d)
+    np.testing.assert_array_equal(PatientFrame.of(volume).view(volume.array), array_spl)  # the test's own check
+    return volume
+
+
+@pytest.mark.parametrize(
+    "direction",
+    [
+        np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]]),  # image axes along -S, +L, -P
+        np.diag([-1.0, -1.0, 1.0]),  # RAS-stored axial slices
+        np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]),  # sagittal slices, rows running down S
+    ],
+)
+def test_results_do_not_depend_on_how_the_ct_is_stored(direction):
+    ct, truth = chest(leak_slice=26)
+    labels = truth.copy()
+    labels[HEART_IN_LEFT_LUNG] = HEART
+    labels[HEART_IN_OUTSIDE_AIR] = HEART
+    labels[0:8, ESOPHAGUS_DISK] = 0
+    labels[0:44, LUMEN_FRONT_HALF] = TRACHEA
+    labels[28, LUMEN & (P_MM > 36)] = AORTA
+    options = PostprocessOptions.parse(None)
+    spacing_spl = (SLICE_MM, PIXEL_MM, PIXEL_MM)
+    reference = postprocess_labels(labels, options, _volume(ct).spacing, _volume(ct))
+    assert not (reference == labels).all()  # the rules did something to compare
+    ct_volume = _stored(ct, direction, spacing_spl)
+    stored_labels = _stored(labels, direction, spacing_spl).array
+    out = postprocess_labels(stored_labels, options, ct_volume.spacing, ct_volume)
+    np.testing.assert_array_equal(PatientFrame.of(ct_volume).view(out), reference)
+
+
+def test_rules_apply_to_their_organs_only():
+    with pytest.raises(InputError) as raised:
+        PostprocessOptions.parse("trachea:lungs")
+    message = str(raised.value)
+    assert "\n" not in message and "esophagus, heart, aorta" in message and "trachea" in message
+    with pytest.raises(InputError, match="applies to trachea only"):
+        PostprocessOptions.parse("heart:lumen")
+    everything = PostprocessOptions.parse("all")
+    assert [s for s in everything.for_organ("esophagus") if s in ("lungs", "extent", "lumen")] == ["lungs", "extent"]
+    assert [s for s in everything.for_organ("heart") if s in ("lungs", "extent", "lumen")] == ["lungs", "extent"]
+    assert [s for s in everything.for_organ("aorta") if s in ("lungs", "extent", "lumen")] == ["lungs", "extent"]
+    assert [s for s in everything.for_organ("trachea") if s in ("lungs", "extent", "lumen")] == ["extent", "lumen"]
+    # Without an organ, a rule goes to the organs it is defined for.
+    assert PostprocessOptions.parse("lumen").steps == {"esophagus": (), "heart": (), "trachea": ("lumen",), "aorta": ()}
+
+
+def test_defaults_hold_the_rules_and_none_turns_them_off():
+    defaults = PostprocessOptions.default()
+    assert defaults.for_organ("heart")[:2] == ("lungs", "extent")
+    assert defaults.for_organ("trachea")[:2] == ("extent", "lumen")
+    assert not PostprocessOptions.parse("none").enabled
+
+
+def test_rules_need_the_ct():
+    ct, labels = chest()
+    with pytest.raises(InputError, match="need the CT"):
+        postprocess_labels(labels, PostprocessOptions.parse("heart:lungs"))
+    with pytest.raises(InputError, match="need the CT"):
+        postprocess_labels(labels, PostprocessOptions.parse("heart:extent"), ct=_volume(ct[:-1]))
+    # Steps that do not read the CT work without it.
+    postprocess_labels(labels, PostprocessOptions.parse("heart:fill,lcc"))
+
+
+def test_apply_hu_rules_with_nothing_to_do_returns_the_labels():
+    ct, labels = chest()
+    assert apply_hu_rules(labels, _volume(ct), {1: (), 2: ()}) is labels
+
+
+def test_segment_cli_records_the_rules_in_the_case_report(tmp_path, tiny_model_dir, capsys):
+    import json
+
+    from segmentation_helpers import make_ct
+
+    from segthor.cli.main import main
+    from segthor.io.volume import write_volume
+
+    ct_path = write_volume(make_ct(shape=(6, 30, 30)), tmp_path / "chest.nii.gz")
+    recorded = {}
+    for name, extra in (("default", []), ("none", ["--postprocess", "none"])):
+        out = tmp_path / name
+        args = ["segment", str(ct_path), "-o", str(out), "--model", str(tiny_model_dir), "--device", "cpu", "-q"]
+        assert main(args + extra) == 0, capsys.readouterr().err
+        recorded[name] = json.loads((out / "chest.json").read_text())["postprocess"]
+    default = recorded["default"]
+    assert default["source"] == "default"
+    assert {k: v["steps"] for k, v in default["organs"].items()} == {
+        "esophagus": ["lungs", "extent", "lcc", "fill"],
+        "heart": ["lungs", "extent", "lcc", "fill"],
+        "trachea": ["extent", "lumen", "lcc", "fill"],
+        "aorta": ["lungs", "extent", "drop"],
+    }
+    assert recorded["none"]["source"] == "user"
+    assert all(v["steps"] == [] for v in recorded["none"]["organs"].values())
