@@ -21,8 +21,8 @@ rules, each a post-processing step (`--postprocess`), work in the patient frame 
   slice above. A region larger than three times the median lumen area so far (a main bronchus opening into the
   lung) is not added; before any lumen was found, one larger than three times the predicted trachea on that
   slice and larger than `MAX_LUMEN_MM2` (the widest normal adult trachea, [Breatnach1984]) is not added, so a
-  prediction that covers only part of the lumen still finds it. Slices above or below the prediction are left alone: where SegTHOR's trachea starts and
-  ends (below the larynx; 2 cm below the carina) is the network's call.
+  prediction that covers only part of the lumen still finds it. Slices above or below the prediction are left
+  alone: where SegTHOR's trachea starts and ends (below the larynx; 2 cm below the carina) is the network's call.
 
 Each rule only removes voxels (lungs, extent) or turns background into trachea (lumen); no other organ's voxels
 change. Measured on held-out phantoms and the real development CT in docs/quality.md ("Anatomical rules").
