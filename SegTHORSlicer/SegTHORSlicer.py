@@ -119,6 +119,7 @@ class SegTHORSlicerParameterNode:
     modelId: str = ""  # noqa: N815 (Slicer parameter names are camelCase)
     device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
     replaceExisting: bool = False  # noqa: N815 (Slicer parameter names are camelCase)
+    anatomicalRules: bool = True  # noqa: N815 (Slicer parameter names are camelCase)
     closeHoles: bool = False  # noqa: N815 (Slicer parameter names are camelCase)
     opening: bool = False
     largestComponent: bool = False  # noqa: N815 (Slicer parameter names are camelCase)
@@ -350,9 +351,14 @@ class SegTHORSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.updateGUIFromParameterNode()
 
     def postprocessSpec(self) -> list[str]:
+        """The `--postprocess` specs of the ticked boxes: the product's defaults per organ ([] when exactly those),
+        without the anatomical rules (lungs, extent, lumen) when their box is unticked, plus the ticked extra
+        steps for every organ."""
+        from segthor.inference.postprocess import specs_from_defaults
+
         p = self._parameterNode
-        steps = [s for s, on in (("close", p.closeHoles), ("open", p.opening), ("lcc", p.largestComponent)) if on]
-        return [",".join(steps)] if steps else []
+        extra = [s for s, on in (("close", p.closeHoles), ("open", p.opening), ("lcc", p.largestComponent)) if on]
+        return specs_from_defaults(extra, rules=p.anatomicalRules)
 
     def onPoll(self) -> None:
         """Timer tick: read the child's progress (never blocks); on its end, commit on this (main) thread."""

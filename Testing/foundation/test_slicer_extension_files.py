@@ -45,6 +45,22 @@ def test_every_ui_name_the_widget_uses_exists_in_the_ui_file():
     assert not missing, f"SegTHORSlicer.py uses self.ui.<name> missing from the .ui: {missing}"
 
 
+def test_every_slicer_parameter_name_in_the_ui_is_a_parameter_of_the_module():
+    # connectGui binds widgets to parameters by this property; a name the parameter node lacks fails in Slicer.
+    root = ET.parse(UI_FILE).getroot()
+    names = {
+        w.get("name"): p.findtext("string")
+        for w in root.iter("widget")
+        for p in w.findall("property")
+        if p.get("name") == "SlicerParameterName"
+    }
+    tree = ast.parse(MODULE_PY.read_text(encoding="utf-8"))
+    node_class = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "SegTHORSlicerParameterNode")
+    fields = {n.target.id for n in node_class.body if isinstance(n, ast.AnnAssign)}
+    assert names and set(names.values()) <= fields, set(names.values()) - fields
+    assert names["anatomicalRulesCheckBox"] == "anatomicalRules"
+
+
 def test_mrml_widgets_get_the_scene():
     # qMRML widgets need setMRMLScene; Designer wires it through the mrmlSceneChanged signal connection.
     root = ET.parse(UI_FILE).getroot()

@@ -300,3 +300,19 @@ def test_segment_cli_records_the_rules_in_the_case_report(tmp_path, tiny_model_d
     }
     assert recorded["none"]["source"] == "user"
     assert all(v["steps"] == [] for v in recorded["none"]["organs"].values())
+
+
+def test_specs_from_defaults_for_check_boxes():
+    from segthor.inference.postprocess import specs_from_defaults
+
+    assert specs_from_defaults() == []  # the defaults themselves
+    without = PostprocessOptions.parse(specs_from_defaults(rules=False))
+    assert without.for_organ("trachea") == ("lcc", "fill") and without.for_organ("aorta") == ("drop",)
+    assert without.min_piece_mm3 == {"aorta": 2000.0}
+    lumen_for_all = PostprocessOptions.parse(specs_from_defaults(["lumen"], rules=False))
+    assert lumen_for_all.for_organ("trachea") == ("lumen", "lcc", "fill")  # only where the rule applies
+    assert "lumen" not in lumen_for_all.for_organ("heart")
+    with pytest.raises(InputError, match="unknown step"):
+        specs_from_defaults(["melt"])
+    with pytest.raises(InputError, match="per organ"):
+        specs_from_defaults(["drop=2ml"])

@@ -157,6 +157,7 @@ def _widget(module, volume_node, model_dir):
         modelId=str(model_dir),
         device="cpu",
         replaceExisting=False,
+        anatomicalRules=True,
         closeHoles=False,
         opening=False,
         largestComponent=False,
@@ -278,3 +279,48 @@ def test_slicer_512_packaging_gets_requirement_objects(monkeypatch, tmp_path):
     assert module.SegTHORSlicerLogic.ensureDependencies() is True
     assert all(isinstance(r, Requirement) for r in received)
     assert [str(r) for r in received] == ["nibabel>=5.0"]
+
+
+def test_postprocess_boxes_keep_the_defaults_and_add_the_ticked_steps(monkeypatch, tmp_path, tiny_model_dir):
+    from segthor.inference.postprocess import PostprocessOptions
+
+    module, _app = _fake_slicer_gui(monkeypatch, tmp_path)
+    assert module.SegTHORSlicerParameterNode.anatomicalRules is True  # on in a new scene and in older scenes
+    widget = _widget(module, None, tiny_model_dir)
+    p = widget._parameterNode
+    defaults = PostprocessOptions.default()
+
+    def chosen():
+        return PostprocessOptions.parse(widget.postprocessSpec() or None)
+
+    assert widget.postprocessSpec() == []  # nothing changed: the defaults, recorded as such
+    p.largestComponent = True
+    options = chosen()
+    for organ in ORGANS:  # the defaults stay, "lcc" is added (the aorta has none by default)
+        assert set(options.for_organ(organ.key)) == set(defaults.for_organ(organ.key)) | {"lcc"}
+    assert options.min_piece_mm3 == defaults.min_piece_mm3  # the aorta's drop=2ml too
+    p.anatomicalRules = False
+    options = chosen()
+    for organ in ORGANS:  # the rules go, the other defaults and the ticked step stay
+        expected = {s for s in defaults.for_organ(organ.key) if s not in ("lungs", "extent", "lumen")} | {"lcc"}
+        assert set(options.for_organ(organ.key)) == expected
+    p.largestComponent = False
+    p.closeHoles = p.opening = True
+    options = chosen()
+    assert options.for_organ("heart") == ("close", "open", "lcc", "fill")
+    assert options.for_organ("aorta") == ("close", "open", "drop")
+
+
+def test_apply_passes_the_postprocess_spec_to_the_job(monkeypatch, tmp_path, tiny_model_dir):
+    module, _app = _fake_slicer_gui(monkeypatch, tmp_path)
+    widget = _widget(module, object(), tiny_model_dir)
+    widget._parameterNode.anatomicalRules = False
+    received = {}
+    monkeypatch.setattr(widget.logic, "ensureDependencies", lambda: True)
+    monkeypatch.setattr(
+        widget.logic, "startSegmentation", lambda *args, **kwargs: received.update(kwargs) or types.SimpleNamespace()
+    )
+    widget.onApplyButton()
+    assert received["postprocess"] == widget.postprocessSpec()
+    assert received["postprocess"] and not any("lungs" in s or "lumen" in s for s in received["postprocess"])
+    widget._job = None

@@ -149,6 +149,28 @@ class PostprocessOptions:
         return cls(steps, volumes)
 
 
+def specs_from_defaults(extra: Iterable[str] = (), rules: bool = True) -> list[str]:
+    """`--postprocess` specs for a front door with check boxes (the Slicer module): the defaults per organ
+    (`DEFAULT_SPECS`), without the HU rules (lungs, extent, lumen) when `rules` is False, plus the steps in
+    `extra` (e.g. "close", "open", "lcc") for every organ they apply to. Every organ gets a spec of its own
+    ("ORGAN:none" when it is left with none). [] when that is the defaults themselves, so a run records them
+    as the defaults. Raises `InputError` on an unknown step or a drop volume in `extra` (drop is per organ)."""
+    words = ",".join(extra)
+    extra_steps, volume = _parse_steps(words.strip().lower(), words)
+    if volume is not None:
+        raise InputError(f"--postprocess {words!r}: a drop volume is set per organ, e.g. aorta:drop=2ml")
+    if rules and not extra_steps:
+        return []
+    defaults = PostprocessOptions.default()
+    specs = []
+    for organ in ORGANS:
+        steps = [s for s in defaults.for_organ(organ.key) if rules or s not in HU_RULES]
+        steps += [s for s in extra_steps if s not in steps and organ.key in RULE_ORGANS.get(s, (organ.key,))]
+        named = [f"drop={defaults.min_piece_mm3.get(organ.key, 0.0):g}mm3" if s == "drop" else s for s in steps]
+        specs.append(f"{organ.key}:{','.join(named) or 'none'}")
+    return specs
+
+
 def parse_volume_mm3(text: str, spec: str = "") -> float:
     """'0.5ml', '500mm3', '500 mm^3', '2cc' or '500' (mm^3) -> mm^3. Raises `InputError` on anything else."""
     t = text.strip().lower().replace(" ", "").replace("^", "").replace("³", "3")
