@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-VARIANTS = ("none", "fill", "close", "open", "drop=0.5ml", "drop=2ml", "lcc", "default")
+VARIANTS = ("none", "fill", "close", "open", "drop=0.5ml", "drop=2ml", "lcc", "lungs", "extent", "lumen", "default")
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -66,7 +66,7 @@ def main() -> int:
             raw = logic.segment(ct).labels.array
             for variant in args.variants:
                 options = PostprocessOptions.default() if variant == "default" else PostprocessOptions.parse(variant)
-                labels = postprocess_labels(raw, options, ct.spacing)
+                labels = postprocess_labels(raw, options, ct.spacing, ct)  # the HU rules read the CT
                 for o in ORGANS:
                     scores[variant][o.key].append(dice(labels == o.label, truth == o.label))
             print(f"{folder.name}: {time.perf_counter() - t0:.1f} s", flush=True)
