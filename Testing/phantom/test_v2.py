@@ -97,7 +97,8 @@ def test_descending_aorta_lies_against_the_vertebral_body_at_mid_heart_level(v2_
         front = float(lay.spine_front(zs[k]))
         # The vertebral column: bone within the bodies' box (not the ribs), this slice and its neighbours (a slice
         # through a disc has none).
-        body = (np.abs(X) < p["vertebra_rx_mm"] + 4) & (Y > front - 4) & (Y < front + 2 * p["vertebra_ry_mm"] + 2)
+        ry = p["vertebra_ry_mm"]
+        body = (np.abs(X) < p["vertebra_rx_mm"] + 4) & (np.abs(Y - (front + ry - 1.0)) < ry + 3.0)
         near = tissue[max(k - 1, 0) : k + 2]
         bone = np.isin(near, [Tissue.BONE_CORTEX, Tissue.BONE_TRABECULAR]).any(axis=0) & body
         aorta, eso = labels[k] == AORTA, labels[k] == ESOPHAGUS

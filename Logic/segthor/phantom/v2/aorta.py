@@ -13,6 +13,7 @@ vertebra_ry_mm whose front is the layout's spine front).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
 from segthor.phantom.v2.template import Template
