@@ -82,6 +82,60 @@ def test_esophagus_behind_trachea_and_in_front_of_spine(v2_anatomy):
     assert both >= 5
 
 
+def test_descending_aorta_lies_against_the_vertebral_body_at_mid_heart_level(v2_anatomy):
+    """Adults: the descending aorta touches the vertebral body's left antero-lateral surface, its centre 20-30 mm
+    left of the midline at T5-T9, with the esophagus right of and in front of it."""
+    from scipy import ndimage as ndi
+
+    p, grid, lay, anat = v2_anatomy
+    labels, tissue = anat.label_map(), anat.tissue
+    xs, ys, zs = grid.axis("x"), grid.axis("y"), grid.axis("z")
+    X, Y = np.meshgrid(xs, ys)
+    heart_k = np.nonzero((labels == HEART).any(axis=(1, 2)))[0]
+    for f in (0.4, 0.5, 0.6):
+        k = heart_k[0] + int(f * (heart_k[-1] - heart_k[0]))
+        front = float(lay.spine_front(zs[k]))
+        # The vertebral column: bone within the bodies' box (not the ribs), this slice and its neighbours (a slice
+        # through a disc has none).
+        ry = p["vertebra_ry_mm"]
+        body = (np.abs(X) < p["vertebra_rx_mm"] + 4) & (np.abs(Y - (front + ry - 1.0)) < ry + 3.0)
+        near = tissue[max(k - 1, 0) : k + 2]
+        bone = np.isin(near, [Tissue.BONE_CORTEX, Tissue.BONE_TRABECULAR]).any(axis=0) & body
+        aorta, eso = labels[k] == AORTA, labels[k] == ESOPHAGUS
+        assert bone.any() and aorta.any() and eso.any()
+        dist = ndi.distance_transform_edt(~bone, sampling=(grid.spacing[1], grid.spacing[0]))
+        gap = float(dist[aorta].min()) - grid.spacing[0]  # centre to centre, less one pixel: wall to wall
+        assert gap <= 6.0, (zs[k], gap)
+        assert 15.0 <= X[aorta].mean() <= 35.0, (zs[k], X[aorta].mean())  # the spine's centre is x = 0
+        assert X[eso].mean() < X[aorta].mean() - 8.0 and Y[eso].mean() < Y[aorta].mean()
+
+
+def test_esophagus_label_has_adult_cross_section_and_v1_sizes_are_unchanged():
+    from segthor.phantom.params import draw_params
+
+    for seed in range(6):
+        p = draw_params_v2(seed, size=64)
+        area = np.pi * p["esophagus_rx_mm"] * p["esophagus_ry_mm"]  # wall included, as SegTHOR labels it
+        assert 110.0 <= area <= 200.0 and 15.0 <= 2 * p["esophagus_rx_mm"] <= 20.0
+        v1 = draw_params(seed, 64)
+        assert 6.0 <= v1["esophagus_rx_mm"] <= 8.0 and 4.0 <= v1["esophagus_ry_mm"] <= 5.5
+    assert draw_params_v2(1, size=64, esophagus_rx_mm=7.0)["esophagus_rx_mm"] == 7.0
+
+
+def test_touching_offset_puts_a_circle_against_an_ellipse():
+    from segthor.phantom.v2.aorta import touching_offset
+
+    # A circle straight in front of the ellipse: its centre r + gap in front of the front.
+    assert touching_offset(0.0, 10.0, 18.0, 15.0, 2.0) == pytest.approx(-12.0, abs=0.3)
+    # Beside it: level with the ellipse's centre.
+    assert touching_offset(40.0, 10.0, 18.0, 15.0, 2.0) == 15.0
+    # At 25 mm (the aorta's place): between the two, and the wall gap is as asked.
+    k = touching_offset(25.0, 11.0, 18.0, 15.0, 1.0)
+    th = np.linspace(0, 2 * np.pi, 2000)
+    d = np.hypot(25.0 - 18.0 * np.cos(th), k - 15.0 - 15.0 * np.sin(th)).min()
+    assert -12.0 < k < 15.0 and d == pytest.approx(12.0, abs=0.3)
+
+
 def test_heart_has_adult_volume_and_organs_are_single_pieces(v2_anatomy):
     from scipy import ndimage as ndi
 

@@ -227,7 +227,12 @@ def build_anatomy_v2(p: dict, grid: Grid, lay: LayoutV2) -> Anatomy:
     paint_table(tissue, grid, p)
 
     heart_local = _scale_about(heart_pivot(t), p["v2_heart_scale"], p["v2_heart_rot_deg"])
-    aorta_local = _unfold(-25.0, p["v2_arch_unfold"])
+    unfold, shift = _unfold(-25.0, p["v2_arch_unfold"]), lay.aorta_shift.local()
+
+    def aorta_local(tc: list[np.ndarray]) -> list[np.ndarray]:
+        # The arch unfolds in the frame where the descending aorta already lies against the spine.
+        return shift(unfold(tc))
+
     airway_local = _widen_airway(t, p["v2_trachea_scale"])
 
     context = Family(t, ("fat_rim",), grid, warp)

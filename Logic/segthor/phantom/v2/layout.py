@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from segthor.phantom.layout import Layout, Tube
+from segthor.phantom.v2.aorta import aorta_shift, desc_x, esophagus_spine_gap
 from segthor.phantom.v2.template import Template
 from segthor.phantom.v2.warp import Warp
 
@@ -19,12 +20,16 @@ def _interp(z: float | np.ndarray, table: np.ndarray, col: int) -> np.ndarray:
     return np.interp(z, table[order, 2], table[order, col])
 
 
-def esophagus_template_path(t: Template, ery: float, gap: float) -> tuple[np.ndarray, np.ndarray]:
+def esophagus_template_path(
+    t: Template, ery: float, gap: float, spine_gap: float = 3.0, aorta_x=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Esophagus control points (template frame) from C4 down to the hiatus, and the spine's front line.
 
     Above the carina it lies against the trachea's posterior wall and a little left of it; below, between the
-    heart's posterior surface (left atrium) and the descending aorta, right of and in front of the aorta.
-    Returns (points (N, 3), spine front samples (M, 3) with x = 0).
+    heart's posterior surface (left atrium) and the descending aorta, right of and in front of the aorta. The
+    vertebral bodies' front lies `spine_gap` mm behind the esophagus (the descending aorta is then placed against
+    them, segthor.phantom.v2.aorta). `aorta_x(z)`: template x of the descending aorta's centre (default: the
+    template's own marks). Returns (points (N, 3), spine front samples (M, 3) with x = 0).
     """
     tr = np.array(t.marks["trachea_centre"])  # x, y, z, posterior wall y
     tr = np.column_stack([tr[:, 0], tr[:, 1], tr[:, 2], tr[:, 3]])
@@ -43,13 +48,16 @@ def esophagus_template_path(t: Template, ery: float, gap: float) -> tuple[np.nda
         back = float(np.interp(z, hb[:, 0], hb[:, 1])) if hb[0, 0] <= z <= hb[-1, 0] else carina_back
         y = max(back + gap + ery, carina_back + 1.0 + ery if z > -30 else -np.inf)
         y = min(y, ay + 6.0)  # never behind the aorta's centre: the aorta lies left-posterior of it
+        if aorta_x is not None:
+            ax = float(aorta_x(z))
         x = min(ax - 22.0, 14.0 + 0.1 * (-z))
         pts.append((x, y, z))
     pts_arr = np.array(pts)
     zs = np.arange(-420.0, z_top_tr + 80.0, 10.0)
     eso_y = np.interp(zs, pts_arr[::-1, 2], pts_arr[::-1, 1])
-    aorta_y = np.interp(zs, ao[:, 2], ao[:, 1])
-    front = np.where(zs > -10.0, eso_y + ery + 3.0, np.maximum(aorta_y + 6.0, eso_y + ery + 4.0))
+    # Behind the esophagus at every level (the retro-esophageal space is a few mm): in adults the esophagus lies
+    # on the vertebral bodies and the descending aorta beside it, against their left antero-lateral surface.
+    front = eso_y + ery + spine_gap
     front = np.convolve(np.pad(front, 3, mode="edge"), np.ones(7) / 7.0, mode="valid")  # a smooth spine line
     return pts_arr, np.column_stack([np.zeros_like(zs), front, zs])
 
@@ -59,7 +67,14 @@ class LayoutV2(Layout):
 
     def __init__(self, p: dict, z_bottom: float, z_top: float, template: Template, warp: Warp):
         self.template, self.warp = template, warp
-        eso_t, spine_t = esophagus_template_path(template, p["esophagus_ry_mm"], p["v2_esophagus_gap_mm"])
+        eso_t, spine_t = esophagus_template_path(
+            template,
+            p["esophagus_ry_mm"],
+            p["v2_esophagus_gap_mm"],
+            esophagus_spine_gap(template, p),
+            aorta_x=lambda z: desc_x(template, p, warp, z)[0],
+        )
+        self.aorta_shift = aorta_shift(template, p, warp, spine_t)
         self.eso_upper = warp.to_anatomy(eso_t)
         spine = warp.to_anatomy(spine_t)
         order = np.argsort(spine[:, 2])

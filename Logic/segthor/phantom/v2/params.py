@@ -118,6 +118,17 @@ def draw_params_v2(
     v["domain_random"] = bool(domain_random)
     v["v2_warp_seed"] = int(rng.integers(0, 2**31 - 1))
     v["appearance_seed"] = int(rng.integers(0, 2**31 - 1))
+    # Drawn last so that every earlier draw of a seed is unchanged. The descending aorta against the vertebral
+    # bodies, its centre 20-30 mm left of the midline (segthor.phantom.v2.aorta), the esophagus on the spine.
+    v["v2_aorta_desc_x_mm"] = _u(rng, 20.0, 30.0, 1)
+    v["v2_aorta_spine_gap_mm"] = _u(rng, 0.3, 3.0, 2)
+    v["v2_spine_gap_mm"] = _u(rng, 1.5, 5.0, 2)
+    # SegTHOR's esophagus label includes the wall: collapsed, about 15-22 mm wide and 8-14 mm deep in adults
+    # (150-250 mm2). v1 keys: a user's override still wins.
+    for key, lo, hi in (("esophagus_rx_mm", 7.5, 10.0), ("esophagus_ry_mm", 5.0, 6.2)):
+        value = _u(rng, lo, hi)
+        if key not in overrides:
+            p[key] = value
     unknown = sorted(set(overrides) - v1_keys - set(v))
     if unknown:
         raise InputError(
