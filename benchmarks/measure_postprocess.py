@@ -6,6 +6,7 @@ the command go to docs/quality.md ("Clean-up defaults"); `DEFAULT_SPECS` in segt
 holds the steps that lowered no organ's mean Dice.
 
     python benchmarks/measure_postprocess.py [--cases 4] [--seed 999] [--size 512] [--model enet-demo]
+                                               [--generator v1|v2]
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=999)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--generator", choices=("v1", "v2"), default="v1", help="phantom generator (default v1)")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     args = parser.parse_args()
 
@@ -56,6 +58,8 @@ def main() -> int:
             str(args.seed),
             "--size",
             str(args.size),
+            "--generator",
+            args.generator,
         ]
         print("$", " ".join(command[1:]).replace(tmp, "OUT"), flush=True)
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -71,7 +75,10 @@ def main() -> int:
                     scores[variant][o.key].append(dice(labels == o.label, truth == o.label))
             print(f"{folder.name}: {time.perf_counter() - t0:.1f} s", flush=True)
     print(f"default = {'; '.join(DEFAULT_SPECS)}")
-    print(f"\nmean Dice over {args.cases} phantoms (seed {args.seed}, size {args.size}), model {logic.model_id}")
+    print(
+        f"\nmean Dice over {args.cases} {args.generator} phantoms (seed {args.seed}, size {args.size}), "
+        f"model {logic.model_id}"
+    )
     keys = [o.key for o in ORGANS]
     print("| step | " + " | ".join(keys) + " |")
     print("|---|" + "---|" * len(keys))

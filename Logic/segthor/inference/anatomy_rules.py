@@ -9,12 +9,14 @@ rules, each a post-processing step (`--postprocess`), work in the patient frame 
   pocket inside the esophagus is closed by its wall, so it is not part of such a region.
 - ``extent`` (all four): slices where an organ cannot be, from the lungs' cranio-caudal extent (the lowest and
   highest slices with at least 10 cm^2 of lung tissue). The heart lies on the diaphragm between the lungs, so
-  none of it lies below the lowest; the esophagus ends at the gastro-esophageal junction (T11) and SegTHOR's
-  aorta at the aortic hiatus (T12) ([Lambert2020], contouring rules), while the posterior costophrenic
-  recesses reach T12-L1, so nothing of either lies more than `BELOW_LUNGS_MM` (40 mm, about one and a half
-  vertebrae) below it. SegTHOR's trachea starts below the larynx (the cricoid cartilage, C6) and the lung
-  apices rise to the neck of the first rib (C7-T1), so none of it lies more than `ABOVE_APEX_MM` (50 mm, about
-  three vertebrae) above the highest: above that the air column is the larynx.
+  none of it lies more than `HEART_BELOW_LUNGS_MM` (20 mm: where the lung bases are small, the lowest slice
+  with 10 cm^2 of lung can lie above the heart's inferior wall) below the lowest; the esophagus ends at the
+  gastro-esophageal junction (T11) and SegTHOR's aorta at the aortic hiatus (T12) ([Lambert2020], contouring
+  rules), while the posterior costophrenic recesses reach T12-L1, so nothing of either lies more than
+  `BELOW_LUNGS_MM` (40 mm, about one and a half vertebrae) below it. SegTHOR's trachea starts below the larynx
+  (the cricoid cartilage, C6) and the lung apices rise to the neck of the first rib (C7-T1), so none of it lies
+  more than `ABOVE_APEX_MM` (50 mm, about three vertebrae) above the highest: above that the air column is the
+  larynx.
 - ``lumen`` (trachea): the trachea is an air column with a wall. On each slice from the trachea's lowest to its
   highest, the air (< -800 HU) regions that touch the predicted trachea are added to it; on a slice the network
   left empty inside a run of at most `MAX_GAP_MM` between predicted slices, those touching the lumen of the
@@ -42,6 +44,7 @@ MIN_LUNG_ML = 50.0
 CELL_MM = 1.6  # in-plane cell of the lung search
 MIN_LUNG_SLICE_MM2 = 1000.0
 BELOW_LUNGS_MM = 40.0
+HEART_BELOW_LUNGS_MM = 20.0
 ABOVE_APEX_MM = 50.0
 LUMEN_LEAK_FACTOR = 3.0
 # The widest normal adult tracheal lumen: coronal 25 mm x sagittal 27 mm (men's upper limits, [Breatnach1984]),
@@ -238,7 +241,7 @@ def apply_hu_rules(labels: np.ndarray, volume: Volume, rules: dict[int, tuple[st
 
 # organ -> (most mm below the lungs' lowest slice, most mm above their highest); None: no limit.
 _EXTENT_MM: dict[str, tuple[float | None, float | None]] = {
-    "heart": (0.0, None),  # the heart rests on the diaphragm
+    "heart": (HEART_BELOW_LUNGS_MM, None),  # the heart rests on the diaphragm
     "esophagus": (BELOW_LUNGS_MM, None),
     "aorta": (BELOW_LUNGS_MM, None),
     "trachea": (None, ABOVE_APEX_MM),
