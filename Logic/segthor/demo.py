@@ -25,6 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--slices", type=int, default=None, help="number of slices of a generated phantom")
     parser.add_argument("--seed", type=int, default=0, help="seed of a generated phantom")
+    parser.add_argument(
+        "--generator",
+        choices=("v1", "v2"),
+        default="v1",
+        help="phantom generator of a generated phantom: v1 (procedural) or v2 (organ shapes from reference meshes)",
+    )
     parser.add_argument("--model", default=None, help="model id or package folder (default: the default model)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     return parser
@@ -57,11 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.output)
     t0 = time.perf_counter()
-    if args.size is None and args.slices is None:
+    if args.size is None and args.slices is None and args.generator == "v1":
         case, name = sample_case(), "phantom"
     else:
         kwargs = {k: v for k, v in (("size", args.size), ("n_slices", args.slices)) if v is not None}
-        case, name = generate_case(args.seed, **kwargs), f"phantom_seed{args.seed}"
+        if args.generator == "v2":
+            from segthor.phantom.v2 import generate_case_v2
+
+            case, name = generate_case_v2(args.seed, **kwargs), f"phantom_v2_seed{args.seed}"
+        else:
+            case, name = generate_case(args.seed, **kwargs), f"phantom_seed{args.seed}"
     ct_path = write_volume(case.ct, out / f"{name}_ct.nii.gz")
     truth_path = write_volume(case.labels, out / f"{name}_truth.nii.gz")
     print(f"phantom CT {case.ct.describe_geometry()} -> {ct_path} ({time.perf_counter() - t0:.1f} s)")

@@ -21,8 +21,24 @@ def test_demo_segments_the_bundled_phantom(tmp_path, capsys):
     ):
         assert (out / name).is_file(), name
     report = json.loads((out / "phantom.json").read_text())
-    assert report["model"]["id"] == "enet-demo"
+    from segthor.model_packages import DEFAULT_MODEL_ID
+
+    assert report["model"]["id"] == DEFAULT_MODEL_ID
     mean = float(re.search(r"^mean\s+([0-9.]+)", printed, re.M).group(1))
     dice = [m["dice"] for m in report["metrics"].values()]
     assert abs(mean - sum(dice) / len(dice)) < 1e-3
     assert mean > 0.5  # enet-demo measured 0.84 on this phantom (0.64 for an earlier training)
+
+
+def test_demo_on_a_generated_v2_phantom(tmp_path, capsys):
+    from segthor.model_packages import DEFAULT_MODEL_ID
+
+    out = tmp_path / "demo_v2"
+    argv = ["--output", str(out), "--device", "cpu", "--generator", "v2", "--size", "96", "--slices", "48"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "phantom_v2_seed0.json").read_text())
+    assert report["model"]["id"] == DEFAULT_MODEL_ID
+    assert (out / "phantom_v2_seed0_truth.nii.gz").is_file()
+    assert set(report["metrics"]) == {"esophagus", "heart", "trachea", "aorta"}
+    assert re.search(r"^mean\s+[0-9.]+", printed, re.M)
