@@ -316,3 +316,48 @@ def test_specs_from_defaults_for_check_boxes():
         specs_from_defaults(["melt"])
     with pytest.raises(InputError, match="per organ"):
         specs_from_defaults(["drop=2ml"])
+
+
+def test_lumen_does_not_add_a_lung_that_the_box_cuts_to_a_sliver():
+    # Found while testing: the lumen search runs in the trachea's box grown by 15 mm, and a lung beside the
+    # predicted trachea, cut to that box, was small enough to pass the size limits: 900 lung voxels became trachea.
+    ct = np.full((3, 100, 120), 40, np.int16)
+    ct[:, 20:80, 10:50] = -850  # a lung of 2400 pixels per slice, far above any lumen limit
+    labels = np.zeros(ct.shape, np.uint8)
+    labels[:, 45:55, 50:60] = TRACHEA  # touches the lung's edge; no air lumen of its own
+    out = _run(labels, ct, "trachea:lumen")
+    np.testing.assert_array_equal(out, labels)
+
+
+def test_gas_is_not_lung_when_the_lungs_reach_the_field_of_view():
+    # Found while testing: with both lungs cut by the field of view (they reach its edges, like outside air), a
+    # 60 ml stomach bubble below them was taken for the lungs, and the extent rule deleted the whole trachea
+    # as lying more than 50 mm above the "lungs".
+    ct = np.full((40, 100, 100), 40, np.int16)
+    ct[:, :5, :] = -1000  # outside air in front of the chest
+    ct[12:36, 20:80, 0:35] = -850
+    ct[12:36, 20:80, 65:100] = -850
+    ct[0:11, 30:75, 52:92] = -1000  # gas, 11 slices of 11.5 cm^2
+    air = AirRegions(ct, (SLICE_MM, PIXEL_MM, PIXEL_MM))
+    assert air.lowest_lung_slice is None and not air.lung_cells.any()
+    labels = np.zeros(ct.shape, np.uint8)
+    labels[30:40, 45:52, 47:53] = TRACHEA
+    labels[2:8, 40:60, 60:70] = AORTA  # in the gas: left to the other checks, not removed as "lung"
+    out = _run(labels, ct, None)
+    np.testing.assert_array_equal(out, labels)
+    # Real lungs, whose parenchyma averages well above the gas's -1000 HU, are still lungs.
+    ct[12:36, 20:80, 1:34] = -850
+    ct[12:36, 20:80, 66:99] = -850
+    ct[12:36, 20:80, 0] = ct[12:36, 20:80, 99] = 40
+    assert AirRegions(ct, (SLICE_MM, PIXEL_MM, PIXEL_MM)).highest_lung_slice == 35
+
+
+def test_all_for_one_organ_takes_the_rules_that_apply_to_it():
+    # Found while testing: "trachea:all" failed with "'lungs' applies to esophagus, heart, aorta only".
+    assert PostprocessOptions.parse("trachea:all").for_organ("trachea") == (
+        "extent", "lumen", "close", "open", "lcc", "fill"
+    )
+    heart = PostprocessOptions.parse("HEART:All").for_organ("heart")
+    assert heart == ("lungs", "extent", "close", "open", "lcc", "fill")
+    with pytest.raises(InputError, match="applies to trachea only"):
+        PostprocessOptions.parse("heart:lumen,fill")

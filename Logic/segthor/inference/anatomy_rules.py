@@ -5,8 +5,9 @@ rules, each a post-processing step (`--postprocess`), work in the patient frame 
 
 - ``lungs`` (esophagus, heart, aorta): voxels in lung tissue are removed. Lung tissue here is air-density
   tissue (< -400 HU) in a 3D region of at least 50 ml that does not reach the in-plane edges of the image
-  (outside air does): the lungs with the airways. Blood and muscle never measure below -400 HU, and an air
-  pocket inside the esophagus is closed by its wall, so it is not part of such a region.
+  (outside air does), averaging at least `GAS_HU` (-950 HU; gas in the stomach or bowel averages -1000): the
+  lungs with the airways. Blood and muscle never measure below -400 HU, and an air pocket inside the esophagus
+  is closed by its wall, so it is not part of such a region.
 - ``extent`` (all four): slices where an organ cannot be, from the lungs' cranio-caudal extent (the lowest and
   highest slices with at least 10 cm^2 of lung tissue). The heart lies on the diaphragm between the lungs, so
   none of it lies more than `HEART_BELOW_LUNGS_MM` (20 mm: where the lung bases are small, the lowest slice
@@ -23,7 +24,8 @@ rules, each a post-processing step (`--postprocess`), work in the patient frame 
   slice above. A region larger than three times the median lumen area so far (a main bronchus opening into the
   lung) is not added; before any lumen was found, one larger than three times the predicted trachea on that
   slice and larger than `MAX_LUMEN_MM2` (the widest normal adult trachea, [Breatnach1984]) is not added, so a
-  prediction that covers only part of the lumen still finds it. Slices above or below the prediction are left
+  prediction that covers only part of the lumen still finds it; nor is one reaching more than `LUMEN_MARGIN_MM`
+  past the predicted trachea (a lung beside it). Slices above or below the prediction are left
   alone: where SegTHOR's trachea starts and ends (below the larynx; 2 cm below the carina) is the network's call.
 
 Each rule only removes voxels (lungs, extent) or turns background into trachea (lumen); no other organ's voxels
@@ -39,6 +41,9 @@ from segthor.io.volume import Volume
 from segthor.organs import organ_by_label
 
 LUNG_HU = -400.0  # lung parenchyma -950..-600 HU; soft tissue > -100 HU
+# A region of air-density tissue whose mean is below this is gas (stomach, bowel, outside air: -1000 HU plus
+# noise), not lung: parenchyma with its vessels averages about -850 HU, -930 HU in severe emphysema.
+GAS_HU = -950.0
 LUMEN_HU = -800.0  # the tracheal lumen (air, -1000 HU) without the partial-volume rim of its wall
 MIN_LUNG_ML = 50.0
 CELL_MM = 1.6  # in-plane cell of the lung search
@@ -82,13 +87,22 @@ class AirRegions:
         labels, count = ndimage.label(air)  # 6-connected: a thin wall separates regions
         lung = np.zeros(air.shape, bool)
         if count:
-            sizes = np.bincount(labels.ravel()).astype(np.float64)
+            counts = np.bincount(labels.ravel(), minlength=count + 1)
+            sizes = counts.astype(np.float64)
             sizes[0] = 0
             edge = np.unique(np.concatenate([labels[:, [0, -1], :].ravel(), labels[:, :, [0, -1]].ravel()]))
             sizes[edge] = 0  # outside air reaches the field of view's edge
             cell_ml = spacing_zyx[0] * spacing_zyx[1] * fp * spacing_zyx[2] * fl / 1000.0
             keep = sizes * cell_ml >= MIN_LUNG_ML
             keep[0] = False
+            if keep.any():
+                # Gas is not lung: a stomach bubble taken for the lungs (when the lungs reach the field of view's
+                # edge) would set their extent at the diaphragm and the extent rule would delete the trachea.
+                in_air = labels > 0
+                cell_hu = hu_spl[:, ::fp, ::fl][in_air].astype(np.float64)  # one voxel per cell
+                hu_sums = np.bincount(labels[in_air], weights=cell_hu, minlength=count + 1)
+                del in_air, cell_hu
+                keep &= hu_sums >= GAS_HU * np.maximum(counts, 1)
             if keep.any():
                 lung = keep[labels]
         self.lung_cells = lung
@@ -147,8 +161,10 @@ def complete_lumen(
     mask: np.ndarray, hu_spl: np.ndarray, free: np.ndarray, spacing_s_mm: float, pixel_mm2: float | None = None
 ) -> np.ndarray:
     """The trachea `mask` [S, P, L] with the tracheal air lumen added on the slices it spans (see the module
-    docstring). Only voxels where `free` is True (background) are added. `spacing_s_mm`: slice step in mm;
-    `pixel_mm2`: in-plane voxel area in mm^2 (None: no `MAX_LUMEN_MM2` allowance before the first lumen)."""
+    docstring). Only voxels where `free` is True (background) are added; an air region that reaches the
+    array's in-plane edge is never added (the caller's box holds the lumen with a margin: such a region is cut).
+    `spacing_s_mm`: slice step in mm; `pixel_mm2`: in-plane voxel area in mm^2 (None: no `MAX_LUMEN_MM2`
+    allowance before the first lumen)."""
     from scipy import ndimage
 
     ks = np.flatnonzero(mask.any(axis=(1, 2)))
@@ -172,7 +188,11 @@ def complete_lumen(
             labels, count = ndimage.label(air, structure=cross)
             if count:
                 hits = np.unique(labels[ndimage.binary_dilation(seed, structure=cross)])
-                hits = hits[hits > 0]
+                # A region reaching the box's edge was cut by it (the box is the prediction plus
+                # LUMEN_MARGIN_MM): it reaches farther than a lumen does, and its area here understates it (a
+                # lung beside the trachea, cut to a sliver, would pass the size limits).
+                edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+                hits = hits[(hits > 0) & ~np.isin(hits, edge)]
                 if hits.size:
                     candidate = np.isin(labels, hits)
                     if areas:

@@ -136,7 +136,8 @@ class PostprocessOptions:
             parsed, volume = _parse_steps(step_part, spec)
             for key in keys:
                 wrong = [s for s in parsed if s in RULE_ORGANS and key not in RULE_ORGANS[s]]
-                if wrong and organ_part:
+                # "ORGAN:all" means every step that applies to that organ; a rule named for the wrong organ is an error.
+                if wrong and organ_part and step_part.strip() != "all":
                     raise InputError(
                         f"--postprocess {spec!r}: {wrong[0]!r} applies to "
                         f"{', '.join(RULE_ORGANS[wrong[0]])} only; drop it for the {key}"
