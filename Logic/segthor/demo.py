@@ -8,6 +8,7 @@ against the phantom's ground truth. Works offline on a fresh clone: nothing is d
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -59,24 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from segthor.errors import SegthorError
     from segthor.io.volume import write_volume
     from segthor.model_packages import DEMO_DISCLAIMER
-    from segthor.phantom import generate_case, sample_case
 
     out = Path(args.output)
     t0 = time.perf_counter()
-    if args.size is None and args.slices is None and args.generator == "v1":
-        case, name = sample_case(), "phantom"
-    else:
-        kwargs = {k: v for k, v in (("size", args.size), ("n_slices", args.slices)) if v is not None}
-        if args.generator == "v2":
-            from segthor.phantom.v2 import generate_case_v2
-
-            case, name = generate_case_v2(args.seed, **kwargs), f"phantom_v2_seed{args.seed}"
-        else:
-            case, name = generate_case(args.seed, **kwargs), f"phantom_seed{args.seed}"
-    ct_path = write_volume(case.ct, out / f"{name}_ct.nii.gz")
-    truth_path = write_volume(case.labels, out / f"{name}_truth.nii.gz")
-    print(f"phantom CT {case.ct.describe_geometry()} -> {ct_path} ({time.perf_counter() - t0:.1f} s)")
     try:
+        case, name = _phantom(args)
+        ct_path = write_volume(case.ct, out / f"{name}_ct.nii.gz")
+        truth_path = write_volume(case.labels, out / f"{name}_truth.nii.gz")
+        print(f"phantom CT {case.ct.describe_geometry()} -> {ct_path} ({time.perf_counter() - t0:.1f} s)")
         result = segment(ct_path, out, model=args.model, device=args.device, reference=truth_path, case_name=name)
     except SegthorError as exc:
         print(f"segthor demo: error: {exc}", file=sys.stderr)
@@ -91,6 +82,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {path}")
     print(f"Note: {report['model'].get('disclaimer') or DEMO_DISCLAIMER}.")
     return 0
+
+
+def _phantom(args: argparse.Namespace):
+    """(PhantomCase, case name) the arguments ask for. Raises `InputError` for a size or slice count the
+    generator cannot draw, or whose slices lie farther apart than `segthor segment` accepts."""
+    from segthor.errors import InputError
+    from segthor.phantom import generate_case, sample_case
+    from segthor.quality.thresholds import REFUSE_SLICE_MM
+
+    if args.size is None and args.slices is None and args.generator == "v1":
+        return sample_case(), "phantom"
+    kwargs = {k: v for k, v in (("size", args.size), ("n_slices", args.slices)) if v is not None}
+    try:
+        if args.generator == "v2":
+            from segthor.phantom.v2 import generate_case_v2
+
+            case, name = generate_case_v2(args.seed, **kwargs), f"phantom_v2_seed{args.seed}"
+        else:
+            case, name = generate_case(args.seed, **kwargs), f"phantom_seed{args.seed}"
+    except InputError as exc:
+        raise InputError(f"--size/--slices: {exc}") from None
+    step = float(case.ct.spacing[2])
+    if step > REFUSE_SLICE_MM:
+        n = int(case.ct.array.shape[0])
+        need = math.ceil(n * step / REFUSE_SLICE_MM)
+        raise InputError(
+            f"--slices {n} spreads the phantom's {n * step:.0f} mm over slices {step:.1f} mm apart, more than the "
+            f"{REFUSE_SLICE_MM:g} mm segthor accepts; give --slices {need} or more"
+        )
+    return case, name
 
 
 if __name__ == "__main__":
