@@ -96,15 +96,15 @@ class AirRegions:
             keep = sizes * cell_ml >= MIN_LUNG_ML
             keep[0] = False
             if keep.any():
+                lung = keep[labels]
                 # Gas is not lung: a stomach bubble taken for the lungs (when the lungs reach the field of view's
                 # edge) would set their extent at the diaphragm and the extent rule would delete the trachea.
-                in_air = labels > 0
-                cell_hu = hu_spl[:, ::fp, ::fl][in_air].astype(np.float64)  # one voxel per cell
-                hu_sums = np.bincount(labels[in_air], weights=cell_hu, minlength=count + 1)
-                del in_air, cell_hu
-                keep &= hu_sums >= GAS_HU * np.maximum(counts, 1)
-            if keep.any():
-                lung = keep[labels]
+                cell_hu = hu_spl[:, ::fp, ::fl][lung].astype(np.float64)  # one voxel per cell
+                hu_sums = np.bincount(labels[lung], weights=cell_hu, minlength=count + 1)
+                gas = keep & (hu_sums < GAS_HU * np.maximum(counts, 1))
+                if gas.any():
+                    keep &= ~gas
+                    lung = keep[labels]
         self.lung_cells = lung
         area_mm2 = lung.sum(axis=(1, 2)) * spacing_zyx[1] * fp * spacing_zyx[2] * fl
         ks = np.flatnonzero(area_mm2 >= MIN_LUNG_SLICE_MM2)
