@@ -361,3 +361,11 @@ def test_all_for_one_organ_takes_the_rules_that_apply_to_it():
     assert heart == ("lungs", "extent", "close", "open", "lcc", "fill")
     with pytest.raises(InputError, match="applies to trachea only"):
         PostprocessOptions.parse("heart:lumen,fill")
+
+
+def test_labels_on_another_grid_name_both_shapes():
+    ct, labels = chest()
+    with pytest.raises(InputError) as raised:
+        postprocess_labels(labels[:, :, :-1], PostprocessOptions.parse(None), ct=_volume(ct))
+    message = str(raised.value)
+    assert "(44, 110, 139)" in message and "(44, 110, 140)" in message and "\n" not in message

@@ -298,7 +298,11 @@ def postprocess_labels(
     rules = {o.label: tuple(s for s in options.for_organ(o.key) if s in HU_RULES) for o in ORGANS}
     if any(rules.values()):
         if ct is None or ct.array.shape != labels.shape:
-            raise InputError("the post-processing steps lungs, extent and lumen need the CT on the labels' grid")
+            got = "no CT" if ct is None else f"a CT of shape {tuple(ct.array.shape)}"
+            raise InputError(
+                f"the post-processing steps lungs, extent and lumen need the CT on the labels' grid "
+                f"(labels of shape {tuple(labels.shape)}, {got}); pass ct= the CT the labels were predicted on"
+            )
         labels = apply_hu_rules(labels, ct, rules)
     voxel_mm3 = float(np.prod(spacing))
     out = labels.copy()
