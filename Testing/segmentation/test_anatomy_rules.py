@@ -369,3 +369,17 @@ def test_labels_on_another_grid_name_both_shapes():
         postprocess_labels(labels[:, :, :-1], PostprocessOptions.parse(None), ct=_volume(ct))
     message = str(raised.value)
     assert "(44, 110, 139)" in message and "(44, 110, 140)" in message and "\n" not in message
+
+
+def test_options_built_directly_are_checked_like_parsed_ones():
+    # Found while testing: PostprocessOptions(steps={"heart": ("lumen",)}) ran the lumen rule on the heart and
+    # turned the air beside it into heart; unknown organs and steps were ignored silently.
+    for steps, words in (
+        ({"heart": ("lumen",)}, "'lumen' applies to trachea only, not the heart"),
+        ({"trachea": ("lungs",)}, "applies to esophagus, heart, aorta only"),
+        ({"heart": ("melt",)}, "unknown step 'melt'"),
+        ({"lung": ("lcc",)}, "unknown organ 'lung'"),
+    ):
+        with pytest.raises(InputError, match=words):
+            PostprocessOptions(steps=steps)
+    assert PostprocessOptions(steps={"trachea": ("extent", "lumen", "fill")}).enabled

@@ -74,6 +74,23 @@ class PostprocessOptions:
     min_piece_mm3: Mapping[str, float] = field(default_factory=dict)
     source: str = "user"  # "default" when the built-in defaults were taken
 
+    def __post_init__(self) -> None:
+        # Built directly (the Python API), not by `parse`: the same checks, so a rule never runs on an organ it
+        # is not defined for (the lumen rule on the heart would turn the air beside it into heart).
+        keys = [o.key for o in ORGANS]
+        for key, steps in self.steps.items():
+            if key not in keys:
+                raise InputError(f"post-processing: unknown organ {key!r}; organs are {', '.join(keys)}")
+            for step in steps:
+                if step not in STEPS:
+                    raise InputError(
+                        f"post-processing: unknown step {step!r} for the {key}; steps are {', '.join(STEPS)}"
+                    )
+                if key not in RULE_ORGANS.get(step, (key,)):
+                    raise InputError(
+                        f"post-processing: {step!r} applies to {', '.join(RULE_ORGANS[step])} only, not the {key}"
+                    )
+
     @property
     def enabled(self) -> bool:
         return any(self.steps.values())
