@@ -89,7 +89,7 @@ def _phantom(args: argparse.Namespace):
     generator cannot draw, or whose slices lie farther apart than `segthor segment` accepts."""
     from segthor.errors import InputError
     from segthor.phantom import generate_case, sample_case
-    from segthor.quality.thresholds import REFUSE_SLICE_MM
+    from segthor.quality.thresholds import REFUSE_PIXEL_MM, REFUSE_SLICE_MM
 
     if args.size is None and args.slices is None and args.generator == "v1":
         return sample_case(), "phantom"
@@ -103,13 +103,20 @@ def _phantom(args: argparse.Namespace):
             case, name = generate_case(args.seed, **kwargs), f"phantom_seed{args.seed}"
     except InputError as exc:
         raise InputError(f"--size/--slices: {exc}") from None
-    step = float(case.ct.spacing[2])
-    if step > REFUSE_SLICE_MM:
-        n = int(case.ct.array.shape[0])
-        need = math.ceil(n * step / REFUSE_SLICE_MM)
+    # The phantom spans a fixed field of view and chest length: too few pixels or slices make a CT that
+    # `segthor segment` refuses (quality.thresholds); say so before writing anything, with the flag to change.
+    pixel, step = float(case.ct.spacing[0]), float(case.ct.spacing[2])
+    n_pixels, n_slices = int(case.ct.array.shape[2]), int(case.ct.array.shape[0])
+    if pixel > REFUSE_PIXEL_MM:
         raise InputError(
-            f"--slices {n} spreads the phantom's {n * step:.0f} mm over slices {step:.1f} mm apart, more than the "
-            f"{REFUSE_SLICE_MM:g} mm segthor accepts; give --slices {need} or more"
+            f"--size {n_pixels} gives pixels of {pixel:.1f} mm, more than the {REFUSE_PIXEL_MM:g} mm segthor "
+            f"accepts; give --size {math.ceil(n_pixels * pixel / REFUSE_PIXEL_MM)} or more"
+        )
+    if step > REFUSE_SLICE_MM:
+        raise InputError(
+            f"--slices {n_slices} spreads the phantom's {n_slices * step:.0f} mm over slices {step:.1f} mm apart, "
+            f"more than the {REFUSE_SLICE_MM:g} mm segthor accepts; give --slices "
+            f"{math.ceil(n_slices * step / REFUSE_SLICE_MM)} or more"
         )
     return case, name
 

@@ -45,12 +45,13 @@ def test_demo_on_a_generated_v2_phantom(tmp_path, capsys):
 
 
 def test_demo_refuses_a_phantom_size_or_slice_count_in_one_line(tmp_path, capsys):
-    # Found while testing: --size 8 or --slices 1 ended in a traceback, and --slices 17 wrote a phantom with
-    # slices 27.9 mm apart that segmenting then refused.
+    # Found while testing: --size 8 or --slices 1 ended in a traceback, and --slices 17 (--size 33) wrote a
+    # phantom with slices 27.9 mm apart (pixels of 10.9 mm) that segmenting then refused.
     for argv, words in (
         (["--generator", "v2", "--size", "8"], "size must be between 32 and 1024"),
         (["--slices", "1"], "n_slices must be at least 16"),
-        (["--generator", "v2", "--size", "32", "--slices", "17"], "give --slices 19 or more"),
+        (["--generator", "v2", "--size", "40", "--slices", "17"], "give --slices 19 or more"),
+        (["--generator", "v2", "--size", "33", "--slices", "40"], "give --size 37 or more"),
     ):
         out = tmp_path / "demo"
         assert main(["--output", str(out), "--device", "cpu", *argv]) == 2
