@@ -49,7 +49,7 @@ def segment(
     """Segment one CT (NIfTI/NRRD/MHA file or DICOM folder) into OUTDIR/<case>.seg.nrrd, <case>_labels.nii.gz,
     <case>_preview.png and <case>.json (model, device, stage timings, clean-up applied, input warnings and
     per-organ plausibility under "quality", metrics when `reference` is given, `input_warnings` for what
-    reading the input left out or resampled). `postprocess` None takes the measured defaults, "none" turns
+    reading the input left out or resampled). `postprocess` None (or []) takes the measured defaults, "none" turns
     clean-up off (spec syntax: `PostprocessOptions.parse`, docs/quality.md).
 
     The case name is `case_name` or the input's name; a derived name already used by another input's outputs

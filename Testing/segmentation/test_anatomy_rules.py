@@ -383,3 +383,14 @@ def test_options_built_directly_are_checked_like_parsed_ones():
         with pytest.raises(InputError, match=words):
             PostprocessOptions(steps=steps)
     assert PostprocessOptions(steps={"trachea": ("extent", "lumen", "fill")}).enabled
+
+
+def test_an_empty_spec_list_is_the_defaults():
+    # Found while testing: specs_from_defaults() returns [] for "the defaults", but segthor.api.segment(...,
+    # postprocess=[]) parsed [] as no clean-up at all (the Slicer module maps [] to None itself; the API did not).
+    from segthor.inference.postprocess import specs_from_defaults
+
+    assert PostprocessOptions.parse([]) == PostprocessOptions.default()
+    assert PostprocessOptions.parse(specs_from_defaults()).source == "default"
+    assert PostprocessOptions.parse(iter(())) == PostprocessOptions.default()
+    assert not PostprocessOptions.parse("none").enabled and not PostprocessOptions.parse(["none"]).enabled

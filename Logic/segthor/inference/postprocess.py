@@ -134,11 +134,14 @@ class PostprocessOptions:
     def parse(cls, specs: Iterable[str] | str | None) -> PostprocessOptions:
         """Parse CLI-style specs: None (the defaults), 'none', 'all', 'close,lcc' (every organ), 'heart:fill,lcc'
         (one organ), 'drop=0.5ml' or 'esophagus:drop=200mm3' (pieces below a volume; a bare number is mm^3).
-        Later specs replace earlier ones for the organs they name."""
-        if specs is None:
-            return cls.default()
+        Later specs replace earlier ones for the organs they name. An empty list is no spec given, like no
+        `--postprocess` on the command line: the defaults (as `specs_from_defaults` returns [] for them)."""
         if isinstance(specs, str):
             specs = [specs]
+        if specs is not None:
+            specs = list(specs)
+        if not specs:
+            return cls.default()
         steps: dict[str, tuple[str, ...]] = {}
         volumes: dict[str, float] = {}
         for spec in specs:
