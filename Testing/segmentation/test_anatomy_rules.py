@@ -394,3 +394,51 @@ def test_an_empty_spec_list_is_the_defaults():
     assert PostprocessOptions.parse(specs_from_defaults()).source == "default"
     assert PostprocessOptions.parse(iter(())) == PostprocessOptions.default()
     assert not PostprocessOptions.parse("none").enabled and not PostprocessOptions.parse(["none"]).enabled
+
+
+def test_what_the_rules_did_is_recorded():
+    # Found while testing: the case JSON listed the rules as applied even when no lungs were found (a field of
+    # view that cuts the lungs), so "lungs" and "extent" had changed nothing; it now says so, organ by organ.
+    ct, truth = chest()
+    labels = truth.copy()
+    labels[HEART_IN_LEFT_LUNG] = HEART
+    record: dict = {}
+    volume = _volume(ct)
+    rules_only = ["esophagus:lungs,extent", "heart:lungs,extent", "trachea:extent,lumen", "aorta:lungs,extent"]
+    out = postprocess_labels(labels, PostprocessOptions.parse(rules_only), volume.spacing, volume, record=record)
+    rules = record["anatomical_rules"]
+    assert rules["lungs_found"] is True
+    for key, label in (("esophagus", ESOPHAGUS), ("heart", HEART), ("trachea", TRACHEA), ("aorta", AORTA)):
+        removed = int(((labels == label) & (out != label)).sum())
+        added = int(((out == label) & (labels != label)).sum())
+        assert rules["organs"][key] == {"removed_voxels": removed, "added_voxels": added}, key
+    # The heart in the left lung and its two slices more than 20 mm below the lungs; the trachea's lumen.
+    assert rules["organs"]["heart"]["removed_voxels"] == 7 * 12 * 10 + 2 * int(HEART_DISK.sum())
+    assert rules["organs"]["trachea"]["added_voxels"] > 0
+    no_lungs = np.where(ct == -850, 40, ct).astype(ct.dtype)
+    record = {}
+    postprocess_labels(labels, PostprocessOptions.parse("heart:lungs,extent"), ct=_volume(no_lungs), record=record)
+    assert record["anatomical_rules"] == {
+        "lungs_found": False,
+        "organs": {"heart": {"removed_voxels": 0, "added_voxels": 0}},
+    }
+    record = {}
+    postprocess_labels(labels, PostprocessOptions.parse("heart:fill"), record=record)
+    assert record == {}  # no rule ran
+
+
+def test_the_case_report_records_what_the_rules_did(tmp_path, tiny_model_dir, capsys):
+    import json
+
+    from segmentation_helpers import make_ct
+
+    from segthor.cli.main import main
+    from segthor.io.volume import write_volume
+
+    ct_path = write_volume(make_ct(shape=(6, 30, 30)), tmp_path / "chest.nii.gz")
+    args = ["segment", str(ct_path), "-o", str(tmp_path / "out"), "--model", str(tiny_model_dir), "--device", "cpu"]
+    assert main([*args, "-q"]) == 0, capsys.readouterr().err
+    rules = json.loads((tmp_path / "out" / "chest.json").read_text())["postprocess"]["anatomical_rules"]
+    assert isinstance(rules["lungs_found"], bool)
+    for changes in rules["organs"].values():
+        assert set(changes) == {"removed_voxels", "added_voxels"}

@@ -213,10 +213,14 @@ def complete_lumen(
     return out
 
 
-def apply_hu_rules(labels: np.ndarray, volume: Volume, rules: dict[int, tuple[str, ...]]) -> np.ndarray:
+def apply_hu_rules(
+    labels: np.ndarray, volume: Volume, rules: dict[int, tuple[str, ...]], record: dict | None = None
+) -> np.ndarray:
     """Apply the rules to a copy of `labels` [z, y, x] (the grid of `volume`, whose array is in HU).
 
-    `rules`: organ label -> the HU rules to apply to it (``lungs``, ``extent``, ``lumen``).
+    `rules`: organ label -> the HU rules to apply to it (``lungs``, ``extent``, ``lumen``). `record`, when given,
+    receives what they did (for the case report): ``lungs_found`` (None when no rule needed the lungs; False:
+    ``lungs`` and ``extent`` changed nothing) and, per organ key, ``removed_voxels`` and ``added_voxels``.
     """
     if not any(rules.values()):
         return labels
@@ -227,6 +231,7 @@ def apply_hu_rules(labels: np.ndarray, volume: Volume, rules: dict[int, tuple[st
     out = labels.copy()
     view = frame.view(out)  # a view: writing into it writes into `out`
     air = AirRegions(hu, frame.spacing_zyx) if any({"lungs", "extent"} & set(r) for r in rules.values()) else None
+    changes: dict[str, dict[str, int]] = {}
     boxes = ndimage.find_objects(view, max_label=max(rules))
     # The lumen may reach past the predicted trachea in plane: its box grows by this margin.
     margin = [int(np.ceil(LUMEN_MARGIN_MM / max(s, 1e-6))) for s in frame.spacing_zyx[1:]]
@@ -255,8 +260,13 @@ def apply_hu_rules(labels: np.ndarray, volume: Volume, rules: dict[int, tuple[st
             cleaned = complete_lumen(
                 cleaned, hu_box, region == 0, frame.spacing_zyx[0], frame.spacing_zyx[1] * frame.spacing_zyx[2]
             )
-        region[mask & ~cleaned] = 0
-        region[cleaned & ~mask] = label
+        removed, added = mask & ~cleaned, cleaned & ~mask
+        region[removed] = 0
+        region[added] = label
+        changes[organ_by_label(label).key] = {"removed_voxels": int(removed.sum()), "added_voxels": int(added.sum())}
+    if record is not None:
+        record["lungs_found"] = None if air is None else air.lowest_lung_slice is not None
+        record["organs"] = changes
     return out
 
 

@@ -301,13 +301,15 @@ def postprocess_labels(
     options: PostprocessOptions,
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
     ct: Volume | None = None,
+    record: dict | None = None,
 ) -> np.ndarray:
     """Return a cleaned copy of a label array [z, y, x] (unchanged when nothing is enabled).
 
     `spacing` (x, y, z in mm) converts the "drop" volume to voxels. `ct`: the CT in HU on the same grid, which
     the HU rules (lungs, extent, lumen; segthor.inference.anatomy_rules) read; they run first. Each organ is
     processed inside its own bounding box; voxels added by closing, filling or the lumen rule are taken only
-    from the background, so one organ's clean-up never overwrites another organ.
+    from the background, so one organ's clean-up never overwrites another organ. `record`, when given, receives
+    under "anatomical_rules" what the HU rules did (`apply_hu_rules`), when any ran.
 
     Raises `InputError` when an HU rule is asked for without `ct`, or `ct` is on another grid.
     """
@@ -323,7 +325,8 @@ def postprocess_labels(
                 f"the post-processing steps lungs, extent and lumen need the CT on the labels' grid "
                 f"(labels of shape {tuple(labels.shape)}, {got}); pass ct= the CT the labels were predicted on"
             )
-        labels = apply_hu_rules(labels, ct, rules)
+        rules_record = record.setdefault("anatomical_rules", {}) if record is not None else None
+        labels = apply_hu_rules(labels, ct, rules, rules_record)
     voxel_mm3 = float(np.prod(spacing))
     out = labels.copy()
     # One pass for every organ's bounding box (instead of one comparison of the whole volume per organ).

@@ -34,6 +34,8 @@ class Prediction:
     confidence: dict[str, float | None] = field(default_factory=dict)
     # The plausibility verdict (`segthor.quality.QualityReport`), filled in by `segthor.logic`.
     quality: Any = None
+    # What the clean-up did beyond its options (`postprocess_labels`' record: the anatomical rules' effect).
+    postprocess_applied: dict[str, Any] = field(default_factory=dict)
 
 
 class ConfidenceSums:
@@ -144,11 +146,18 @@ def predict(
             f"restored labels have shape {labels.shape}, the input {volume.array.shape}; "
             "the preprocessing recipe is inconsistent"
         )
+    applied: dict[str, Any] = {}
     if postprocess is not None and postprocess.enabled:
         with timer.stage("postprocess"):
             progress.report(0.95, "post-processing")
-            labels = postprocess_labels(labels, postprocess, volume.spacing, volume)
+            labels = postprocess_labels(labels, postprocess, volume.spacing, volume, record=applied)
     progress.report(1.0, "segmentation computed")
     return Prediction(
-        volume.with_array(labels), timer.rounded(), tuple(network_labels.shape), size, threads, sums.per_organ()
+        volume.with_array(labels),
+        timer.rounded(),
+        tuple(network_labels.shape),
+        size,
+        threads,
+        sums.per_organ(),
+        postprocess_applied=applied,
     )

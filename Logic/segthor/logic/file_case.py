@@ -130,7 +130,7 @@ def segment_file(
         device=str(logic.device),
         timings=timings,
         outputs=paths.as_dict(),
-        postprocess=logic.postprocess.to_dict(),
+        postprocess={**logic.postprocess.to_dict(), **prediction.postprocess_applied},
         reference=str(reference) if reference else None,
         reference_unused_segments=reference_volume.unused_segments if reference_volume is not None else [],
         metrics=metrics,
