@@ -16,7 +16,7 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml Logic/seg
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m segthor.demo --output demo_output --size 512 --seed 7
+	$(PY) -m segthor.demo --output demo_output --generator v2 --size 512 --seed 7
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -57,13 +57,14 @@ def test_models_dir_is_the_extension_resources_folder():
     repo = Path(segthor.__file__).resolve().parents[2]
     expected = repo / "SegTHORSlicer" / "Resources" / "Models"
     assert expected == MODELS_DIR
-    assert DEFAULT_MODEL_ID == "enet-demo"
+    assert DEFAULT_MODEL_ID == "enet-realct"
+    assert (MODELS_DIR / DEFAULT_MODEL_ID / METADATA_FILE).is_file()  # the default is bundled
 
 
 def test_list_models_summarises_every_package(isolated_catalogue):
     models = {m["id"]: m for m in list_models()}
-    assert set(models) == {"enet-demo", "my-enet", "single", "broken"}
-    demo = models["enet-demo"]
+    assert set(models) == {DEFAULT_MODEL_ID, "my-enet", "single", "broken"}
+    demo = models[DEFAULT_MODEL_ID]
     assert demo["default"] and not models["my-enet"]["default"]
     assert demo["architecture"] == "enet" and demo["parameters"] > 0
     assert demo["size_bytes"] < models["my-enet"]["size_bytes"]  # float16 vs float32
@@ -71,14 +72,14 @@ def test_list_models_summarises_every_package(isolated_catalogue):
     assert demo["validation_dice"] == {"heart": 0.91, "aorta": 0.8}
     assert demo["disclaimer"] == DEMO_DISCLAIMER
     assert "not valid" in models["broken"]["error"] or "Expecting" in models["broken"]["error"]
-    assert list_models()[0]["id"] == "enet-demo"  # bundled packages come first
+    assert list_models()[0]["id"] == DEFAULT_MODEL_ID  # bundled packages come first
 
 
 def test_find_and_load_by_id(isolated_catalogue):
     assert find_model("my-enet") == isolated_catalogue / "extra" / "mine"
     package = load_model_package("my-enet")
     assert package.metadata["id"] == "my-enet" and package.model.architecture == "enet"
-    known = r"\(known: enet-demo, broken, my-enet, single\)"
+    known = rf"\(known: {DEFAULT_MODEL_ID}, broken, my-enet, single\)"
     with pytest.raises(ModelError, match=rf"no model package with id 'nope' {known}"):
         find_model("nope")
 
@@ -86,11 +87,11 @@ def test_find_and_load_by_id(isolated_catalogue):
 def test_cli_lists_models_as_table_and_json(isolated_catalogue, capsys):
     assert main(["models"]) == 0
     text = capsys.readouterr().out
-    assert "* enet-demo" in text and "my-enet" in text and DEMO_DISCLAIMER in text
+    assert f"* {DEFAULT_MODEL_ID}" in text and "my-enet" in text and DEMO_DISCLAIMER in text
     assert "0.910" in text and "4 phantom cases" in text and "unusable" in text
     assert main(["models", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert {m["id"] for m in listed} == {"enet-demo", "my-enet", "single", "broken"}
+    assert {m["id"] for m in listed} == {DEFAULT_MODEL_ID, "my-enet", "single", "broken"}
 
 
 def test_cli_says_clearly_when_no_model_is_installed(tmp_path, monkeypatch, capsys):
@@ -117,4 +118,4 @@ def test_segthor_models_through_the_real_entry_point(isolated_catalogue, capsys)
     from segthor.cli.main import main as segthor_main
 
     assert segthor_main(["models", "--json"]) == 0
-    assert {m["id"] for m in json.loads(capsys.readouterr().out)} >= {"enet-demo", "my-enet"}
+    assert {m["id"] for m in json.loads(capsys.readouterr().out)} >= {DEFAULT_MODEL_ID, "my-enet"}

@@ -16,7 +16,7 @@ from typing import Any
 from segthor.errors import ModelError
 from segthor.model_packages.package import METADATA_FILE, WEIGHTS_FILE, check_label_contract
 
-DEFAULT_MODEL_ID = "enet-demo"
+DEFAULT_MODEL_ID = "enet-realct"
 ENV_VAR = "SEGTHOR_MODELS_PATH"
 
 
