@@ -355,7 +355,12 @@ def test_gas_is_not_lung_when_the_lungs_reach_the_field_of_view():
 def test_all_for_one_organ_takes_the_rules_that_apply_to_it():
     # Found while testing: "trachea:all" failed with "'lungs' applies to esophagus, heart, aorta only".
     assert PostprocessOptions.parse("trachea:all").for_organ("trachea") == (
-        "extent", "lumen", "close", "open", "lcc", "fill"
+        "extent",
+        "lumen",
+        "close",
+        "open",
+        "lcc",
+        "fill",
     )
     heart = PostprocessOptions.parse("HEART:All").for_organ("heart")
     assert heart == ("lungs", "extent", "close", "open", "lcc", "fill")
