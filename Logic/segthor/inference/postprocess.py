@@ -57,7 +57,7 @@ RULE_ORGANS = {
 }
 # The HU rules (lungs, extent, lumen) are on by default: on held-out phantoms they raised every organ's mean
 # Dice or left it unchanged, and on the real development CT they took the tracheal lumen coverage from 0.55 to
-# 0.84 with nothing left in the lungs (docs/quality.md, "Anatomical rules").
+# 0.86 (earlier enet-realct) and 0.50 to 1.00 (enet-demo), nothing left in the lungs (docs/quality.md).
 DEFAULT_SPECS: tuple[str, ...] = (
     "esophagus:lungs,extent,fill,lcc",
     "heart:lungs,extent,fill,lcc",
