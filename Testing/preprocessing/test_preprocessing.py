@@ -16,6 +16,7 @@ from segthor.preprocessing import (
     get_recipe,
     preprocess,
     restore_labels,
+    restore_probabilities,
     transfer_labels,
 )
 
@@ -169,3 +170,71 @@ def test_real_dicom_ct_goes_through_fast2d_and_back(shared_data_dir):
     labels[:, grid.size[1] // 2, grid.size[0] // 2] = 2
     back = restore_labels(labels, pre.context)
     assert back.shape == volume.array.shape and 0 < int((back == 2).sum()) <= 20 * 9
+
+
+def _tube_probabilities(pre, radius_mm: float = 6.0, centre_mm: tuple[float, float] = (3.1, 41.3)) -> np.ndarray:
+    """Class probabilities [C, z, y, x] on the network grid of a network that is right about a vertical tube
+    (class 1, at `centre_mm` = (x, y) in LPS mm) up to a 1 mm soft edge: sigmoid of the signed distance."""
+    grid = pre.context.network_grid
+    x = grid.origin[0] + np.arange(grid.size[0]) * grid.spacing[0]
+    y = grid.origin[1] + np.arange(grid.size[1]) * grid.spacing[1]
+    distance = np.hypot(x[None, :] - centre_mm[0], y[:, None] - centre_mm[1]) - radius_mm
+    inside = 1.0 / (1.0 + np.exp(distance / 1.0))
+    probabilities = np.zeros((5, *grid.shape_zyx), np.float32)
+    probabilities[1] = inside[None]
+    probabilities[0] = 1.0 - inside[None]
+    return probabilities.astype(np.float16)
+
+
+def _tube_truth(volume: Volume, radius_mm: float = 6.0, centre_mm: tuple[float, float] = (3.1, 41.3)) -> np.ndarray:
+    """The tube of `_tube_probabilities` on `volume`'s own grid (any orientation), uint8 [z, y, x]."""
+    k, j, i = np.indices(volume.array.shape)
+    index_xyz = np.stack([i, j, k], axis=-1) * np.asarray(volume.spacing)
+    lps = index_xyz @ np.asarray(volume.direction, dtype=float).reshape(3, 3).T + np.asarray(volume.origin)
+    return (np.hypot(lps[..., 0] - centre_mm[0], lps[..., 1] - centre_mm[1]) <= radius_mm).astype(np.uint8)
+
+
+@pytest.mark.parametrize("code", ["LPS", "RAS", "PIL"])
+def test_probabilities_come_back_smooth_where_nearest_labels_come_back_in_steps(code):
+    # A 12 mm tube seen by a 2 mm network grid, restored to a 0.9 x 0.8 mm CT: interpolating the probabilities
+    # before the argmax follows the circle; the nearest-neighbour labels follow the 2 mm voxels (a staircase).
+    volume, _ = _ct_and_labels()
+    volume, _ = _reoriented(volume, np.zeros(volume.array.shape, np.uint8), code)
+    pre = preprocess(volume, RECIPES["fast2d"])
+    probabilities = _tube_probabilities(pre)
+    truth = _tube_truth(volume)
+    smooth = restore_probabilities(probabilities, pre.context)
+    steps = restore_labels(probabilities.argmax(0).astype(np.uint8), pre.context)
+    assert smooth.shape == volume.array.shape and smooth.dtype == np.uint8
+    assert _dice(smooth, truth, 1) > 0.98
+    assert _dice(smooth, truth, 1) > _dice(steps, truth, 1) + 0.02
+    assert set(np.unique(smooth)) == {0, 1}
+
+
+def test_restoring_probabilities_keeps_every_class_and_the_background_outside():
+    volume, labels = _ct_and_labels()
+    pre = preprocess(volume, RECIPES["fast2d"])
+    net = transfer_labels(labels, pre.context)
+    one_hot = (np.arange(5)[:, None, None, None] == net[None]).astype(np.float16)
+    back = restore_probabilities(one_hot, pre.context)
+    for label in (1, 2, 3, 4):
+        assert _dice(back, labels, label) > 0.6, label  # as the nearest-neighbour round trip above
+    # Nothing labelled where the network saw only background (the crop's outside included).
+    far = np.ones(labels.shape, bool)
+    far[:, 18:66, 24:60] = False  # every organ's box in _ct_and_labels, grown by more than one 2 mm voxel
+    assert not back[far].any()
+    # No organ at all: all background, quickly.
+    empty = np.zeros_like(one_hot)
+    empty[0] = 1
+    assert not restore_probabilities(empty, pre.context).any()
+
+
+def test_restoring_probabilities_on_the_input_grid_is_their_argmax():
+    volume, labels = _ct_and_labels()
+    pre = preprocess(volume, RECIPES["zscore"])  # native grid, no crop
+    one_hot = (np.arange(5)[:, None, None, None] == labels[None]).astype(np.float16)
+    np.testing.assert_array_equal(restore_probabilities(one_hot, pre.context), labels)
+    with pytest.raises(ValueError, match="probabilities"):
+        restore_probabilities(one_hot[:, :-1], pre.context)
+    with pytest.raises(ValueError, match="classes"):
+        restore_probabilities(labels, pre.context)

@@ -1,4 +1,4 @@
-"""The clean-up rules that read the CT (lungs, extent, lumen) on a small synthetic chest with known mistakes.
+"""The clean-up rules that read the CT (lungs, extent, lumen, neck) on a small synthetic chest with known mistakes.
 
 The chest is built in the patient frame [S, P, L] (index 0 = inferior, posterior and left grow with the index),
 0.8 x 0.8 mm pixels and 5 mm slices: a soft-tissue body in outside air, two lungs (-850 HU) on slices 14-31,
@@ -227,10 +227,13 @@ def test_results_do_not_depend_on_how_the_ct_is_stored(direction):
     labels[0:8, ESOPHAGUS_DISK] = 0
     labels[0:44, LUMEN_FRONT_HALF] = TRACHEA
     labels[28, LUMEN & (P_MM > 36)] = AORTA
+    labels[21, _disk(22, 56, 1)] = HEART  # a waist above the heart, then a swelling (the neck rule)
+    labels[22:26, _disk(20, 56, 7)] = HEART
     options = PostprocessOptions.parse(None)
     spacing_spl = (SLICE_MM, PIXEL_MM, PIXEL_MM)
     reference = postprocess_labels(labels, options, _volume(ct).spacing, _volume(ct))
     assert not (reference == labels).all()  # the rules did something to compare
+    assert _slices(reference, HEART) == list(range(10, 21))  # extent below, neck above
     ct_volume = _stored(ct, direction, spacing_spl)
     stored_labels = _stored(labels, direction, spacing_spl).array
     out = postprocess_labels(stored_labels, options, ct_volume.spacing, ct_volume)
@@ -294,7 +297,7 @@ def test_segment_cli_records_the_rules_in_the_case_report(tmp_path, tiny_model_d
     assert default["source"] == "default"
     assert {k: v["steps"] for k, v in default["organs"].items()} == {
         "esophagus": ["lungs", "extent", "lcc", "fill"],
-        "heart": ["lungs", "extent", "lcc", "fill"],
+        "heart": ["lungs", "extent", "neck", "lcc", "fill"],
         "trachea": ["extent", "lumen", "lcc", "fill"],
         "aorta": ["lungs", "extent", "drop"],
     }
@@ -363,7 +366,7 @@ def test_all_for_one_organ_takes_the_rules_that_apply_to_it():
         "fill",
     )
     heart = PostprocessOptions.parse("HEART:All").for_organ("heart")
-    assert heart == ("lungs", "extent", "close", "open", "lcc", "fill")
+    assert heart == ("lungs", "extent", "neck", "close", "open", "lcc", "fill")
     with pytest.raises(InputError, match="applies to trachea only"):
         PostprocessOptions.parse("heart:lumen,fill")
 
@@ -447,3 +450,50 @@ def test_the_case_report_records_what_the_rules_did(tmp_path, tiny_model_dir, ca
     assert isinstance(rules["lungs_found"], bool)
     for changes in rules["organs"].values():
         assert set(changes) == {"removed_voxels", "added_voxels"}
+
+
+def _heart_with(spill_slices: range, bridge_slice: int, spill_radius_mm: float = 12.0) -> np.ndarray:
+    """Labels [S, P, L] holding only the chest's heart (slices 8-20) and, past a one-slice waist of a few
+    voxels, a wider structure labelled heart (the liver dome under the diaphragm, as a 2D network labels it)."""
+    labels = np.zeros(SHAPE, np.uint8)
+    labels[8:21, HEART_DISK] = HEART
+    labels[bridge_slice, _disk(24, 56, 1)] = HEART
+    labels[spill_slices.start : spill_slices.stop, _disk(24, 56, spill_radius_mm)] = HEART
+    return labels
+
+
+@pytest.mark.parametrize(("spill", "bridge"), [(range(2, 7), 7), (range(22, 27), 21)])
+def test_neck_cuts_what_swells_again_past_a_waist(spill, bridge):
+    ct = np.full(SHAPE, 40, np.int16)  # no lungs: the other rules have nothing to go by
+    labels = _heart_with(spill, bridge)
+    assert len(_pieces(labels == HEART)) == 1  # one piece: keeping the largest piece would keep it all
+    out = _run(labels, ct, ["heart:neck"])
+    assert _slices(out, HEART) == list(range(8, 21))
+    np.testing.assert_array_equal(out[8:21] == HEART, labels[8:21] == HEART)
+
+
+def test_neck_keeps_a_heart_that_narrows_to_its_apex_and_wobbles():
+    ct = np.full(SHAPE, 40, np.int16)
+    labels = np.zeros(SHAPE, np.uint8)
+    # A cone from 9 mm at slice 20 down to 1 mm at slice 8, with a wobble near the apex: slice 10 narrower than
+    # slice 9 (growth past a waist, but to less than 15 % of the widest slice: still the apex).
+    radii = {k: 1.0 + 8.0 * (k - 8) / 12 for k in range(8, 21)}
+    radii[10], radii[9] = 1.2, 3.0
+    for k, r in radii.items():
+        labels[k, _disk(24, 56, r)] = HEART
+    np.testing.assert_array_equal(_run(labels, ct, ["heart:neck"]), labels)
+    # A waist whose regrowth stays small (the top of a heart the network under-segmented) is kept as well.
+    labels = _heart_with(range(22, 24), 21, spill_radius_mm=2.5)
+    np.testing.assert_array_equal(_run(labels, ct, ["heart:neck"]), labels)
+
+
+def test_neck_applies_to_the_heart_only():
+    with pytest.raises(InputError, match="neck.*heart only"):
+        PostprocessOptions.parse("esophagus:neck")
+
+
+def _pieces(mask: np.ndarray) -> list[int]:
+    from scipy import ndimage
+
+    components, count = ndimage.label(mask)
+    return [int((components == i).sum()) for i in range(1, count + 1)]

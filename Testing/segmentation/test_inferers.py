@@ -147,24 +147,46 @@ def test_slice_inferer_gives_todays_labels_on_a_phantom():
     from segthor.inference.prediction import predict
     from segthor.model_packages import DEFAULT_MODEL_ID
     from segthor.phantom import generate_case
-    from segthor.preprocessing import Recipe, preprocess, restore_labels
+    from segthor.preprocessing import Recipe, preprocess, restore_probabilities
 
     case = generate_case(3, size=64, n_slices=16)
     package = load_model_package(DEFAULT_MODEL_ID, "cpu")
     device = resolve_device("cpu")
     assert isinstance(inferer_for(package), SliceInferer)
     labels = predict(case.ct, package, device, batch_size=4).labels.array
-    # The loop inference ran before inferers existed: batches of 4 slices, argmax, restored to the CT grid.
+    # A plain loop: batches of 4 slices, softmax, probabilities restored to the CT grid, argmax there.
     pre = preprocess(case.ct, Recipe.from_dict(package.metadata["preprocessing"]))
     array = np.asarray(pre.array, np.float32)
-    expected = np.empty(array.shape, np.uint8)
+    expected = np.empty((5, *array.shape), np.float16)
     with torch.inference_mode():
         for start in range(0, array.shape[0], 4):
             x = torch.from_numpy(np.ascontiguousarray(array[start : start + 4])).unsqueeze(1)
-            expected[start : start + 4] = package.model(x).argmax(1).to(torch.uint8).numpy()
-    expected = np.asarray(restore_labels(expected, pre.context), np.uint8)
+            scores = torch.softmax(package.model(x), 1).to(torch.float16).numpy()
+            expected[:, start : start + 4] = np.moveaxis(scores, 1, 0)
+    expected = np.asarray(restore_probabilities(expected, pre.context), np.uint8)
     assert np.array_equal(labels, expected)
     assert (labels > 0).sum() > 100  # the demo model finds organs on the phantom: the comparison is not vacuous
+
+
+def test_inferers_return_class_first_arrays_when_reduce_keeps_the_classes():
+    array = np.random.default_rng(2).normal(size=(9, 12, 10)).astype(np.float32)
+
+    def probabilities(scores):
+        return torch.softmax(scores, 1)
+
+    torch.manual_seed(0)
+    net2d = build_network("enet", base_width=16).eval()
+    out, _ = SliceInferer().run(net2d, array, torch.device("cpu"), 4, reduce=probabilities)
+    labels, _ = SliceInferer().run(net2d, array, torch.device("cpu"), 4)
+    assert out.shape == (5, 9, 12, 10)
+    np.testing.assert_allclose(out.sum(0), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(out.argmax(0), labels)
+    inferer = SlidingWindowInferer(_window_spec((6, 8, 8), overlap=0.5))
+    net3d = PointwiseNet().eval()
+    out, _ = inferer.run(net3d, array, torch.device("cpu"), reduce=probabilities)
+    labels, _ = inferer.run(net3d, array, torch.device("cpu"))
+    assert out.shape == (5, 9, 12, 10)
+    np.testing.assert_array_equal(out.argmax(0), labels)
 
 
 def test_inferer_entry_is_read_checked_and_defaulted(tmp_path):

@@ -302,7 +302,7 @@ def test_postprocess_boxes_keep_the_defaults_and_add_the_ticked_steps(monkeypatc
     p.anatomicalRules = False
     options = chosen()
     for organ in ORGANS:  # the rules go, the other defaults and the ticked step stay
-        expected = {s for s in defaults.for_organ(organ.key) if s not in ("lungs", "extent", "lumen")} | {"lcc"}
+        expected = {s for s in defaults.for_organ(organ.key) if s not in ("lungs", "extent", "lumen", "neck")} | {"lcc"}
         assert set(options.for_organ(organ.key)) == expected
     p.largestComponent = False
     p.closeHoles = p.opening = True

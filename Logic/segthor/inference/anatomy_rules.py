@@ -1,7 +1,8 @@
 """Clean-up that reads the CT itself: what none of the four organs can be, whatever the network says.
 
-A network trained on synthetic data makes mistakes on real CT that the CT's own intensities rule out. Three
-rules, each a post-processing step (`--postprocess`), work in the patient frame (any stored orientation):
+A network trained on synthetic data makes mistakes on real CT that the CT's own intensities and the organs'
+shapes rule out. Four rules, each a post-processing step (`--postprocess`), work in the patient frame (any stored
+orientation):
 
 - ``lungs`` (esophagus, heart, aorta): voxels in lung tissue are removed. Lung tissue here is air-density
   tissue (< -400 HU) in a 3D region of at least 50 ml that does not reach the in-plane edges of the image
@@ -27,9 +28,16 @@ rules, each a post-processing step (`--postprocess`), work in the patient frame 
   prediction that covers only part of the lumen still finds it; nor is one reaching more than `LUMEN_MARGIN_MM`
   past the predicted trachea (a lung beside it). Slices above or below the prediction are left
   alone: where SegTHOR's trachea starts and ends (below the larynx; 2 cm below the carina) is the network's call.
+- ``neck`` (heart): the heart is one compact organ whose axial cross-section shrinks steadily from its widest
+  slice towards its apex and its base. A waist, a slice whose area is below `NECK_FRACTION` of the widest while
+  on both sides the area grows again to more than that fraction and more than `NECK_REGROWTH` times the
+  waist's, joins two swellings: one is another structure (the liver dome, the stomach below the diaphragm) that
+  a 2D network labelled slice by slice and joined to the heart through a few voxels, which keeping the largest
+  piece cannot remove. The organ is cut at its waists and the part with the largest volume kept. Needs the CT's
+  geometry only, not its HU.
 
-Each rule only removes voxels (lungs, extent) or turns background into trachea (lumen); no other organ's voxels
-change. Measured on held-out phantoms and the real development CT in docs/quality.md ("Anatomical rules").
+Each rule only removes voxels (lungs, extent, neck) or turns background into trachea (lumen); no other organ's
+voxels change. Measured on held-out phantoms and the real development CT in docs/quality.md ("Anatomical rules").
 """
 
 from __future__ import annotations
@@ -58,7 +66,10 @@ LUMEN_LEAK_FACTOR = 3.0
 MAX_LUMEN_MM2 = 600.0
 LUMEN_MARGIN_MM = 15.0  # in-plane reach of the lumen past the predicted trachea
 MAX_GAP_MM = 10.0  # longest run of empty slices the lumen bridges (longer: two pieces, left to "lcc")
-HU_RULES = ("lungs", "extent", "lumen")
+NECK_FRACTION = 0.15
+NECK_REGROWTH = 2.0
+# The rules that need the CT (its HU, or for "neck" its patient frame); they run before the other steps.
+HU_RULES = ("lungs", "extent", "lumen", "neck")
 
 
 class AirRegions:
@@ -213,6 +224,32 @@ def complete_lumen(
     return out
 
 
+def cut_at_neck(mask: np.ndarray, pixel_mm2: float) -> np.ndarray:
+    """`mask` [S, P, L] cut at its waists along S (the ``neck`` rule in the module docstring), keeping the part
+    between waists with the largest volume. A waist is a slice whose area is below `NECK_FRACTION` of the
+    widest slice's while on both sides the mask grows again to more than that fraction and more than
+    `NECK_REGROWTH` times the waist's area. `pixel_mm2`: in-plane voxel area in mm^2. A mask that narrows only
+    towards its ends (an apex, a base) has no waist and is returned unchanged."""
+    area = mask.sum(axis=(1, 2)).astype(float) * pixel_mm2
+    if area.size < 3 or not area.any():
+        return mask
+    small = NECK_FRACTION * float(area.max())
+    # The largest area strictly below and strictly above each slice.
+    below = np.concatenate([[0.0], np.maximum.accumulate(area)[:-1]])
+    above = np.concatenate([np.maximum.accumulate(area[::-1])[:-1][::-1], [0.0]])
+    need = np.maximum(NECK_REGROWTH * area, small)
+    waist = (area < small) & (below > need) & (above > need)
+    if not waist.any():
+        return mask
+    # Runs of slices between waists; keep the run with the largest volume.
+    run = np.cumsum(waist)  # the run index of each non-waist slice
+    volumes = np.bincount(run[~waist], weights=area[~waist])
+    keep = ~waist & (run == int(np.argmax(volumes)))
+    out = mask.copy()
+    out[~keep] = False
+    return out
+
+
 def apply_hu_rules(
     labels: np.ndarray, volume: Volume, rules: dict[int, tuple[str, ...]], record: dict | None = None
 ) -> np.ndarray:
@@ -260,6 +297,8 @@ def apply_hu_rules(
             cleaned = complete_lumen(
                 cleaned, hu_box, region == 0, frame.spacing_zyx[0], frame.spacing_zyx[1] * frame.spacing_zyx[2]
             )
+        if "neck" in steps:
+            cleaned = cut_at_neck(cleaned, frame.spacing_zyx[1] * frame.spacing_zyx[2])
         removed, added = mask & ~cleaned, cleaned & ~mask
         region[removed] = 0
         region[added] = label

@@ -8,8 +8,9 @@
   [Isensee2021], [Cardoso2022]. The network's activations are bounded by the window, not the CT; the CT
   itself costs only the score and weight sums (24 bytes per network-grid voxel), so large CTs run.
 
-Both hand the network's scores (N, C, ...) to a `reduce` callable that turns them into uint8 labels (argmax,
-or argmax plus confidence bookkeeping) and write those labels into the output array. Which inferer runs a
+Both hand the network's scores (N, C, ...) to a `reduce` callable and write what it returns into the output
+array: uint8 labels (N, ...) (argmax, or argmax plus confidence bookkeeping) give labels [z, y, x]; per-class
+values (N, C, ...) (softmax probabilities) give a class-first array [C, z, y, x]. Which inferer runs a
 package and with which window is model.json's `inferer` entry (`segthor.model_packages.inferer_spec`).
 """
 
@@ -28,12 +29,13 @@ from segthor.inference.progress import Progress
 from segthor.model_packages.inferer_spec import SLICES_2D, SLIDING_WINDOW_3D, InfererSpec
 from segthor.organs import NUM_CLASSES
 
-Reduce = Callable[[Any], Any]  # scores tensor (N, C, ...) -> uint8 label tensor (N, ...)
+Reduce = Callable[[Any], Any]  # scores tensor (N, C, ...) -> labels (N, ...) or per-class values (N, C, ...)
 
-# Memory model (bytes per voxel; generous upper bounds, see memory.py). Network grid: float32 input + uint8 labels;
-# the 3D inferer adds float32 score sums for every class and the weight sum.
-GRID_BYTES_2D = 4 + 1
-GRID_BYTES_3D = 4 + 1 + 4 * (NUM_CLASSES + 1)
+# Memory model (bytes per voxel; generous upper bounds, see memory.py). Network grid: float32 input + float16
+# class probabilities (what inference keeps to interpolate back to the CT's grid); the 3D inferer adds float32
+# score sums for every class and the weight sum.
+GRID_BYTES_2D = 4 + 2 * NUM_CLASSES
+GRID_BYTES_3D = 4 + 2 * NUM_CLASSES + 4 * (NUM_CLASSES + 1)
 # Live activations per voxel of one network input, in float32 channels (ENet/U-Net widths, with slack).
 ACTIVATION_CHANNELS_2D = 96
 ACTIVATION_CHANNELS_3D = 48
@@ -111,14 +113,15 @@ class SliceInferer:
         tune_threads: bool = True,
         reduce: Reduce = argmax_labels,
     ) -> tuple[np.ndarray, int]:
-        """Labels (uint8, [z, y, x]) of `model` over float32 `array` [z, y, x], and the CPU thread count used
-        (chosen by measurement on one slice, see `threads.py`, unless `tune_threads` is False)."""
+        """Labels (uint8, [z, y, x]) of `model` over float32 `array` [z, y, x], or [C, z, y, x] when `reduce`
+        keeps the class axis, and the CPU thread count used (chosen by measurement on one slice, see
+        `threads.py`, unless `tune_threads` is False)."""
         import torch
 
         from segthor.inference.threads import ThreadGovernor
 
         progress = progress or Progress()
-        out = np.empty(array.shape, dtype=np.uint8)
+        out: np.ndarray | None = None
         n = array.shape[0]
         with torch.inference_mode():
             governor = None
@@ -130,7 +133,8 @@ class SliceInferer:
                     stop = min(n, start + batch_size)
                     t0 = time.perf_counter()
                     x = _to_device(array[start:stop], device, True)
-                    out[start:stop] = reduce(network_scores(model, x, device)).cpu().numpy()
+                    reduced = reduce(network_scores(model, x, device)).cpu().numpy()
+                    out = _write_slices(out, reduced, start, n)
                     if governor is not None:
                         governor.observe((time.perf_counter() - t0) / (stop - start))
                     progress.report(stop / n, f"segmenting slices {stop}/{n}")
@@ -138,6 +142,20 @@ class SliceInferer:
             finally:
                 if governor is not None:
                     governor.restore()
+
+
+def _write_slices(out: np.ndarray | None, reduced: np.ndarray, start: int, n: int) -> np.ndarray:
+    """Write one batch's reduced output (N, ...) or (N, C, ...) into the run's output (allocated on the first
+    batch: [z, ...] or class-first [C, z, ...]) at slice `start`."""
+    with_classes = reduced.ndim == 4
+    if out is None:
+        shape = (reduced.shape[1], n, *reduced.shape[2:]) if with_classes else (n, *reduced.shape[1:])
+        out = np.empty(shape, dtype=reduced.dtype)
+    if with_classes:
+        out[:, start : start + reduced.shape[0]] = np.moveaxis(reduced, 1, 0)
+    else:
+        out[start : start + reduced.shape[0]] = reduced
+    return out
 
 
 def window_starts(size: int, window: int, overlap: float) -> list[int]:
@@ -222,18 +240,18 @@ class SlidingWindowInferer:
         tune_threads: bool = True,
         reduce: Reduce = argmax_labels,
     ) -> tuple[np.ndarray, int]:
-        """Labels (uint8, [z, y, x]) of `model` over float32 `array` [z, y, x], and torch's thread count.
+        """Labels (uint8, [z, y, x]; [C, z, y, x] when `reduce` keeps the class axis) of `model` over float32
+        `array` [z, y, x], and torch's thread count.
         `batch_size` and `tune_threads` are accepted for a common signature; windows run one at a time."""
         import torch
 
         progress = progress or Progress()
         shape = tuple(array.shape)
         windows = self.windows(shape)  # type: ignore[arg-type]
-        out = np.empty(shape, dtype=np.uint8)
         with torch.inference_mode():
             if len(windows) == 1:  # the whole volume in one window: the network's own scores, no blending
                 progress.report(0.0, "running the 3D network")
-                out[:] = reduce(network_scores(model, _to_device(array, device, False), device))[0].cpu().numpy()
+                out = reduce(network_scores(model, _to_device(array, device, False), device))[0].cpu().numpy()
                 progress.report(1.0, "3D network done")
                 return out, torch.get_num_threads()
             importance = torch.from_numpy(gaussian_importance(self.window(shape), self.spec.sigma_scale))
@@ -246,8 +264,7 @@ class SlidingWindowInferer:
                 weight[box] += importance
                 progress.report((k + 1) / len(windows), f"segmenting window {k + 1}/{len(windows)}")
             scores /= weight
-            out[:] = reduce(scores[None])[0].cpu().numpy()
-            return out, torch.get_num_threads()
+            return reduce(scores[None])[0].cpu().numpy(), torch.get_num_threads()
 
 
 INFERERS: dict[str, type[SliceInferer] | type[SlidingWindowInferer]] = {

@@ -1,4 +1,5 @@
-"""Run a model package over one CT: preprocess as its recipe says, run its inferer, restore to the input grid."""
+"""Run a model package over one CT: preprocess as its recipe says, run its inferer, interpolate its class
+probabilities back to the input grid and take the argmax there."""
 
 from __future__ import annotations
 
@@ -59,6 +60,18 @@ class ConfidenceSums:
         self.counts += torch.bincount(flat, minlength=NUM_CLASSES).cpu().numpy()
         return labels.to(torch.uint8)
 
+    def probabilities_and_add(self, logits: Any) -> Any:
+        """Softmax probabilities (float16 tensor, logits' shape) and accumulate max-softmax per argmax class,
+        as `labels_and_add` does: the caller interpolates them to the CT's grid before taking the argmax."""
+        import torch
+
+        probabilities = torch.softmax(logits.float(), dim=1)
+        top, labels = probabilities.max(dim=1)
+        flat = labels.reshape(-1)
+        self.sums += torch.bincount(flat, weights=top.reshape(-1), minlength=NUM_CLASSES).double().cpu().numpy()
+        self.counts += torch.bincount(flat, minlength=NUM_CLASSES).cpu().numpy()
+        return probabilities.to(torch.float16)
+
     def per_organ(self) -> dict[str, float | None]:
         """organ key -> mean max-softmax (None where the organ got no voxel)."""
         return {
@@ -105,7 +118,7 @@ def predict(
     timer: StageTimer | None = None,
 ) -> Prediction:
     """Segment `volume` with a loaded `ModelPackage`; labels come back in the input's exact grid."""
-    from segthor.preprocessing import Recipe, preprocess, restore_labels
+    from segthor.preprocessing import Recipe, preprocess, restore_probabilities
 
     progress = progress or Progress()
     timer = timer or StageTimer()
@@ -133,14 +146,16 @@ def predict(
 
     with timer.stage("inference"):
         sums = ConfidenceSums()
-        network_labels, threads = inferer.run(
-            model, array, device, size, progress.sub(0.1, 0.9), reduce=sums.labels_and_add
+        probabilities, threads = inferer.run(
+            model, array, device, size, progress.sub(0.1, 0.9), reduce=sums.probabilities_and_add
         )
     del array
 
     with timer.stage("restore"):
         progress.report(0.9, "restoring labels to the input grid")
-        labels = np.asarray(restore_labels(network_labels, pre.context), dtype=np.uint8)
+        labels = np.asarray(restore_probabilities(probabilities, pre.context), dtype=np.uint8)
+    network_shape = tuple(probabilities.shape[1:])
+    del probabilities
     if labels.shape != volume.array.shape:
         raise ModelError(
             f"restored labels have shape {labels.shape}, the input {volume.array.shape}; "
@@ -155,7 +170,7 @@ def predict(
     return Prediction(
         volume.with_array(labels),
         timer.rounded(),
-        tuple(network_labels.shape),
+        network_shape,  # type: ignore[arg-type]
         size,
         threads,
         sums.per_organ(),

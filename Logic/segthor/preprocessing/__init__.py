@@ -1,6 +1,7 @@
 """Preprocessing shared by training and inference: recipes, `preprocess`, and the way back to the input grid.
 
-Inference calls `restore_labels` (nearest neighbour) to bring the network's labels back to the CT's grid.
+Inference calls `restore_probabilities` (class scores interpolated, then argmax) to bring the network's output back
+to the CT's grid; `restore_labels` (nearest neighbour) does the same for labels alone.
 """
 
 from segthor.preprocessing.grid import ImageGrid
@@ -9,6 +10,7 @@ from segthor.preprocessing.pipeline import (
     Preprocessed,
     preprocess,
     restore_labels,
+    restore_probabilities,
     transfer_labels,
 )
 from segthor.preprocessing.recipe import RECIPES, Recipe, get_recipe
@@ -22,5 +24,6 @@ __all__ = [
     "get_recipe",
     "preprocess",
     "restore_labels",
+    "restore_probabilities",
     "transfer_labels",
 ]

@@ -3,7 +3,9 @@
 The template's descending aorta (Visible Human Female meshes) lies 39-49 mm left of the midline from the carina
 down to below the heart, with a 2-3 cm gap to the spine. In adults the descending thoracic aorta lies against the
 left antero-lateral surface of the vertebral bodies, its centre about 20-30 mm left of the midline at T5-T9,
-drifting towards the midline at the aortic hiatus (T12) (Gray's Anatomy, 42nd ed., posterior mediastinum).
+drifting towards the midline at the aortic hiatus (T12) (Gray's Anatomy, 42nd ed., posterior mediastinum); in
+older patients the ectatic aorta often lies in front of the vertebral bodies on the midline, so cases draw the
+centre 0-30 mm left of it (`segthor.phantom.v2.params`).
 This module computes a smooth displacement of the template's descending aorta (a function of the template z
 only, blended to zero at the arch) that puts its centre `v2_aorta_desc_x_mm` left of the spine and its wall
 `v2_aorta_spine_gap_mm` from the vertebral body drawn by v1's trunk (an ellipse of half axes vertebra_rx_mm,
