@@ -1,4 +1,5 @@
-"""The clean-up rules that read the CT (lungs, extent, lumen, neck) on a small synthetic chest with known mistakes.
+"""The clean-up rules that read the CT (lungs, extent, lumen, neck, bridge) on a small synthetic chest with known
+mistakes.
 
 The chest is built in the patient frame [S, P, L] (index 0 = inferior, posterior and left grow with the index),
 0.8 x 0.8 mm pixels and 5 mm slices: a soft-tissue body in outside air, two lungs (-850 HU) on slices 14-31,
@@ -229,11 +230,13 @@ def test_results_do_not_depend_on_how_the_ct_is_stored(direction):
     labels[28, LUMEN & (P_MM > 36)] = AORTA
     labels[21, _disk(22, 56, 1)] = HEART  # a waist above the heart, then a swelling (the neck rule)
     labels[22:26, _disk(20, 56, 7)] = HEART
+    labels[8:11, AORTA_DISK] = 0  # a 15 mm gap in the aorta (the bridge rule)
     options = PostprocessOptions.parse(None)
     spacing_spl = (SLICE_MM, PIXEL_MM, PIXEL_MM)
     reference = postprocess_labels(labels, options, _volume(ct).spacing, _volume(ct))
     assert not (reference == labels).all()  # the rules did something to compare
     assert _slices(reference, HEART) == list(range(10, 21))  # extent below, neck above
+    assert _slices(reference, AORTA) == list(range(6, SHAPE[0]))  # bridged (below 6: the extent rule)
     ct_volume = _stored(ct, direction, spacing_spl)
     stored_labels = _stored(labels, direction, spacing_spl).array
     out = postprocess_labels(stored_labels, options, ct_volume.spacing, ct_volume)
@@ -299,7 +302,7 @@ def test_segment_cli_records_the_rules_in_the_case_report(tmp_path, tiny_model_d
         "esophagus": ["lungs", "extent", "lcc", "fill"],
         "heart": ["lungs", "extent", "neck", "lcc", "fill"],
         "trachea": ["extent", "lumen", "lcc", "fill"],
-        "aorta": ["lungs", "extent", "drop"],
+        "aorta": ["lungs", "extent", "bridge", "drop"],
     }
     assert recorded["none"]["source"] == "user"
     assert all(v["steps"] == [] for v in recorded["none"]["organs"].values())
@@ -497,3 +500,61 @@ def _pieces(mask: np.ndarray) -> list[int]:
 
     components, count = ndimage.label(mask)
     return [int((components == i).sum()) for i in range(1, count + 1)]
+
+
+def _aorta_only(gap: range, ct: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(CT, labels) [S, P, L]: the chest's CT (or `ct`) and its aorta alone, with the slices of `gap` empty."""
+    chest_ct, _ = chest()
+    labels = np.zeros(SHAPE, np.uint8)
+    labels[:, AORTA_DISK] = AORTA
+    labels[gap.start : gap.stop] = 0
+    return (chest_ct if ct is None else ct), labels
+
+
+def test_bridge_joins_a_tube_across_a_short_gap_of_blood():
+    ct, labels = _aorta_only(range(10, 16))  # 30 mm: the longest gap bridged
+    out = _run(labels, ct, ["aorta:bridge"])
+    np.testing.assert_array_equal(out[10:16] == AORTA, np.broadcast_to(AORTA_DISK, (6, *AORTA_DISK.shape)))
+    assert (out[(labels == AORTA)] == AORTA).all()
+    ct, labels = _aorta_only(range(10, 17))  # 35 mm: two pieces stay two
+    np.testing.assert_array_equal(_run(labels, ct, ["aorta:bridge"]), labels)
+
+
+def test_bridge_follows_a_tube_that_moves_and_tapers_at_its_ends():
+    ct, _ = chest()
+    labels = np.zeros(SHAPE, np.uint8)
+    for k in range(0, 10):
+        labels[k, _disk(58, 60, 5)] = AORTA
+    labels[9, :, :] = 0
+    labels[9, _disk(58, 60, 1.5)] = AORTA  # the network's label fades out on the last slice
+    for k in range(13, 25):
+        labels[k, _disk(58, 64, 5)] = AORTA
+    ct[:, _disk(58, 62, 8)] = 200
+    out = _run(labels, ct, ["aorta:bridge"])
+    assert _slices(out, AORTA) == list(range(25))
+    for k in (10, 11, 12):  # between the two cross-sections: centre between 60 and 64 mm, radius about 5 mm
+        lat = np.nonzero(out[k] == AORTA)[1] * PIXEL_MM
+        assert 60.0 < lat.mean() < 64.0 and 7.0 < np.ptp(lat) < 12.0, k
+
+
+def test_bridge_does_not_cross_lung_or_bone_or_join_pieces_side_by_side():
+    ct, labels = _aorta_only(range(10, 13))
+    ct[10:13, AORTA_DISK] = -850  # the gap holds lung: no tube runs through it
+    np.testing.assert_array_equal(_run(labels, ct, ["aorta:bridge"]), labels)
+    ct[10:13, AORTA_DISK] = 900  # bone
+    np.testing.assert_array_equal(_run(labels, ct, ["aorta:bridge"]), labels)
+    # Ascending and descending aorta of a scan that stops below the arch: side by side, never joined.
+    ct, _ = chest()
+    labels = np.zeros(SHAPE, np.uint8)
+    labels[0:20, _disk(58, 66, 5)] = AORTA
+    labels[0:20, _disk(20, 50, 6)] = AORTA
+    ct[0:20, _disk(20, 50, 6)] = 200
+    np.testing.assert_array_equal(_run(labels, ct, ["aorta:bridge"]), labels)
+
+
+def test_bridge_never_overwrites_another_organ():
+    ct, labels = _aorta_only(range(10, 13))
+    labels[11, AORTA_DISK & (P_MM < 58)] = ESOPHAGUS
+    out = _run(labels, ct, ["aorta:bridge"])
+    assert (out[11][AORTA_DISK & (P_MM < 58)] == ESOPHAGUS).all()
+    assert (out[11][AORTA_DISK & (P_MM >= 58)] == AORTA).all() and (out[[10, 12]][:, AORTA_DISK] == AORTA).all()

@@ -282,6 +282,7 @@ def test_slicer_512_packaging_gets_requirement_objects(monkeypatch, tmp_path):
 
 
 def test_postprocess_boxes_keep_the_defaults_and_add_the_ticked_steps(monkeypatch, tmp_path, tiny_model_dir):
+    from segthor.inference.anatomy_rules import HU_RULES
     from segthor.inference.postprocess import PostprocessOptions
 
     module, _app = _fake_slicer_gui(monkeypatch, tmp_path)
@@ -302,7 +303,7 @@ def test_postprocess_boxes_keep_the_defaults_and_add_the_ticked_steps(monkeypatc
     p.anatomicalRules = False
     options = chosen()
     for organ in ORGANS:  # the rules go, the other defaults and the ticked step stay
-        expected = {s for s in defaults.for_organ(organ.key) if s not in ("lungs", "extent", "lumen", "neck")} | {"lcc"}
+        expected = {s for s in defaults.for_organ(organ.key) if s not in HU_RULES} | {"lcc"}
         assert set(options.for_organ(organ.key)) == expected
     p.largestComponent = False
     p.closeHoles = p.opening = True

@@ -1,7 +1,7 @@
 """Clean-up that reads the CT itself: what none of the four organs can be, whatever the network says.
 
 A network trained on synthetic data makes mistakes on real CT that the CT's own intensities and the organs'
-shapes rule out. Four rules, each a post-processing step (`--postprocess`), work in the patient frame (any stored
+shapes rule out. Five rules, each a post-processing step (`--postprocess`), work in the patient frame (any stored
 orientation):
 
 - ``lungs`` (esophagus, heart, aorta): voxels in lung tissue are removed. Lung tissue here is air-density
@@ -36,8 +36,16 @@ orientation):
   piece cannot remove. The organ is cut at its waists and the part with the largest volume kept. Needs the CT's
   geometry only, not its HU.
 
-Each rule only removes voxels (lungs, extent, neck) or turns background into trachea (lumen); no other organ's
-voxels change. Measured on held-out phantoms and the real development CT in docs/quality.md ("Anatomical rules").
+- ``bridge`` (aorta, esophagus): both are one continuous tube, which a 2D network can leave in pieces when it
+  misses a run of slices. Between two pieces one above the other (the end cross-sections, each the widest
+  within `BRIDGE_END_MM` of its end, overlapping by at least `BRIDGE_OVERLAP` of the smaller) at most
+  `BRIDGE_MAX_MM` apart, the empty slices get the cross-section interpolated between the two ends, unless the CT
+  there is mostly air, lung or bone. Pieces side by side (the ascending and descending aorta of a scan that ends
+  below the arch) never overlap, so never join.
+
+Each rule only removes voxels (lungs, extent, neck) or turns background into an organ (lumen, bridge); no other
+organ's voxels change. Measured on held-out phantoms and the real development CT in docs/quality.md
+("Anatomical rules").
 """
 
 from __future__ import annotations
@@ -66,10 +74,16 @@ LUMEN_LEAK_FACTOR = 3.0
 MAX_LUMEN_MM2 = 600.0
 LUMEN_MARGIN_MM = 15.0  # in-plane reach of the lumen past the predicted trachea
 MAX_GAP_MM = 10.0  # longest run of empty slices the lumen bridges (longer: two pieces, left to "lcc")
+BRIDGE_MAX_MM = 30.0  # longest run of empty slices bridged between two pieces of a tube
+BRIDGE_END_MM = 10.0  # a piece's end cross-section: its widest within this distance of the end
+BRIDGE_OVERLAP = 0.3  # the two ends must overlap by this share of the smaller end's area (the same tube)
+BRIDGE_AIR_HU = -300.0  # a bridge whose voxels are more than BRIDGE_BAD_SHARE air/lung or bone is not made
+BRIDGE_BONE_HU = 600.0  # above blood with dense iodine contrast (300-500 HU), below cortical bone
+BRIDGE_BAD_SHARE = 0.2
 NECK_FRACTION = 0.15
 NECK_REGROWTH = 2.0
 # The rules that need the CT (its HU, or for "neck" its patient frame); they run before the other steps.
-HU_RULES = ("lungs", "extent", "lumen", "neck")
+HU_RULES = ("lungs", "extent", "lumen", "neck", "bridge")
 
 
 class AirRegions:
@@ -224,6 +238,90 @@ def complete_lumen(
     return out
 
 
+def _signed_distance(mask: np.ndarray, sampling: tuple[float, float]) -> np.ndarray:
+    """2D signed distance in mm to the mask's boundary: negative inside, positive outside."""
+    from scipy import ndimage
+
+    if not mask.any():
+        return np.full(mask.shape, np.inf)
+    return ndimage.distance_transform_edt(~mask, sampling=sampling) - ndimage.distance_transform_edt(
+        mask, sampling=sampling
+    )
+
+
+def _end_footprint(piece: np.ndarray, slices: range) -> tuple[int, np.ndarray] | None:
+    """(slice, cross-section) of `piece` [S, P, L] with the largest area among `slices`; None if all empty."""
+    best, where = 0, None
+    for k in slices:
+        area = int(piece[k].sum())
+        if area > best:
+            best, where = area, k
+    return None if where is None else (where, piece[where])
+
+
+def bridge_gaps(
+    mask: np.ndarray, hu_spl: np.ndarray, free: np.ndarray, spacing_zyx: tuple[float, float, float]
+) -> np.ndarray:
+    """`mask` [S, P, L] of a tube (aorta, esophagus) with the gaps between its pieces bridged (the ``bridge``
+    rule in the module docstring).
+
+    From each end of each piece (its widest cross-section within `BRIDGE_END_MM` of the end: a network's
+    label fades out over the last slices), the next `BRIDGE_MAX_MM` of slices beyond the end are searched for
+    another piece overlapping that cross-section by at least `BRIDGE_OVERLAP` (of the smaller of the two); the
+    slices between get the cross-section interpolated between the two (the zero level of their linearly
+    blended signed distances), unless more than `BRIDGE_BAD_SHARE` of its voxels are air or lung
+    (< `BRIDGE_AIR_HU`) or bone (> `BRIDGE_BONE_HU`). Only voxels where `free` is True (background) are added.
+    Pieces side by side (the ascending and descending aorta below the arch) never overlap, so never join.
+    """
+    from scipy import ndimage
+
+    pieces, count = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+    if count < 2:
+        return mask
+    boxes = ndimage.find_objects(pieces)
+    step = max(spacing_zyx[0], 1e-6)
+    max_gap = int(np.floor(BRIDGE_MAX_MM / step + 1e-6))
+    band = max(1, int(np.floor(BRIDGE_END_MM / step + 1e-6)))
+    sampling = (spacing_zyx[1], spacing_zyx[2])
+    n = mask.shape[0]
+    out = mask.copy()
+    for a in range(1, count + 1):
+        piece = pieces == a
+        lo, hi = boxes[a - 1][0].start, boxes[a - 1][0].stop - 1
+        for direction, end, near_end in (
+            (1, hi, range(max(lo, hi - band + 1), hi + 1)),
+            (-1, lo, range(lo, min(hi, lo + band - 1) + 1)),
+        ):
+            found = _end_footprint(piece, near_end)
+            if found is None:
+                continue
+            k_a, section_a = found
+            for k in range(end + direction, end + direction * (max_gap + 2), direction):
+                if not 0 <= k < n:
+                    break
+                others = (pieces[k] > 0) & (pieces[k] != a)
+                hit = others & section_a
+                if not hit.any():
+                    continue
+                b = int(np.bincount(pieces[k][hit]).argmax())
+                section_b = pieces[k] == b
+                if hit.sum() < BRIDGE_OVERLAP * min(section_a.sum(), section_b.sum()):
+                    break
+                first, last = sorted((k_a, k))
+                gap = last - first - 1
+                if gap >= 1:
+                    lower, upper = (section_a, section_b) if first == k_a else (section_b, section_a)
+                    d_lo, d_up = _signed_distance(lower, sampling), _signed_distance(upper, sampling)
+                    t = (np.arange(1, gap + 1) / (gap + 1))[:, None, None]
+                    bridge = (1.0 - t) * d_lo[None] + t * d_up[None] <= 0.0
+                    hu = hu_spl[first + 1 : last][bridge]
+                    bad = ((hu < BRIDGE_AIR_HU) | (hu > BRIDGE_BONE_HU)).mean() if hu.size else 1.0
+                    if bad <= BRIDGE_BAD_SHARE:
+                        out[first + 1 : last] |= bridge & free[first + 1 : last]
+                break
+    return out
+
+
 def cut_at_neck(mask: np.ndarray, pixel_mm2: float) -> np.ndarray:
     """`mask` [S, P, L] cut at its waists along S (the ``neck`` rule in the module docstring), keeping the part
     between waists with the largest volume. A waist is a slice whose area is below `NECK_FRACTION` of the
@@ -299,6 +397,8 @@ def apply_hu_rules(
             )
         if "neck" in steps:
             cleaned = cut_at_neck(cleaned, frame.spacing_zyx[1] * frame.spacing_zyx[2])
+        if "bridge" in steps:
+            cleaned = cleaned | bridge_gaps(cleaned, hu_box, region == 0, frame.spacing_zyx)
         removed, added = mask & ~cleaned, cleaned & ~mask
         region[removed] = 0
         region[added] = label
