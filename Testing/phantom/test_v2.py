@@ -235,3 +235,18 @@ def test_cli_v2_files_are_byte_identical_for_the_same_seed(tmp_path):
     assert digests[0] == digests[1]
     meta = json.loads((tmp_path / "a" / "Patient_01" / "Patient_01.json").read_text())
     assert meta["parameters"]["domain_random"] is True and "CC BY 4.0" in meta["parameters"]["template_note"]
+
+
+def test_esophagus_is_drawn_and_labelled_up_to_c4_above_the_tracheas_start():
+    """SegTHOR labels the esophagus from C4 and the trachea from the larynx's lower limit (C6): the esophagus
+    label reaches at least as high as the trachea's. Found on generated cases: the template's esophagus path
+    could end ~70 mm above the carina, below the larynx, so its label stopped 20-50 mm below the trachea's."""
+    for seed in (3, 7):
+        p = draw_params_v2(seed, size=96, n_slices=48)
+        _, _, grid, lay = prepare(p)
+        anatomy = build_anatomy_v2(p, grid, lay)
+        labels, zs = anatomy.label_map(), grid.axis("z")
+        top = {k: zs[np.nonzero((labels == k).any(axis=(1, 2)))[0][-1]] for k in (ESOPHAGUS, TRACHEA)}
+        assert top[ESOPHAGUS] >= top[TRACHEA] - grid.spacing[2], (seed, top)
+        drawn = np.nonzero((anatomy.tissue == Tissue.ESOPHAGUS).any(axis=(1, 2)))[0]
+        assert zs[drawn[-1]] >= zs[-1] - grid.spacing[2]  # the tube runs on to the scan's top

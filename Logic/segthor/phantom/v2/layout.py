@@ -92,6 +92,12 @@ class LayoutV2(Layout):
         self.stomach_center = np.array([62.0, float(yf(self.z_l)) - 62.0, self.z_l - 55.0])
         top = self.z_top + 25.0
         upper = [tuple(q) for q in self.eso_upper if q[2] < top + 40.0 and q[2] > self.z_r + 25.0]
+        # The template's path can end below the larynx (the Visible Human Female's esophagus mesh-free path starts
+        # 60 mm above its trachea's top, which the warp may bring to ~70 mm above the carina). The esophagus runs
+        # on behind the trachea and larynx to the pharynx (C6) and SegTHOR labels it from C4, so the tube goes on
+        # straight up past the scan's top.
+        if upper and upper[0][2] < top + 15.0:
+            upper.insert(0, (upper[0][0], upper[0][1], top + 15.0))
         last = np.array(upper[-1])
         # Through the hiatus: forward and to the left, in front of the aorta, into the stomach (v1's course).
         lower = [
