@@ -35,7 +35,6 @@ orientation):
   a 2D network labelled slice by slice and joined to the heart through a few voxels, which keeping the largest
   piece cannot remove. The organ is cut at its waists and the part with the largest volume kept. Needs the CT's
   geometry only, not its HU.
-
 - ``bridge`` (aorta, esophagus): both are one continuous tube, which a 2D network can leave in pieces when it
   misses a run of slices. Between two pieces one above the other (the end cross-sections, each the widest
   within `BRIDGE_END_MM` of its end, overlapping by at least `BRIDGE_OVERLAP` of the smaller) at most
@@ -249,16 +248,6 @@ def _signed_distance(mask: np.ndarray, sampling: tuple[float, float]) -> np.ndar
     )
 
 
-def _end_footprint(piece: np.ndarray, slices: range) -> tuple[int, np.ndarray] | None:
-    """(slice, cross-section) of `piece` [S, P, L] with the largest area among `slices`; None if all empty."""
-    best, where = 0, None
-    for k in slices:
-        area = int(piece[k].sum())
-        if area > best:
-            best, where = area, k
-    return None if where is None else (where, piece[where])
-
-
 def bridge_gaps(
     mask: np.ndarray, hu_spl: np.ndarray, free: np.ndarray, spacing_zyx: tuple[float, float, float]
 ) -> np.ndarray:
@@ -286,16 +275,15 @@ def bridge_gaps(
     n = mask.shape[0]
     out = mask.copy()
     for a in range(1, count + 1):
-        piece = pieces == a
-        lo, hi = boxes[a - 1][0].start, boxes[a - 1][0].stop - 1
+        box = boxes[a - 1]
+        lo, hi = box[0].start, box[0].stop - 1
+        areas = (pieces[box] == a).sum(axis=(1, 2))  # the piece's area on each of its slices, from `lo`
         for direction, end, near_end in (
             (1, hi, range(max(lo, hi - band + 1), hi + 1)),
             (-1, lo, range(lo, min(hi, lo + band - 1) + 1)),
         ):
-            found = _end_footprint(piece, near_end)
-            if found is None:
-                continue
-            k_a, section_a = found
+            k_a = max(near_end, key=lambda k: areas[k - lo])  # the widest cross-section near this end
+            section_a = pieces[k_a] == a
             for k in range(end + direction, end + direction * (max_gap + 2), direction):
                 if not 0 <= k < n:
                     break
