@@ -152,7 +152,14 @@ class PostprocessOptions:
         volumes: dict[str, float] = {}
         for spec in specs:
             spec = spec.strip().lower()
+            if not spec:
+                raise InputError("--postprocess '': an empty spec; write none for no clean-up, or steps, e.g. fill,lcc")
             organ_part, _, step_part = spec.rpartition(":")
+            if organ_part and not step_part.strip():
+                raise InputError(
+                    f"--postprocess {spec!r}: no steps after the organ; write {organ_part}:none to turn its "
+                    f"clean-up off, or steps, e.g. {organ_part}:fill,lcc"
+                )
             keys = [o.key for o in ORGANS]
             if organ_part:
                 try:
