@@ -130,6 +130,40 @@ def _is_image_file(path: Path) -> bool:
     return any(name.endswith(s) for s in FILE_SUFFIXES)
 
 
+def _refuse_sheared_nrrd(path: Path) -> None:
+    """Raise InputError when an NRRD header's space directions are not orthogonal (a gantry tilt stored as a
+    shear). ITK silently replaces such directions by orthogonal ones, which moves every voxel (tens of mm at the
+    far end of a tilted scan), so outputs written in that geometry would not overlay the CT."""
+    import re
+
+    with open(path, "rb") as f:
+        header = f.read(65536).split(b"\n\n", 1)[0].decode("latin-1")
+    line = next((ln for ln in header.splitlines() if ln.lower().startswith("space directions:")), None)
+    if line is None:
+        return
+    vectors = []
+    for group in re.findall(r"\(([^)]*)\)", line):
+        try:
+            vectors.append([float(v) for v in group.split(",")])
+        except ValueError:
+            return  # unusual syntax: ITK reports what it cannot read
+    if len(vectors) != 3 or any(len(v) != 3 for v in vectors):
+        return
+    m = np.asarray(vectors, dtype=float)
+    norms = np.linalg.norm(m, axis=1)
+    if np.any(norms == 0):
+        return
+    unit = m / norms[:, None]
+    cosines = np.abs(unit @ unit.T - np.eye(3))
+    if cosines.max() > 1e-3:
+        angle = float(np.degrees(np.arcsin(min(1.0, cosines.max()))))
+        raise InputError(
+            f"{path.name}: its space directions are not orthogonal (axes {angle:.1f} deg off square: a gantry tilt "
+            "stored as a shear); resample it onto an orthogonal grid first (e.g. in Slicer, or read the DICOM "
+            "series, whose tilt segthor regularises)"
+        )
+
+
 def read_volume(path: str | os.PathLike[str], series: str | None = None) -> Volume:
     """Read a NIfTI, NRRD (also .seg.nrrd as a label image), MHA/MHD file, or a folder holding a DICOM series.
 
@@ -151,6 +185,8 @@ def read_volume(path: str | os.PathLike[str], series: str | None = None) -> Volu
         raise InputError(f"{path.name} is a file; a series (--series {series}) can only be chosen in a DICOM folder")
     if not _is_image_file(path):
         raise InputError(f"{path.name}: unsupported file type; supported: {', '.join(FILE_SUFFIXES)} or a DICOM folder")
+    if path.name.lower().endswith((".nrrd", ".nhdr")):
+        _refuse_sheared_nrrd(path)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
