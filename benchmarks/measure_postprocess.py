@@ -20,7 +20,21 @@ from pathlib import Path
 
 import numpy as np
 
-VARIANTS = ("none", "fill", "close", "open", "drop=0.5ml", "drop=2ml", "lcc", "lungs", "extent", "lumen", "neck", "bridge", "default")
+VARIANTS = (
+    "none",
+    "fill",
+    "close",
+    "open",
+    "drop=0.5ml",
+    "drop=2ml",
+    "lcc",
+    "lungs",
+    "extent",
+    "lumen",
+    "neck",
+    "bridge",
+    "default",
+)
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
