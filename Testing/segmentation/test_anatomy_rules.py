@@ -348,6 +348,7 @@ def test_gas_is_not_lung_when_the_lungs_reach_the_field_of_view():
     assert air.lowest_lung_slice is None and not air.lung_cells.any()
     labels = np.zeros(ct.shape, np.uint8)
     labels[30:40, 45:52, 47:53] = TRACHEA
+    ct[30:40, 47:50, 49:51] = -1000  # its lumen (a trachea without air is removed by the lumen rule)
     labels[2:8, 40:60, 60:70] = AORTA  # in the gas: left to the other checks, not removed as "lung"
     out = _run(labels, ct, None)
     np.testing.assert_array_equal(out, labels)
@@ -577,3 +578,30 @@ def test_empty_postprocess_specs_are_refused():
         PostprocessOptions.parse("")
     with pytest.raises(InputError, match="aorta:none"):
         PostprocessOptions.parse(["aorta:"])
+
+
+def test_lumen_follows_a_trachea_that_stops_below_the_lung_apices_up_to_them():
+    # A network that found the trachea on 5 slices only (20-24): the trachea reaches above the apices (the
+    # lungs' highest slice, 31), so its air column is followed up to there, and no higher (the larynx and
+    # where SegTHOR's trachea starts stay the network's call).
+    ct, _ = chest()
+    labels = np.zeros(SHAPE, np.uint8)
+    labels[20:25, LUMEN_FRONT_HALF] = TRACHEA
+    out = _run(labels, ct, ["trachea:lumen", "heart:lungs"])  # heart:lungs makes the lungs be looked for
+    assert _slices(out, TRACHEA) == list(range(20, HIGHEST_LUNG + 1))
+    assert (out[25 : HIGHEST_LUNG + 1][:, LUMEN] == TRACHEA).all()
+    # Without lungs found, nothing is added above the prediction.
+    no_lungs = np.where(ct == -850, 40, ct).astype(ct.dtype)
+    assert _slices(_run(labels, no_lungs, ["trachea:lumen", "heart:lungs"]), TRACHEA) == list(range(20, 25))
+
+
+def test_lumen_removes_trachea_pieces_without_air():
+    # Found on a real CT: a checkpoint labelled a soft-tissue structure beside the trachea "trachea" on 25 slices,
+    # the largest piece, so keeping the largest piece kept it and dropped the true, air-filled trachea above.
+    ct, _ = chest()
+    labels = np.zeros(SHAPE, np.uint8)
+    labels[22:44, LUMEN_FRONT_HALF] = TRACHEA
+    labels[22:30, _disk(20, 56, 4)] = TRACHEA  # soft tissue in front of the trachea, no air in or beside it
+    out = _run(labels, ct, ["trachea:lumen"])
+    assert not (out[22:30][:, _disk(20, 56, 4)] == TRACHEA).any()
+    assert (out[22:44][:, LUMEN] == TRACHEA).all()

@@ -27,7 +27,11 @@ orientation):
   slice and larger than `MAX_LUMEN_MM2` (the widest normal adult trachea, [Breatnach1984]) is not added, so a
   prediction that covers only part of the lumen still finds it; nor is one reaching more than `LUMEN_MARGIN_MM`
   past the predicted trachea (a lung beside it). Slices above or below the prediction are left
-  alone: where SegTHOR's trachea starts and ends (below the larynx; 2 cm below the carina) is the network's call.
+  alone: where SegTHOR's trachea starts and ends (below the larynx; 2 cm below the carina) is the network's call;
+  except that the trachea always reaches above the lung apices (cricoid C6, apices C7-T1), so a prediction that
+  stops below the lungs' highest slice is followed up its air column to that slice (same leak guards). First,
+  the predicted trachea's in-plane pieces that neither hold nor touch air are removed: a tracheal cross-section
+  surrounds its lumen, so such a piece is the esophagus or a vessel beside it.
 - ``neck`` (heart): the heart is one compact organ whose axial cross-section shrinks steadily from its widest
   slice towards its apex and its base. A waist, a slice whose area is below `NECK_FRACTION` of the widest while
   on both sides the area grows again to more than that fraction and more than `NECK_REGROWTH` times the
@@ -186,23 +190,51 @@ def limit_extent(
     return out
 
 
+def _drop_airless_sections(mask: np.ndarray, hu_spl: np.ndarray, cross: np.ndarray) -> np.ndarray:
+    """`mask` [S, P, L] without its in-plane pieces that neither hold nor touch air (< `LUMEN_HU`): a trachea's
+    cross-section always surrounds its lumen, so a piece without any is another structure (the esophagus or a
+    vessel beside the trachea, which a network trained on phantoms can call trachea on a run of slices)."""
+    from scipy import ndimage
+
+    out = mask
+    for k in np.flatnonzero(mask.any(axis=(1, 2))):
+        pieces, count = ndimage.label(mask[k], structure=cross)
+        air = ndimage.binary_dilation(hu_spl[k] < LUMEN_HU, structure=cross)
+        with_air = np.unique(pieces[air & mask[k]])
+        airless = np.setdiff1d(np.arange(1, count + 1), with_air)
+        if airless.size:
+            if out is mask:
+                out = mask.copy()
+            out[k][np.isin(pieces, airless)] = False
+    return out
+
+
 def complete_lumen(
-    mask: np.ndarray, hu_spl: np.ndarray, free: np.ndarray, spacing_s_mm: float, pixel_mm2: float | None = None
+    mask: np.ndarray,
+    hu_spl: np.ndarray,
+    free: np.ndarray,
+    spacing_s_mm: float,
+    pixel_mm2: float | None = None,
+    up_to: int | None = None,
 ) -> np.ndarray:
     """The trachea `mask` [S, P, L] with the tracheal air lumen added on the slices it spans (see the module
     docstring). Only voxels where `free` is True (background) are added; an air region that reaches the
     array's in-plane edge is never added (the caller's box holds the lumen with a margin: such a region is cut).
     `spacing_s_mm`: slice step in mm; `pixel_mm2`: in-plane voxel area in mm^2 (None: no `MAX_LUMEN_MM2`
-    allowance before the first lumen)."""
+    allowance before the first lumen). `up_to`: a slice (the lungs' highest) that the trachea must reach: when
+    the prediction stops below it, the lumen is followed up from the prediction's top slice by slice (the air
+    region overlapping the lumen below, with the same leak guards) until that slice or until it ends."""
     from scipy import ndimage
 
+    cross = ndimage.generate_binary_structure(2, 1)
+    mask = _drop_airless_sections(mask, hu_spl, cross)
     ks = np.flatnonzero(mask.any(axis=(1, 2)))
     if ks.size == 0:
         return mask
     out = mask.copy()
-    cross = ndimage.generate_binary_structure(2, 1)
     areas: list[int] = []
     previous: np.ndarray | None = None
+    top_lumen: np.ndarray | None = None
     # Empty slices are bridged only inside a short run of them between two predicted slices.
     max_gap = int(np.floor(MAX_GAP_MM / max(spacing_s_mm, 1e-6) + 1e-6))
     bridged = np.zeros(mask.shape[0], bool)
@@ -238,6 +270,25 @@ def complete_lumen(
             previous = lumen | mask[k]
         else:
             previous = mask[k] if mask[k].any() else None
+        if k == int(ks[-1]):
+            top_lumen = previous
+    if up_to is not None and up_to > int(ks[-1]) and top_lumen is not None and areas:
+        # The trachea reaches above the lung apices (cricoid C6, apices C7-T1): a prediction that stops below
+        # the lungs' highest slice missed its upper part, which is followed up its air column.
+        limit = LUMEN_LEAK_FACTOR * float(np.median(areas))
+        below = top_lumen
+        for k in range(int(ks[-1]) + 1, min(up_to, mask.shape[0] - 1) + 1):
+            labels, count = ndimage.label(hu_spl[k] < LUMEN_HU, structure=cross)
+            if not count:
+                break
+            hits = np.unique(labels[ndimage.binary_dilation(below, structure=cross)])
+            edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+            hits = hits[(hits > 0) & ~np.isin(hits, edge)]
+            candidate = np.isin(labels, hits) if hits.size else None
+            if candidate is None or candidate.sum() > limit:
+                break
+            out[k] |= candidate & free[k]
+            below = candidate
     return out
 
 
@@ -372,9 +423,11 @@ def apply_hu_rules(
         box = boxes[label - 1] if 0 < label <= len(boxes) else None
         if not steps or box is None:
             continue
+        apex = air.highest_lung_slice if air is not None else None
         if "lumen" in steps:
+            top = max(box[0].stop, apex + 1) if apex is not None else box[0].stop
             box = (
-                box[0],
+                slice(box[0].start, min(view.shape[0], top)),
                 *(
                     slice(max(0, b.start - m), min(n, b.stop + m))
                     for b, m, n in zip(box[1:], margin, view.shape[1:], strict=True)
@@ -391,7 +444,12 @@ def apply_hu_rules(
             cleaned = limit_extent(cleaned, air, *_EXTENT_MM[organ_by_label(label).key], first_slice=origin[0])
         if "lumen" in steps:
             cleaned = complete_lumen(
-                cleaned, hu_box, region == 0, frame.spacing_zyx[0], frame.spacing_zyx[1] * frame.spacing_zyx[2]
+                cleaned,
+                hu_box,
+                region == 0,
+                frame.spacing_zyx[0],
+                frame.spacing_zyx[1] * frame.spacing_zyx[2],
+                up_to=None if apex is None else apex - origin[0],
             )
         if "neck" in steps:
             cleaned = cut_at_neck(cleaned, frame.spacing_zyx[1] * frame.spacing_zyx[2])
