@@ -50,19 +50,8 @@ class ConfidenceSums:
         self.sums = np.zeros(NUM_CLASSES, dtype=np.float64)
         self.counts = np.zeros(NUM_CLASSES, dtype=np.int64)
 
-    def labels_and_add(self, logits: Any) -> Any:
-        """Argmax labels (uint8 tensor, logits' shape without the class axis) and accumulate max-softmax."""
-        import torch
-
-        top, labels = torch.softmax(logits.float(), dim=1).max(dim=1)
-        flat = labels.reshape(-1)
-        self.sums += torch.bincount(flat, weights=top.reshape(-1), minlength=NUM_CLASSES).double().cpu().numpy()
-        self.counts += torch.bincount(flat, minlength=NUM_CLASSES).cpu().numpy()
-        return labels.to(torch.uint8)
-
-    def probabilities_and_add(self, logits: Any) -> Any:
-        """Softmax probabilities (float16 tensor, logits' shape) and accumulate max-softmax per argmax class,
-        as `labels_and_add` does: the caller interpolates them to the CT's grid before taking the argmax."""
+    def _softmax_and_add(self, logits: Any) -> tuple[Any, Any]:
+        """Softmax probabilities (N, C, ...) and their argmax labels; accumulates the max-softmax per class."""
         import torch
 
         probabilities = torch.softmax(logits.float(), dim=1)
@@ -70,7 +59,20 @@ class ConfidenceSums:
         flat = labels.reshape(-1)
         self.sums += torch.bincount(flat, weights=top.reshape(-1), minlength=NUM_CLASSES).double().cpu().numpy()
         self.counts += torch.bincount(flat, minlength=NUM_CLASSES).cpu().numpy()
-        return probabilities.to(torch.float16)
+        return probabilities, labels
+
+    def labels_and_add(self, logits: Any) -> Any:
+        """Argmax labels (uint8 tensor, logits' shape without the class axis) and accumulate max-softmax."""
+        import torch
+
+        return self._softmax_and_add(logits)[1].to(torch.uint8)
+
+    def probabilities_and_add(self, logits: Any) -> Any:
+        """Softmax probabilities (float16 tensor, logits' shape) and accumulate max-softmax per argmax class,
+        as `labels_and_add` does: the caller interpolates them to the CT's grid before taking the argmax."""
+        import torch
+
+        return self._softmax_and_add(logits)[0].to(torch.float16)
 
     def per_organ(self) -> dict[str, float | None]:
         """organ key -> mean max-softmax (None where the organ got no voxel)."""

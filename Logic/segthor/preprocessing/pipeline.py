@@ -220,8 +220,9 @@ def restore_probabilities(probabilities: np.ndarray, context: PreprocessContext)
     flagged = net_labels + np.uint8(_BOUNDARY) * changes.astype(np.uint8)
     restored = resample(_image_on(flagged, context.network_grid), context.input_grid, "nearest", 0, sitk.sitkUInt8)
     out = sitk.GetArrayFromImage(restored)
-    todo = np.flatnonzero(out >= _BOUNDARY)
-    out[out >= _BOUNDARY] -= _BOUNDARY
+    flags = out >= _BOUNDARY
+    todo = np.flatnonzero(flags)
+    out[flags] -= _BOUNDARY
     if todo.size == 0:
         return out
     # Input voxel index (x, y, z) -> physical point -> network grid continuous index, as SimpleITK maps them.
