@@ -87,6 +87,10 @@ def test_organ_slices_sampling_and_padding():
     cases = [_case(0), _case(1, (5, 16, 30))]
     assert organ_slices(cases) == [(0, 2), (0, 3), (1, 2), (1, 3)]
     assert len(organ_slices(cases, organ_only=False)) == 11
+    # 5 mm beyond the organ slices 2-3 at 2.5 mm: two slices each way, clipped to the volume (6 and 5 slices)
+    assert organ_slices(cases, margin_mm=5.0) == [(0, z) for z in range(0, 6)] + [(1, z) for z in range(0, 5)]
+    assert organ_slices(cases, margin_mm=2.4) == [(0, z) for z in range(2, 4)] + [(1, z) for z in range(2, 4)]
+    assert organ_slices(cases, margin_mm=2.5) == [(0, z) for z in range(1, 5)] + [(1, z) for z in range(1, 5)]
     a, b = epoch_order(9, 0, 1, 0, 2), epoch_order(9, 0, 1, 1, 2)
     assert len(a) == len(b) == 4 and not set(a) & set(b)
     x, y = pad_stack([cases[0].image[2], cases[1].image[2]], [cases[0].labels[2], cases[1].labels[2]])

@@ -7,16 +7,29 @@ import numpy as np
 from segthor_training.dataset import Case
 
 
-def organ_slices(cases: list[Case], organ_only: bool = True) -> list[tuple[int, int]]:
-    """(case index, z) of every slice, or only of those with at least one organ voxel."""
+def organ_slices(cases: list[Case], organ_only: bool = True, margin_mm: float = 0.0) -> list[tuple[int, int]]:
+    """(case index, z) of every slice, or only of those with at least one organ voxel, plus, with `margin_mm`
+    > 0, the slices within `margin_mm` (along z, in mm: `Case.spacing` is (x, y, z)) beyond the first and last
+    organ slice of each case.
+
+    The margin is why it exists: SegTHOR's labels end at anatomical landmarks (the aorta below the diaphragm
+    crura, the esophagus at the gastro-esophageal junction, the trachea below the larynx; [Lambert2020]) inside
+    the scan, and a 2D network shown only organ slices never sees the slices beyond those ends, so it goes on
+    labelling the abdominal aorta or the cervical esophagus. Label-free slices near the ends teach it where to stop.
+    """
     out = []
     for i, case in enumerate(cases):
-        zs = (
-            np.nonzero(case.labels.reshape(case.labels.shape[0], -1).any(axis=1))[0]
-            if organ_only
-            else range(case.labels.shape[0])
-        )
-        out += [(i, int(z)) for z in zs]
+        n = case.labels.shape[0]
+        if not organ_only:
+            out += [(i, z) for z in range(n)]
+            continue
+        has = case.labels.reshape(n, -1).any(axis=1)
+        if margin_mm > 0 and has.any():
+            zs = np.flatnonzero(has)
+            reach = int(np.floor(margin_mm / max(float(case.spacing[2]), 1e-6) + 1e-6))
+            has = has.copy()
+            has[max(0, zs[0] - reach) : zs[-1] + reach + 1] = True
+        out += [(i, int(z)) for z in np.flatnonzero(has)]
     return out
 
 

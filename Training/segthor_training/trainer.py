@@ -90,7 +90,9 @@ class BatchSource:
         self.crop_size = tuple(sampling.get("crop_size", (32, 128, 128)))
         self.organ_probability = float(sampling.get("organ_probability", 0.8))
         if spatial_dims == 2:
-            self.items = organ_slices(cases, bool(sampling.get("organ_slices_only", True)))
+            self.items = organ_slices(
+                cases, bool(sampling.get("organ_slices_only", True)), float(sampling.get("margin_mm", 0.0))
+            )
             if not self.items:
                 raise InputError("no training slice contains an organ; check the GT files (labels 1-4)")
         else:
