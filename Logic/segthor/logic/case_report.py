@@ -19,8 +19,9 @@ from segthor.organs import ORGANS
 def organ_volumes_ml(labels: Volume) -> dict[str, float]:
     """Volume of each organ in millilitres (voxel count x voxel volume, spacing in mm), rounded to 1 ul."""
     voxel_ml = float(np.prod(labels.spacing)) / 1000.0
-    counts = np.bincount(labels.array.ravel(), minlength=len(ORGANS) + 1)
-    return {o.key: round(float(counts[o.label]) * voxel_ml, 3) for o in ORGANS}
+    # One comparison per organ, not np.bincount: that converts the whole array to int64 first (420 MB for a
+    # 512x512x200 CT; 0.3-4 s on a busy machine against ~0.1 s for the four counts).
+    return {o.key: round(float(np.count_nonzero(labels.array == o.label)) * voxel_ml, 3) for o in ORGANS}
 
 
 def geometry_record(volume: Volume) -> dict[str, Any]:

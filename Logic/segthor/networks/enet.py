@@ -115,8 +115,17 @@ class UpsamplingBottleneck(nn.Module):
         self.act = nn.PReLU(out_channels)
 
     def forward(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-        main = F.max_unpool2d(self.shortcut(x), indices, 2)
+        main = max_unpool2x2(self.shortcut(x), indices)
         return self.act(main + self.branch(x))
+
+
+def max_unpool2x2(x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """`F.max_unpool2d(x, indices, 2)`: (N, C, H, W) -> (N, C, 2H, 2W), the same ATen kernel called directly.
+
+    torch's Python wrapper checks the output size with `torch._check_value`, whose first call imports torch's
+    symbolic-shapes machinery and sympy: 0.4-0.8 s of every `segthor segment` on a CPU, for a size known here.
+    """
+    return torch._C._nn.max_unpool2d(x, indices, [2 * x.shape[-2], 2 * x.shape[-1]])
 
 
 def _stage23(channels: int, dropout: float) -> list[nn.Module]:
