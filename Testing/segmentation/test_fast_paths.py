@@ -102,6 +102,47 @@ def test_lung_search_matches_on_a_flipped_and_transposed_view():
     assert (air.lowest_lung_slice, air.highest_lung_slice) == (lowest, highest)
 
 
+def _small_body_in_a_wide_field(variant: str) -> np.ndarray:
+    """[S, P, L] int16 HU: a chest far smaller than the field of view (the lung search labels only the box of
+    the non-air cells), with what could go wrong at that box's sides."""
+    rng = np.random.default_rng(7)
+    shape = (26, 140, 150)
+    s, p, lat = np.ogrid[0 : shape[0], 0 : shape[1], 0 : shape[2]]
+    ct = np.full(shape, -1000, np.int16)
+    body = ((p - 60) / 40) ** 2 + ((lat - 70) / 48) ** 2 <= 1
+    ct[np.broadcast_to(body, shape)] = 40
+    for centre in (48, 92):
+        ct[(((p - 60) / 28) ** 2 + ((lat - centre) / 16) ** 2 <= 1) & (s >= 6)] = -850
+    ct = ct + rng.normal(0, 30, shape).astype(np.int16)
+    if variant == "channel":  # on a few slices the right lung opens to the outside through the body wall
+        ct[10:13, 58:62, 20:40] = -1000
+    elif variant == "table":  # tissue reaching the field of view's bottom edge and a speck far to the left
+        ct[:, 110:116, 10:150] = 100
+        ct[3, 20, 2] = 50
+    elif variant == "cut":  # the body cut by the field of view's first column: the lungs reach the box's side
+        ct = np.ascontiguousarray(ct[:, :, 40:])
+    return ct
+
+
+@pytest.mark.parametrize("variant", ["plain", "channel", "table", "cut"])
+@pytest.mark.parametrize("pixel_mm", [0.8, 1.2])
+def test_lung_search_in_a_wide_field_of_view_matches(variant, pixel_mm):
+    ct = _small_body_in_a_wide_field(variant)
+    spacing = (5.0, pixel_mm, pixel_mm)
+    lung, lowest, highest = _reference_air_regions(ct, spacing)
+    air = AirRegions(ct, spacing)
+    np.testing.assert_array_equal(air.lung_cells, lung)
+    assert (air.lowest_lung_slice, air.highest_lung_slice) == (lowest, highest)
+    if variant == "plain":
+        assert lung.any()
+
+
+def test_lung_search_on_a_ct_of_air_only():
+    ct = np.full((6, 20, 30), -1000, np.int16)
+    air = AirRegions(ct, (5.0, 1.2, 1.2))
+    assert not air.lung_cells.any() and air.lowest_lung_slice is None
+
+
 @pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.int64])
 @pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
 def test_label_counts_is_bincount(dtype, chunk):

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from segthor.boxes import bounding_box
 from segthor.io.patient_frame import PatientFrame
 from segthor.io.volume import Volume
 from segthor.organs import organ_by_label
@@ -115,8 +116,6 @@ class AirRegions:
     """
 
     def __init__(self, hu_spl: np.ndarray, spacing_zyx: tuple[float, float, float]) -> None:
-        from scipy import ndimage
-
         self.spacing_zyx = spacing_zyx
         self.factors = tuple(max(1, int(round(CELL_MM / max(s, 1e-6)))) for s in spacing_zyx[1:])
         fp, fl = self.factors
@@ -134,33 +133,53 @@ class AirRegions:
                     if i or j:
                         air &= air_full[:, i::fp, j::fl]
             del air_full
-        labels, count = ndimage.label(air)  # 6-connected: a thin wall separates regions
+        lung = np.zeros(air.shape, bool)
+        # Every cell outside the in-plane box of the cells that are not air (on any slice) is air, and joined
+        # along its row or column to the field of view's edge: a region reaching past the box, or touching its
+        # sides, is outside air. So labelling the box alone finds the same lungs (a quarter to three quarters of
+        # the work on the phantoms' wide fields of view; about the same on a CT whose table fills the width).
+        box = bounding_box(~air.all(axis=0))
+        if box is not None:
+            cells = (slice(None), *box)
+            lung[cells] = self._lungs_in_box(air[cells], hu_spl[:, ::fp, ::fl][cells], spacing_zyx)
         del air
-        lung = np.zeros(labels.shape, bool)
-        if count:
-            counts = label_counts(labels, count)
-            sizes = counts.astype(np.float64)
-            sizes[0] = 0
-            edge = np.unique(np.concatenate([labels[:, [0, -1], :].ravel(), labels[:, :, [0, -1]].ravel()]))
-            sizes[edge] = 0  # outside air reaches the field of view's edge
-            cell_ml = spacing_zyx[0] * spacing_zyx[1] * fp * spacing_zyx[2] * fl / 1000.0
-            keep = sizes * cell_ml >= MIN_LUNG_ML
-            keep[0] = False
-            if keep.any():
-                lung = keep[labels]
-                # Gas is not lung: a stomach bubble taken for the lungs (when the lungs reach the field of view's
-                # edge) would set their extent at the diaphragm and the extent rule would delete the trachea.
-                cell_hu = hu_spl[:, ::fp, ::fl][lung].astype(np.float64)  # one voxel per cell
-                hu_sums = np.bincount(labels[lung], weights=cell_hu, minlength=count + 1)
-                gas = keep & (hu_sums < GAS_HU * np.maximum(counts, 1))
-                if gas.any():
-                    keep &= ~gas
-                    lung = keep[labels]
         self.lung_cells = lung
         area_mm2 = lung.sum(axis=(1, 2)) * spacing_zyx[1] * fp * spacing_zyx[2] * fl
         ks = np.flatnonzero(area_mm2 >= MIN_LUNG_SLICE_MM2)
         self.lowest_lung_slice: int | None = int(ks[0]) if ks.size else None
         self.highest_lung_slice: int | None = int(ks[-1]) if ks.size else None
+
+    def _lungs_in_box(
+        self, air: np.ndarray, cell_hu_spl: np.ndarray, spacing_zyx: tuple[float, float, float]
+    ) -> np.ndarray:
+        """Lung cells of a box of air cells [S, P', L'] (every region touching its P or L sides is outside air);
+        `cell_hu_spl`: one voxel's HU per cell, the same shape."""
+        from scipy import ndimage
+
+        fp, fl = self.factors
+        labels, count = ndimage.label(air)  # 6-connected: a thin wall separates regions
+        lung = np.zeros(labels.shape, bool)
+        if not count:
+            return lung
+        counts = label_counts(labels, count)
+        sizes = counts.astype(np.float64)
+        sizes[0] = 0
+        edge = np.unique(np.concatenate([labels[:, [0, -1], :].ravel(), labels[:, :, [0, -1]].ravel()]))
+        sizes[edge] = 0  # outside air reaches the field of view's edge
+        cell_ml = spacing_zyx[0] * spacing_zyx[1] * fp * spacing_zyx[2] * fl / 1000.0
+        keep = sizes * cell_ml >= MIN_LUNG_ML
+        keep[0] = False
+        if keep.any():
+            lung = keep[labels]
+            # Gas is not lung: a stomach bubble taken for the lungs (when the lungs reach the field of view's
+            # edge) would set their extent at the diaphragm and the extent rule would delete the trachea.
+            cell_hu = cell_hu_spl[lung].astype(np.float64)
+            hu_sums = np.bincount(labels[lung], weights=cell_hu, minlength=count + 1)
+            gas = keep & (hu_sums < GAS_HU * np.maximum(counts, 1))
+            if gas.any():
+                keep &= ~gas
+                lung = keep[labels]
+        return lung
 
     def in_lungs(self, mask: np.ndarray, hu_spl: np.ndarray, origin: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
         """Which voxels of `mask` lie in lung tissue (a bool array of `mask`'s shape). `mask` and `hu_spl` are
