@@ -180,3 +180,62 @@ def test_lung_search_matches_with_gas_below_the_lungs(pixel_mm, lungs_reach_the_
     air = AirRegions(ct, spacing)
     np.testing.assert_array_equal(air.lung_cells, lung)
     assert (air.lowest_lung_slice, air.highest_lung_slice) == (lowest, highest)
+
+
+def _sparse_labels(seed: int, shape: tuple[int, int, int], max_label: int, dtype=np.uint8) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    labels = np.zeros(shape, dtype)
+    for label in range(1, max_label + 1):
+        if label == 3:
+            continue  # an absent label
+        for _ in range(2):  # two pieces, so a box spans a gap
+            z, y, x = (int(rng.integers(0, n)) for n in shape)
+            labels[z : z + 3, y : y + 4, x : x + 2] = label
+    return labels
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int32])
+def test_label_boxes_are_find_objects(seed, dtype):
+    from scipy import ndimage
+
+    from segthor.boxes import label_boxes
+
+    labels = _sparse_labels(seed, (17, 23, 29), 5, dtype)
+    labels[4, 5, 6] = 7  # above max_label: ignored by both
+    assert label_boxes(labels, 5) == ndimage.find_objects(labels, max_label=5)
+    view = np.transpose(labels, (0, 2, 1))[::-1, :, ::-1]  # a patient-frame view
+    assert label_boxes(view, 5) == ndimage.find_objects(view, max_label=5)
+    assert label_boxes(np.zeros((3, 4, 5), dtype), 4) == [None] * 4
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_nonzero_box_is_the_bounding_box(seed):
+    from segthor.boxes import bounding_box, nonzero_box
+
+    labels = _sparse_labels(seed, (11, 13, 17), 4)
+    assert nonzero_box(labels) == bounding_box(labels != 0)
+    assert nonzero_box(labels > 0) == bounding_box(labels > 0)
+    assert nonzero_box(np.zeros((2, 3, 4), np.uint8)) is None
+
+
+def test_seg_nrrd_extents_are_each_organs_bounding_box():
+    from segthor.boxes import bounding_box
+    from segthor.outputs.seg_nrrd import segmentation_fields
+
+    labels = _sparse_labels(3, (12, 20, 24), 4)
+    fields = segmentation_fields(Volume(labels, (0.8, 0.8, 2.5)))
+    for i, organ in enumerate(ORGANS):
+        box = bounding_box(labels == organ.label)  # the extent as first written, from each organ's mask
+        expected = "0 -1 0 -1 0 -1" if box is None else " ".join(f"{s.start} {s.stop - 1}" for s in reversed(box))
+        assert fields[f"Segment{i}_Extent"] == expected
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_preview_centre_is_the_median_of_all_labelled_voxels(seed):
+    from segthor.render.overlay import _organ_centre
+
+    labels = _sparse_labels(seed, (15, 21, 19), 4)
+    fg = np.nonzero(labels)
+    assert _organ_centre(labels) == tuple(int(np.median(c)) for c in fg)
+    assert _organ_centre(np.zeros((4, 6, 8), np.uint8)) == (2, 3, 4)

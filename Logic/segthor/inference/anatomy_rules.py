@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from segthor.boxes import bounding_box
+from segthor.boxes import bounding_box, label_boxes
 from segthor.io.patient_frame import PatientFrame
 from segthor.io.volume import Volume
 from segthor.organs import organ_by_label
@@ -445,7 +445,6 @@ def apply_hu_rules(
     """
     if not any(rules.values()):
         return labels
-    from scipy import ndimage
 
     frame = PatientFrame.of(volume)
     hu = frame.view(volume.array)
@@ -453,7 +452,7 @@ def apply_hu_rules(
     view = frame.view(out)  # a view: writing into it writes into `out`
     air = AirRegions(hu, frame.spacing_zyx) if any({"lungs", "extent"} & set(r) for r in rules.values()) else None
     changes: dict[str, dict[str, int]] = {}
-    boxes = ndimage.find_objects(view, max_label=max(rules))
+    boxes = label_boxes(view, max(rules))
     # The lumen may reach past the predicted trachea in plane: its box grows by this margin.
     margin = [int(np.ceil(LUMEN_MARGIN_MM / max(s, 1e-6))) for s in frame.spacing_zyx[1:]]
     for label, steps in rules.items():

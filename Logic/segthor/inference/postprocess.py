@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from segthor.boxes import bounding_box
+from segthor.boxes import bounding_box, label_boxes
 from segthor.errors import InputError
 from segthor.inference.anatomy_rules import HU_RULES, apply_hu_rules
 from segthor.io.volume import Volume
@@ -329,7 +329,6 @@ def postprocess_labels(
     """
     if not options.enabled:
         return labels
-    from scipy import ndimage
 
     rules = {o.label: tuple(s for s in options.for_organ(o.key) if s in HU_RULES) for o in ORGANS}
     if any(rules.values()):
@@ -344,7 +343,7 @@ def postprocess_labels(
     voxel_mm3 = float(np.prod(spacing))
     out = labels.copy()
     # One pass for every organ's bounding box (instead of one comparison of the whole volume per organ).
-    boxes = ndimage.find_objects(labels, max_label=max(o.label for o in ORGANS))
+    boxes = label_boxes(labels, max(o.label for o in ORGANS))
     for organ in ORGANS:
         steps = tuple(s for s in options.for_organ(organ.key) if s not in HU_RULES)
         raw_box = boxes[organ.label - 1]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from segthor.boxes import label_boxes
 from segthor.io.volume import Volume
 from segthor.organs import ORGANS
 from segthor.quality import thresholds as T
@@ -47,7 +48,7 @@ def assess_organs(
     frame = landmarks.frame
     lab = frame.view(labels.array)
     hu = frame.view(ct.array)
-    boxes = ndimage.find_objects(lab, max_label=len(ORGANS))
+    boxes = label_boxes(lab, len(ORGANS))
     sz, sy, _ = frame.spacing_zyx
     n_slices = lab.shape[0]
     out: dict[str, OrganQuality] = {}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segthor.boxes import nonzero_box
 from segthor.io.atomic import atomic_path
 from segthor.io.volume import Volume
 from segthor.organs import ORGANS
@@ -48,11 +49,12 @@ def to_lps_canonical(array: np.ndarray, direction: np.ndarray, spacing) -> tuple
 
 
 def _organ_centre(labels: np.ndarray) -> tuple[int, int, int]:
-    fg = np.nonzero(labels)
-    if len(fg[0]) == 0:
+    box = nonzero_box(labels)  # np.nonzero of the whole CT would visit every voxel
+    if box is None:
         return tuple(n // 2 for n in labels.shape)
+    fg = np.nonzero(labels[box])
     # The median is robust to a stray far-away voxel.
-    return tuple(int(np.median(c)) for c in fg)
+    return tuple(int(np.median(c + b.start)) for c, b in zip(fg, box, strict=True))
 
 
 def _panel(ct2d: np.ndarray, lab2d: np.ndarray, size: tuple[int, int]):
