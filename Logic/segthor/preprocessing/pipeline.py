@@ -14,7 +14,14 @@ import numpy as np
 
 from segthor.errors import InputError
 from segthor.io.volume import Volume
-from segthor.preprocessing.grid import ImageGrid, axis_aligned, resample, respaced_grid, sub_grid
+from segthor.preprocessing.grid import (
+    ImageGrid,
+    axis_aligned,
+    is_signed_permutation,
+    resample,
+    respaced_grid,
+    sub_grid,
+)
 from segthor.preprocessing.recipe import Recipe, get_recipe
 
 AIR_HU = -1024.0
@@ -92,14 +99,21 @@ def preprocess(volume: Volume, recipe: Recipe | str | dict) -> Preprocessed:
         raise InputError(f"the CT has an invalid voxel spacing {volume.spacing}; fix the file's header")
     image = volume.to_sitk()
     input_grid = ImageGrid.of(image)
-    if image.GetPixelID() != sitk.sitkFloat32:
+    # Integers of up to 16 bits are exact in float32, and ITK interpolates in double precision whatever the
+    # pixel type: resampling them straight to float32 gives the values of casting first, without a float32 copy
+    # of the whole CT. Other types (and an oblique image, which `axis_aligned` resamples in its own type) are
+    # cast first, as always.
+    exact = image.GetPixelID() in (sitk.sitkInt16, sitk.sitkUInt16, sitk.sitkInt8, sitk.sitkUInt8)
+    if image.GetPixelID() != sitk.sitkFloat32 and not (exact and is_signed_permutation(image.GetDirection())):
         image = sitk.Cast(image, sitk.sitkFloat32)
     fill = recipe.clip_hu[0] if recipe.clip_hu else AIR_HU
     image = axis_aligned(image, fill)
     if recipe.spacing is not None:
         target = respaced_grid(ImageGrid.of(image), recipe.spacing)
         if not target.same_as(ImageGrid.of(image)):
-            image = resample(image, target, "linear", fill)
+            image = resample(image, target, "linear", fill, sitk.sitkFloat32)
+    if image.GetPixelID() != sitk.sitkFloat32:
+        image = sitk.Cast(image, sitk.sitkFloat32)
     grid = ImageGrid.of(image)
     array = sitk.GetArrayFromImage(image)  # a copy, float32 [z, y, x]
     if recipe.clip_hu is not None:
@@ -220,9 +234,8 @@ def restore_probabilities(probabilities: np.ndarray, context: PreprocessContext)
     flagged = net_labels + np.uint8(_BOUNDARY) * changes.astype(np.uint8)
     restored = resample(_image_on(flagged, context.network_grid), context.input_grid, "nearest", 0, sitk.sitkUInt8)
     out = sitk.GetArrayFromImage(restored)
-    flags = out >= _BOUNDARY
-    todo = np.flatnonzero(flags)
-    out[flags] -= _BOUNDARY
+    # Every flagged voxel gets its label from the interpolation below, which overwrites the flag with it.
+    todo = np.flatnonzero(out >= _BOUNDARY)
     if todo.size == 0:
         return out
     # Input voxel index (x, y, z) -> physical point -> network grid continuous index, as SimpleITK maps them.
