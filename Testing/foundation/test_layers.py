@@ -33,6 +33,7 @@ LAYERS = {
     "segthor.errors": "leaves",
     "segthor.devices": "leaves",
     "segthor.boxes": "leaves",
+    "segthor.class_argmax": "leaves",  # class index per voxel: inferers and restore_probabilities
     "segthor.render": "leaves",
     "segthor.case_layout": "leaves",
     "segthor.segment_mapping": "leaves",

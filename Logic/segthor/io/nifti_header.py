@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from segthor.io.shear import is_sheared, shear_deg
+
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 # Transforms that agree within this (mm, at every corner of the volume) are the same placement.
 AGREE_MM = 0.01
@@ -72,7 +74,8 @@ def read_transforms(path: str | os.PathLike[str]) -> NiftiTransforms | None:
 def disagreement_warning(
     path: Path, transforms: NiftiTransforms, ijk_to_ras: np.ndarray, shape_xyz: tuple[int, int, int]
 ) -> str | None:
-    """A one-line warning when both transforms are set and place the volume differently, else None."""
+    """A one-line warning when both transforms are set and place the volume differently, else None; it names
+    a sheared sform (`segthor.io.shear`) as the reason ITK used the qform."""
     if transforms.sform_code <= 0 or transforms.qform_code <= 0:
         return None
     distance = corner_distance_mm(transforms.sform, transforms.qform, shape_xyz)
@@ -80,6 +83,13 @@ def disagreement_warning(
         return None
     used = transforms.chosen(ijk_to_ras)
     used_text = f"segthor (like ITK and Slicer) used the {used}" if used else "segthor used ITK's reading of them"
+    sform_axes = transforms.sform[:3, :3].T
+    if used == "qform" and is_sheared(sform_axes):
+        # Whatever the codes say, ITK never uses a sheared sform (a gantry tilt): say why the qform was used.
+        used_text = (
+            f"the sform is not orthogonal (axes {shear_deg(sform_axes):.1f} deg off square: a gantry tilt stored "
+            f"as a shear), which ITK cannot use, so {used_text}"
+        )
     return (
         f"{path.name}: the NIfTI sform (code {transforms.sform_code}) and qform (code {transforms.qform_code}) "
         f"disagree by up to {distance:.1f} mm; {used_text}; sform-first tools (nibabel, FSL, ITK-SNAP) place the "

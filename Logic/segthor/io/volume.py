@@ -25,6 +25,7 @@ from segthor.io.nifti_header import (
     read_transforms,
     write_nifti,
 )
+from segthor.io.shear import refuse_sheared_file, shear_deg, sheared_file_error
 
 # Suffixes SimpleITK reads as one file; a folder is read as a DICOM series.
 FILE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -130,47 +131,14 @@ def _is_image_file(path: Path) -> bool:
     return any(name.endswith(s) for s in FILE_SUFFIXES)
 
 
-def _refuse_sheared_nrrd(path: Path) -> None:
-    """Raise InputError when an NRRD header's space directions are not orthogonal (a gantry tilt stored as a
-    shear). ITK silently replaces such directions by orthogonal ones, which moves every voxel (tens of mm at the
-    far end of a tilted scan), so outputs written in that geometry would not overlay the CT."""
-    import re
-
-    with open(path, "rb") as f:
-        header = f.read(65536).split(b"\n\n", 1)[0].decode("latin-1")
-    line = next((ln for ln in header.splitlines() if ln.lower().startswith("space directions:")), None)
-    if line is None:
-        return
-    vectors = []
-    for group in re.findall(r"\(([^)]*)\)", line):
-        try:
-            vectors.append([float(v) for v in group.split(",")])
-        except ValueError:
-            return  # unusual syntax: ITK reports what it cannot read
-    if len(vectors) != 3 or any(len(v) != 3 for v in vectors):
-        return
-    m = np.asarray(vectors, dtype=float)
-    norms = np.linalg.norm(m, axis=1)
-    if np.any(norms == 0):
-        return
-    unit = m / norms[:, None]
-    cosines = np.abs(unit @ unit.T - np.eye(3))
-    if cosines.max() > 1e-3:
-        angle = float(np.degrees(np.arcsin(min(1.0, cosines.max()))))
-        raise InputError(
-            f"{path.name}: its space directions are not orthogonal (axes {angle:.1f} deg off square: a gantry tilt "
-            "stored as a shear); resample it onto an orthogonal grid first (e.g. in Slicer, or read the DICOM "
-            "series, whose tilt segthor regularises)"
-        )
-
-
 def read_volume(path: str | os.PathLike[str], series: str | None = None) -> Volume:
     """Read a NIfTI, NRRD (also .seg.nrrd as a label image), MHA/MHD file, or a folder holding a DICOM series.
 
     A DICOM folder is read by `segthor.io.dicom_series.read_dicom_folder` (geometry from the slices' own
     positions; `series` picks one of several series by SeriesNumber or SeriesInstanceUID). A NIfTI file keeps
     its header transforms in `Volume.nifti`, with a warning when its sform and qform disagree. Raises
-    InputError (one line) for missing, unsupported or unreadable inputs.
+    InputError (one line) for missing, unsupported or unreadable inputs, and for files whose voxel axes are
+    sheared (a gantry tilt; `segthor.io.shear`).
     """
     import SimpleITK as sitk
 
@@ -185,11 +153,15 @@ def read_volume(path: str | os.PathLike[str], series: str | None = None) -> Volu
         raise InputError(f"{path.name} is a file; a series (--series {series}) can only be chosen in a DICOM folder")
     if not _is_image_file(path):
         raise InputError(f"{path.name}: unsupported file type; supported: {', '.join(FILE_SUFFIXES)} or a DICOM folder")
-    if path.name.lower().endswith((".nrrd", ".nhdr")):
-        _refuse_sheared_nrrd(path)
+    nifti = read_transforms(path) if is_nifti(path) else None
+    refuse_sheared_file(path, nifti)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
+        if nifti is not None and nifti.qform_code <= 0 and "orthonormal" in str(exc):
+            # ITK's own tolerance is tighter than segthor's: a slightly sheared sform, no qform.
+            sform_axes = nifti.sform[:3, :3].T
+            raise sheared_file_error(path, "sform (with no qform set) is", shear_deg(sform_axes), "nifti") from exc
         raise InputError(f"could not read {path}: the file is corrupt or not an image ({brief(exc)})") from exc
     volume = Volume.from_sitk(image)
     if is_nifti(path) and (missing := missing_data_bytes(path, volume.array.nbytes)):
@@ -197,12 +169,11 @@ def read_volume(path: str | os.PathLike[str], series: str | None = None) -> Volu
             f"{path} is incomplete: {missing} bytes of its voxel data are missing (a copy or download "
             "cut short?); copy the file again"
         )
-    if is_nifti(path):
-        volume.nifti = read_transforms(path)
-        if volume.nifti is not None:
-            warning = disagreement_warning(path, volume.nifti, volume.ijk_to_ras(), volume.shape_xyz)
-            if warning:
-                volume.warnings.append(warning)
+    if nifti is not None:
+        volume.nifti = nifti
+        warning = disagreement_warning(path, nifti, volume.ijk_to_ras(), volume.shape_xyz)
+        if warning:
+            volume.warnings.append(warning)
     return volume
 
 
