@@ -61,8 +61,8 @@ RULE_ORGANS = {
     "neck": ("heart",),
     "bridge": ("esophagus", "aorta"),
 }
-# The rules that read the CT (lungs, extent, fat, lumen, neck, bridge) are on by default: on held-out phantoms they raised
-# every organ's mean Dice or left it unchanged, and on the real development CT they took the tracheal lumen
+# The rules that read the CT (lungs, extent, fat, lumen, neck, bridge) are on by default: on held-out phantoms they
+# raised every organ's mean Dice or left it unchanged, and on the real development CT they took the tracheal lumen
 # coverage from 0.55 to 0.86 (earlier enet-realct) and 0.50 to 1.00 (enet-demo), nothing left in the lungs; the
 # neck rule took off the heart's spill below the diaphragm there, and bridge joined the aorta's pieces
 # (docs/quality.md). bridge is not a default for the esophagus: it lowered its Dice on phantoms. fat took the
