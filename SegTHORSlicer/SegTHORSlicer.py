@@ -352,7 +352,7 @@ class SegTHORSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def postprocessSpec(self) -> list[str]:
         """The `--postprocess` specs of the ticked boxes: the product's defaults per organ ([] when exactly those),
-        without the anatomical rules (lungs, extent, lumen, neck, bridge) when their box is unticked, plus the
+        without the anatomical rules (lungs, extent, fat, lumen, neck, bridge) when their box is unticked, plus the
         ticked extra steps for every organ."""
         from segthor.inference.postprocess import specs_from_defaults
 

@@ -30,6 +30,7 @@ VARIANTS = (
     "lcc",
     "lungs",
     "extent",
+    "fat",
     "lumen",
     "neck",
     "bridge",

@@ -1,4 +1,4 @@
-"""The clean-up rules that read the CT (lungs, extent, lumen, neck, bridge) on a small synthetic chest with known
+"""The clean-up rules that read the CT (lungs, extent, fat, lumen, neck, bridge) on a small synthetic chest with known
 mistakes.
 
 The chest is built in the patient frame [S, P, L] (index 0 = inferior, posterior and left grow with the index),
@@ -299,10 +299,10 @@ def test_segment_cli_records_the_rules_in_the_case_report(tmp_path, tiny_model_d
     default = recorded["default"]
     assert default["source"] == "default"
     assert {k: v["steps"] for k, v in default["organs"].items()} == {
-        "esophagus": ["lungs", "extent", "lcc", "fill"],
+        "esophagus": ["lungs", "extent", "fat", "lcc", "fill"],
         "heart": ["lungs", "extent", "neck", "lcc", "fill"],
         "trachea": ["extent", "lumen", "lcc", "fill"],
-        "aorta": ["lungs", "extent", "bridge", "drop"],
+        "aorta": ["lungs", "extent", "fat", "bridge", "drop"],
     }
     assert recorded["none"]["source"] == "user"
     assert all(v["steps"] == [] for v in recorded["none"]["organs"].values())
@@ -605,3 +605,63 @@ def test_lumen_removes_trachea_pieces_without_air():
     out = _run(labels, ct, ["trachea:lumen"])
     assert not (out[22:30][:, _disk(20, 56, 4)] == TRACHEA).any()
     assert (out[22:44][:, LUMEN] == TRACHEA).all()
+
+
+def _fat_slice(noise: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """One slice [1, P, L] at 0.8 mm: mediastinal fat (-100 HU) around an esophagus (muscle, 40 HU, radius 7 mm)
+    with an air lumen (radius 2.5 mm) whose partial-volume rim passes through fat's range, beside the lung."""
+    ct = np.full((1, SHAPE[1], SHAPE[2]), -100, np.int16)
+    ct[0, _disk(44, 56, 7)] = 40
+    ct[0, _disk(44, 56, 3.3)] = -400  # the lumen's rim: half air, half wall
+    ct[0, _disk(44, 56, 2.5)] = -1000
+    ct[0, :, :20] = -850  # lung at the left edge
+    if noise:
+        ct = ct + np.random.default_rng(3).normal(0, 25, ct.shape).astype(np.int16)
+    return ct, _disk(44, 56, 7)[None]
+
+
+def test_fat_peels_fat_from_outside_the_esophagus_and_keeps_its_wall_and_lumen():
+    from segthor.inference.anatomy_rules import peel_fat
+
+    for noise in (False, True):
+        ct, wall = _fat_slice(noise)
+        predicted = _disk(44, 56, 11)[None] & ~_disk(44, 56, 2.5)[None]  # 4 mm of fat around it, lumen a hole
+        peeled = peel_fat(predicted, ct, (PIXEL_MM, PIXEL_MM))
+        # The 4 mm of fat goes; the wall stays (a border voxel of noisy wall is read through the median); the
+        # lumen's rim, inside the organ, is not peeled, and the hole stays a hole.
+        assert not (peeled & ~wall).any()
+        assert peeled.sum() >= 0.97 * (wall & predicted).sum(), noise
+        assert not peeled[0][_disk(44, 56, 2.5)].any()
+
+
+def test_fat_peels_at_most_fat_peel_mm_and_never_adds():
+    from segthor.inference.anatomy_rules import FAT_PEEL_MM, peel_fat
+
+    ct = np.full((1, 60, 60), -100, np.int16)  # all fat
+    predicted = np.zeros(ct.shape, bool)
+    predicted[0, 10:50, 10:50] = True  # 40 x 40 voxels of 1 mm
+    peeled = peel_fat(predicted, ct, (1.0, 1.0))
+    depth = int(FAT_PEEL_MM)
+    assert peeled[0, 10 + depth : 50 - depth, 10 + depth : 50 - depth].all()
+    assert peeled.sum() == (40 - 2 * depth) ** 2
+    assert not (peeled & ~predicted).any()
+    nothing = peel_fat(np.zeros(ct.shape, bool), ct, (1.0, 1.0))
+    assert not nothing.any()
+
+
+def test_fat_applies_to_the_esophagus_and_aorta_and_runs_in_the_clean_up():
+    with pytest.raises(InputError, match="applies to esophagus, aorta only"):
+        PostprocessOptions.parse("heart:fat")
+    with pytest.raises(InputError, match="applies to esophagus, aorta only"):
+        PostprocessOptions.parse("trachea:fat")
+    assert "fat" in PostprocessOptions.default().for_organ("esophagus")
+    assert "fat" in PostprocessOptions.default().for_organ("aorta")
+    ct, labels = chest()
+    # A ring of fat around the esophagus (below the lungs), labelled esophagus by the "network".
+    ring = _disk(50, 56, 8) & ~ESOPHAGUS_DISK & ~AORTA_DISK
+    ct[2:8, ring] = -100
+    noisy = labels.copy()
+    noisy[2:8][:, ring] = ESOPHAGUS
+    out = _run(noisy, ct, "esophagus:fat")
+    np.testing.assert_array_equal(out == ESOPHAGUS, labels == ESOPHAGUS)
+    np.testing.assert_array_equal(out[noisy != ESOPHAGUS], noisy[noisy != ESOPHAGUS])  # nothing else changes

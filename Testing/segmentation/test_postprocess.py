@@ -12,7 +12,7 @@ def test_parse_specs():
     assert PostprocessOptions.parse(None).source == "default"
     assert not PostprocessOptions.parse(["none"]).enabled
     everything = PostprocessOptions.parse("all")
-    assert everything.for_organ("aorta") == ("lungs", "extent", "bridge", "close", "open", "lcc", "fill")
+    assert everything.for_organ("aorta") == ("lungs", "extent", "fat", "bridge", "close", "open", "lcc", "fill")
     assert everything.for_organ("trachea") == ("extent", "lumen", "close", "open", "lcc", "fill")
     one = PostprocessOptions.parse(["lcc,close", "Heart:open"])
     assert one.for_organ("trachea") == ("close", "lcc")  # a fixed order (the paper's), whatever the spec's

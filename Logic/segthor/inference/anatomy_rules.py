@@ -1,7 +1,7 @@
 """Clean-up that reads the CT itself: what none of the four organs can be, whatever the network says.
 
 A network trained on synthetic data makes mistakes on real CT that the CT's own intensities and the organs'
-shapes rule out. Five rules, each a post-processing step (`--postprocess`), work in the patient frame (any stored
+shapes rule out. Six rules, each a post-processing step (`--postprocess`), work in the patient frame (any stored
 orientation):
 
 - ``lungs`` (esophagus, heart, aorta): voxels in lung tissue are removed. Lung tissue here is air-density
@@ -19,6 +19,15 @@ orientation):
   (the cricoid cartilage, C6) and the lung apices rise to the neck of the first rib (C7-T1), so none of it lies
   more than `ABOVE_APEX_MM` (50 mm, about three vertebrae) above the highest: above that the air column is the
   larynx.
+- ``fat`` (esophagus, aorta): neither organ holds fat. The esophagus is a muscular tube (wall 30-60 HU; its
+  lumen collapsed, or air, fluid or oral contrast) and the aorta a wall around blood (30-60 HU, more with
+  contrast or calcified plaque), both lying in mediastinal fat, which a network that cannot place the wall's
+  outer edge labels with them. On each slice, the organ's outer border voxels of fat density (`LUNG_HU` to
+  `FAT_HU`; -190..-30 HU is adipose tissue's range since [Kvist1988]) by the median of their 3x3 in-plane
+  neighbourhood (so noise neither makes a wall voxel fat nor stops the peel) and below water's 0 HU by their own
+  value (so the wall's convex corners stay), are removed, again and again inwards up to `FAT_PEEL_MM`.
+  Holes (an air lumen, whose partial-volume rim passes through fat's range) are filled before and left as
+  they were after, so only fat reached from outside the organ goes.
 - ``lumen`` (trachea): the trachea is an air column with a wall. On each slice from the trachea's lowest to its
   highest, the air (< -800 HU) regions that touch the predicted trachea are added to it; on a slice the network
   left empty inside a run of at most `MAX_GAP_MM` between predicted slices, those touching the lumen of the
@@ -46,7 +55,7 @@ orientation):
   there is mostly air, lung or bone. Pieces side by side (the ascending and descending aorta of a scan that ends
   below the arch) never overlap, so never join.
 
-Each rule only removes voxels (lungs, extent, neck) or turns background into an organ (lumen, bridge); no other
+Each rule only removes voxels (lungs, extent, fat, neck) or turns background into an organ (lumen, bridge); no other
 organ's voxels change. Measured on held-out phantoms and the real development CT in docs/quality.md
 ("Anatomical rules").
 """
@@ -88,10 +97,15 @@ BRIDGE_BAD_SHARE = 0.2
 # after the rules would otherwise be joined to the tube and kept (a new-user test found one voxel 26 mm below the
 # aorta grown into a 545-voxel cone).
 BRIDGE_MIN_PIECE_ML = 2.0
+# Adipose tissue measures -190..-30 HU ([Kvist1988]); the esophageal wall and blood 30-60 HU, so a voxel half
+# fat and half wall (partial volume at the organ's true edge) measures about -30.
+FAT_HU = -30.0
+WATER_HU = 0.0
+FAT_PEEL_MM = 10.0  # deepest in-plane peel of fat from an organ's outside
 NECK_FRACTION = 0.15
 NECK_REGROWTH = 2.0
 # The rules that need the CT (its HU, or for "neck" its patient frame); they run before the other steps.
-HU_RULES = ("lungs", "extent", "lumen", "neck", "bridge")
+HU_RULES = ("lungs", "extent", "fat", "lumen", "neck", "bridge")
 
 
 def label_counts(labels: np.ndarray, count: int, chunk: int = 1 << 20) -> np.ndarray:
@@ -224,6 +238,38 @@ def limit_extent(
         if cut < out.shape[0] and out[cut:].any():
             out = out.copy()
             out[cut:] = False
+    return out
+
+
+def peel_fat(mask: np.ndarray, hu_spl: np.ndarray, pixel_mm: tuple[float, float]) -> np.ndarray:
+    """`mask` [S, P, L] without the fat reached from outside it on each slice (the ``fat`` rule in the module
+    docstring). `hu_spl`: the CT's HU on the same box; `pixel_mm`: the in-plane spacing (P, L) in mm."""
+    from scipy import ndimage
+
+    depth = max(1, int(np.ceil(FAT_PEEL_MM / max(min(pixel_mm), 1e-6))))
+    out = mask
+    for k in np.flatnonzero(mask.any(axis=(1, 2))):
+        ps, ls = np.nonzero(mask[k])
+        # One voxel of margin, so the box's edge is outside the organ; one more for the median's window.
+        box = (slice(max(ps.min() - 2, 0), ps.max() + 3), slice(max(ls.min() - 2, 0), ls.max() + 3))
+        section = mask[k][box]
+        own = hu_spl[k][box]
+        # Fat by the median of its 3x3 neighbourhood (noise of ~25 HU neither makes a wall voxel fat nor a fat
+        # voxel a wall that stops the peel) and by its own value below water's: the median alone would call the
+        # wall's convex corners fat.
+        median = ndimage.median_filter(own, size=3, mode="nearest")
+        fat = (median >= LUNG_HU) & (median < FAT_HU) & (own >= LUNG_HU) & (own < WATER_HU)
+        kept = ndimage.binary_fill_holes(section)
+        for _ in range(depth):
+            peel = kept & ~ndimage.binary_erosion(kept) & fat  # outer border voxels of fat density
+            if not peel.any():
+                break
+            kept &= ~peel
+        kept &= section
+        if not np.array_equal(kept, section):
+            if out is mask:
+                out = mask.copy()
+            out[k][box] = kept
     return out
 
 
@@ -439,7 +485,7 @@ def apply_hu_rules(
 ) -> np.ndarray:
     """Apply the rules to a copy of `labels` [z, y, x] (the grid of `volume`, whose array is in HU).
 
-    `rules`: organ label -> the HU rules to apply to it (``lungs``, ``extent``, ``lumen``). `record`, when given,
+    `rules`: organ label -> the HU rules to apply to it (`HU_RULES`). `record`, when given,
     receives what they did (for the case report): ``lungs_found`` (None when no rule needed the lungs; False:
     ``lungs`` and ``extent`` changed nothing) and, per organ key, ``removed_voxels`` and ``added_voxels``.
     """
@@ -478,6 +524,8 @@ def apply_hu_rules(
             cleaned = remove_lung_tissue(cleaned, air, hu_box, origin)
         if "extent" in steps and air is not None:
             cleaned = limit_extent(cleaned, air, *_EXTENT_MM[organ_by_label(label).key], first_slice=origin[0])
+        if "fat" in steps:
+            cleaned = peel_fat(cleaned, hu_box, frame.spacing_zyx[1:])
         if "lumen" in steps:
             cleaned = complete_lumen(
                 cleaned,
