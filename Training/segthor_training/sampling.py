@@ -9,7 +9,6 @@ import numpy as np
 
 from segthor_training.dataset import Case
 
-
 # sampling.* keys of a training config, by the network kind that reads them.
 SAMPLING_KEYS = {2: ("organ_slices_only", "margin_mm"), 3: ("crop_size", "organ_probability")}
 
