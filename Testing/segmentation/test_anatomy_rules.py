@@ -665,3 +665,24 @@ def test_fat_applies_to_the_esophagus_and_aorta_and_runs_in_the_clean_up():
     out = _run(noisy, ct, "esophagus:fat")
     np.testing.assert_array_equal(out == ESOPHAGUS, labels == ESOPHAGUS)
     np.testing.assert_array_equal(out[noisy != ESOPHAGUS], noisy[noisy != ESOPHAGUS])  # nothing else changes
+
+
+def test_fat_peels_at_most_fat_peel_mm_with_anisotropic_pixels_and_leaves_the_lung_edge():
+    # A new-user pass found the depth counted in passes of the smaller pixel: 30 mm of fat peeled along 3 mm
+    # pixels (a CT stored as sagittal slices) where 10 mm was the limit.
+    from segthor.inference.anatomy_rules import FAT_PEEL_MM, peel_fat
+
+    ct = np.full((1, 200, 60), -100, np.int16)  # fat; pixels 0.5 mm (P) x 3 mm (L)
+    predicted = np.zeros(ct.shape, bool)
+    predicted[0, 20:180, 10:50] = True  # 80 mm x 120 mm of fat labelled
+    peeled = peel_fat(predicted, ct, (0.5, 3.0))
+    ps, ls = np.nonzero(peeled[0])
+    assert ps.min() == 20 + int(FAT_PEEL_MM / 0.5) and ps.max() == 179 - int(FAT_PEEL_MM / 0.5)
+    assert ls.min() == 10 + int(FAT_PEEL_MM / 3.0) and ls.max() == 49 - int(FAT_PEEL_MM / 3.0)
+    # A partial-volume rim against the lung (-300 HU: more tissue than lung) is not fat: the lungs rule's.
+    ct2 = np.full((1, 40, 40), -850, np.int16)
+    ct2[0, 10:30, 10:30] = 40
+    ct2[0, 9, 10:30] = -300
+    organ = np.zeros(ct2.shape, bool)
+    organ[0, 9:30, 10:30] = True
+    assert np.array_equal(peel_fat(organ, ct2, (1.0, 1.0)), organ)

@@ -241,3 +241,46 @@ def test_a_data_folder_without_cases_leaves_no_run_that_refuses_the_corrected_co
     with pytest.raises(InputError, match="no SegTHOR-format cases"):
         train(tmp_path / "empty", tmp_path / "run", "enet_fast2d", device="cpu", progress=False)
     assert not (tmp_path / "run" / CONFIG_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    "recipe, item, message",
+    [
+        ("enet_fast2d", "sampling.margin_mm=abc", "sampling.margin_mm must be a number of mm >= 0"),
+        ("enet_fast2d", "sampling.margin_mm=-5", "sampling.margin_mm must be a number of mm >= 0"),
+        ("enet_fast2d", "sampling.margin_mm=[60]", "sampling.margin_mm must be a number"),
+        ("enet_fast2d", "sampling.margin_mm=true", "sampling.margin_mm must be a number"),
+        ("enet_fast2d", "sampling.margn_mm=60", "sampling.margn_mm is unknown"),
+        ("enet_fast2d", "sampling.crop_size=[8,32,32]", "sampling.crop_size applies to 3D networks only"),
+        ("c2f3d_demo", "sampling.margin_mm=60", "sampling.margin_mm applies to 2D networks only"),
+        ("c2f3d_demo", "sampling.organ_probability=2", "sampling.organ_probability must be a number in [0, 1]"),
+        ("c2f3d_demo", "sampling.crop_size=[8,32]", "sampling.crop_size must be three positive voxel counts"),
+        ("enet_fast2d", "epochs=abc", "epochs must be a whole number >= 1"),
+        ("enet_fast2d", "epochs=0", "epochs must be a whole number >= 1"),
+        ("enet_fast2d", "time_limit_minutes=-1", "time_limit_minutes must be null or a number of minutes > 0"),
+        ("enet_fast2d", "threads=1.5", "threads must be null or a whole number >= 1"),
+        ("enet_fast2d", "amp=1", "amp must be true or false"),
+        ("enet_fast2d", "optimizer=3", "optimizer must be a JSON object"),
+    ],
+)
+def test_bad_training_options_are_one_line_errors_that_leave_no_run_folder(tmp_path, recipe, item, message):
+    # A new-user pass found `--set sampling.margin_mm=abc` (or inf, [60]) ending in a traceback after config.json
+    # was written, leaving a folder refused both without and with --resume; -5, nan and true trained silently.
+    from segthor_training.trainer import CONFIG_FILE, train
+
+    data = tmp_path / "data"  # the config is checked before the data are looked at
+    data.mkdir()
+    with pytest.raises(InputError) as raised:
+        train(data, tmp_path / "run", recipe, device="cpu", progress=False, sets=[item])
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert not (tmp_path / "run" / CONFIG_FILE).exists()
+
+
+def test_margin_adds_slices_beyond_the_ends_only():
+    # Labels on slices 2-3 and 7 of 12 (5 mm): a 10 mm margin adds 0-1 and 8-9, not the label-free 4-6 between.
+    labels = np.zeros((12, 4, 4), np.uint8)
+    labels[2:4, 1, 1] = 1
+    labels[7, 1, 1] = 2
+    case = Case("P", np.zeros(labels.shape, np.float32), labels, (1.0, 1.0, 5.0))
+    assert organ_slices([case], margin_mm=10.0) == [(0, z) for z in (0, 1, 2, 3, 7, 8, 9)]
+    assert organ_slices([case], margin_mm=4.9) == [(0, z) for z in (2, 3, 7)]

@@ -51,6 +51,7 @@ def test_interrupted_run_resumes_to_the_same_weights_and_exports_a_loadable_pack
     assert meta["architecture"] == "enet" and meta["preprocessing"]["name"] == "fast2d"
     assert set(meta["validation"]["dice"]) <= {"esophagus", "heart", "trachea", "aorta"}
     assert meta["validation"]["patients"] == split["validation"] and meta["training"]["steps"] == 4
+    assert meta["training"]["sampling"] == {"organ_slices_only": True}  # what the slices were drawn from
     assert meta["postprocess_recommended"] == {} and "torch" in meta["frameworks"]
     assert not list((tmp_path / "b").rglob("*.pt")) and not list((tmp_path / "b").rglob("*.pth"))
     from segthor.preprocessing import Recipe, preprocess, restore_labels

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,40 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return copy.deepcopy(asdict(self))
+
+    def check(self) -> None:
+        """Raise ValueError (one line) naming the first scalar option of a wrong type or out of range (a value
+        from a config file or --set that would otherwise fail with a traceback mid-run)."""
+
+        def integer(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        def number(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+        rules: dict[str, tuple[Any, str]] = {
+            "epochs": (lambda v: integer(v) and v >= 1, "a whole number >= 1"),
+            "steps_per_epoch": (lambda v: v is None or (integer(v) and v >= 1), "null or a whole number >= 1"),
+            "batch_size": (lambda v: integer(v) and v >= 1, "a whole number >= 1"),
+            "validation_fraction": (lambda v: number(v) and 0 <= v < 1, "a number in [0, 1)"),
+            "split_seed": (integer, "a whole number"),
+            "seed": (integer, "a whole number"),
+            "max_cases": (lambda v: v is None or (integer(v) and v >= 1), "null or a whole number >= 1"),
+            "coarse_epochs": (lambda v: integer(v) and v >= 0, "a whole number >= 0"),
+            "amp": (lambda v: isinstance(v, bool), "true or false"),
+            "channels_last": (lambda v: isinstance(v, bool), "true or false"),
+            "threads": (lambda v: v is None or (integer(v) and v >= 1), "null or a whole number >= 1"),
+            "time_limit_minutes": (lambda v: v is None or (number(v) and v > 0), "null or a number of minutes > 0"),
+            "checkpoint_steps": (lambda v: integer(v) and v >= 0, "a whole number >= 0"),
+            "validation_batch": (lambda v: integer(v) and v >= 1, "a whole number >= 1"),
+        }
+        for key, (ok, what) in rules.items():
+            value = getattr(self, key)
+            if not ok(value):
+                raise ValueError(f"{key} must be {what}, got {value!r}")
+        for key in ("arguments", "optimizer", "scheduler", "loss", "augmentation", "sampling"):
+            if not isinstance(getattr(self, key), dict):
+                raise ValueError(f"{key} must be a JSON object, got {getattr(self, key)!r}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

@@ -116,6 +116,7 @@ def export_package(
             "steps": int(info["global_step"]),
             "optimizer": config.optimizer,
             "loss": config.loss,
+            "sampling": config.sampling,
             "train_patients": split["train"],
         },
         "validation": {

@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
 from segthor_training.dataset import Case
+
+# sampling.* keys of a training config, by the network kind that reads them.
+SAMPLING_KEYS = {2: ("organ_slices_only", "margin_mm"), 3: ("crop_size", "organ_probability")}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_sampling(sampling: dict[str, Any], spatial_dims: int) -> None:
+    """Raise ValueError (one line) for a `sampling` entry the network kind does not read or a bad value:
+    ``organ_slices_only`` true/false and ``margin_mm`` >= 0 mm (2D nets); ``crop_size`` three positive voxel
+    counts [z, y, x] and ``organ_probability`` in [0, 1] (3D nets)."""
+    known = SAMPLING_KEYS.get(spatial_dims, ())
+    for key, value in (sampling or {}).items():
+        if key not in known:
+            other = [d for d, keys in SAMPLING_KEYS.items() if key in keys]
+            where = f"applies to {other[0]}D networks only" if other else "is unknown"
+            raise ValueError(f"sampling.{key} {where}; this {spatial_dims}D network reads {', '.join(known)}")
+        if key == "organ_slices_only" and not isinstance(value, bool):
+            raise ValueError(f"sampling.organ_slices_only must be true or false, got {value!r}")
+        if key == "margin_mm" and not (_number(value) and value >= 0):
+            raise ValueError(f"sampling.margin_mm must be a number of mm >= 0, got {value!r}")
+        if key == "organ_probability" and not (_number(value) and 0 <= value <= 1):
+            raise ValueError(f"sampling.organ_probability must be a number in [0, 1], got {value!r}")
+        if key == "crop_size" and not (
+            isinstance(value, list)
+            and len(value) == 3
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        ):
+            raise ValueError(f"sampling.crop_size must be three positive voxel counts [z, y, x], got {value!r}")
 
 
 def organ_slices(cases: list[Case], organ_only: bool = True, margin_mm: float = 0.0) -> list[tuple[int, int]]:
     """(case index, z) of every slice, or only of those with at least one organ voxel, plus, with `margin_mm`
     > 0, the slices within `margin_mm` (along z, in mm: `Case.spacing` is (x, y, z)) beyond the first and last
-    organ slice of each case.
+    organ slice of each case (label-free slices between organ slices are not added).
 
     The margin is why it exists: SegTHOR's labels end at anatomical landmarks (the aorta below the diaphragm
     crura, the esophagus at the gastro-esophageal junction, the trachea below the larynx; [Lambert2020]) inside
@@ -28,7 +62,8 @@ def organ_slices(cases: list[Case], organ_only: bool = True, margin_mm: float = 
             zs = np.flatnonzero(has)
             reach = int(np.floor(margin_mm / max(float(case.spacing[2]), 1e-6) + 1e-6))
             has = has.copy()
-            has[max(0, zs[0] - reach) : zs[-1] + reach + 1] = True
+            has[max(0, zs[0] - reach) : zs[0]] = True
+            has[zs[-1] + 1 : zs[-1] + reach + 1] = True
         out += [(i, int(z)) for z in np.flatnonzero(has)]
     return out
 

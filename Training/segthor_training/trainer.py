@@ -32,7 +32,7 @@ from segthor_training.dataset import Case, CaseFiles, data_summary, find_cases, 
 from segthor_training.losses import build_loss
 from segthor_training.optim import build_optimizer, build_scheduler, current_lr
 from segthor_training.registry import TRAINERS
-from segthor_training.sampling import epoch_order, organ_slices, pad_stack, random_crop3d
+from segthor_training.sampling import check_sampling, epoch_order, organ_slices, pad_stack, random_crop3d
 from segthor_training.validation import as_input, validate
 
 CONFIG_FILE = "config.json"
@@ -161,17 +161,20 @@ def _build_from_config(config: TrainConfig) -> tuple[Any, nn.Module, nn.Module]:
     from segthor.preprocessing import get_recipe
 
     try:
+        config.check()
         recipe = get_recipe(config.preprocessing)
         AugmentConfig.from_dict(config.augmentation)
         loss_fn = build_loss(config.loss)
         # Optimiser and scheduler are built on the real parameters later; check their names and arguments now.
         build_scheduler(build_optimizer([nn.Parameter(torch.zeros(1))], config.optimizer), config.scheduler)
+        net = build_network(config.architecture, **config.arguments)
+        check_sampling(config.sampling, int(getattr(net, "spatial_dims", 2)))
     except (KeyError, TypeError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         raise InputError(
             f"training config {config.name!r}: {message}; fix the training config file or the --set option"
         ) from exc
-    return recipe, build_network(config.architecture, **config.arguments), loss_fn
+    return recipe, net, loss_fn
 
 
 def _init_from_package(net: nn.Module, package: str) -> None:

@@ -22,12 +22,13 @@ orientation):
 - ``fat`` (esophagus, aorta): neither organ holds fat. The esophagus is a muscular tube (wall 30-60 HU; its
   lumen collapsed, or air, fluid or oral contrast) and the aorta a wall around blood (30-60 HU, more with
   contrast or calcified plaque), both lying in mediastinal fat, which a network that cannot place the wall's
-  outer edge labels with them. On each slice, the organ's outer border voxels of fat density (`LUNG_HU` to
-  `FAT_HU`; -190..-30 HU is adipose tissue's range since [Kvist1988]) by the median of their 3x3 in-plane
-  neighbourhood (so noise neither makes a wall voxel fat nor stops the peel) and below water's 0 HU by their own
-  value (so the wall's convex corners stay), are removed, again and again inwards up to `FAT_PEEL_MM`.
-  Holes (an air lumen, whose partial-volume rim passes through fat's range) are filled before and left as
-  they were after, so only fat reached from outside the organ goes.
+  outer edge labels with them. On each slice, the organ's outer border voxels of fat density (`FAT_MIN_HU` to
+  `FAT_HU`, -190..-30 HU, adipose tissue's range since [Kvist1988]) by the median of their 3x3 in-plane
+  neighbourhood (so noise neither makes a wall voxel fat nor stops the peel), and in -190..0 HU (below water)
+  by their own value (so the wall's convex corners stay), are removed, again and again inwards, no deeper than
+  `FAT_PEEL_MM` in plane. Holes (an air lumen, whose partial-volume rim passes through fat's range) are
+  filled before and left as they were after, so only fat reached from outside the organ goes. The organ's
+  edge against the lung (partial volumes below -190 HU) is the ``lungs`` rule's, not this one's.
 - ``lumen`` (trachea): the trachea is an air column with a wall. On each slice from the trachea's lowest to its
   highest, the air (< -800 HU) regions that touch the predicted trachea are added to it; on a slice the network
   left empty inside a run of at most `MAX_GAP_MM` between predicted slices, those touching the lumen of the
@@ -98,8 +99,9 @@ BRIDGE_BAD_SHARE = 0.2
 # aorta grown into a 545-voxel cone).
 BRIDGE_MIN_PIECE_ML = 2.0
 # Adipose tissue measures -190..-30 HU ([Kvist1988]); the esophageal wall and blood 30-60 HU, so a voxel half
-# fat and half wall (partial volume at the organ's true edge) measures about -30.
+# fat and half wall (partial volume at the organ's true edge) measures about -30 (FAT_HU, and FAT_MIN_HU below).
 FAT_HU = -30.0
+FAT_MIN_HU = -190.0
 WATER_HU = 0.0
 FAT_PEEL_MM = 10.0  # deepest in-plane peel of fat from an organ's outside
 NECK_FRACTION = 0.15
@@ -246,7 +248,7 @@ def peel_fat(mask: np.ndarray, hu_spl: np.ndarray, pixel_mm: tuple[float, float]
     docstring). `hu_spl`: the CT's HU on the same box; `pixel_mm`: the in-plane spacing (P, L) in mm."""
     from scipy import ndimage
 
-    depth = max(1, int(np.ceil(FAT_PEEL_MM / max(min(pixel_mm), 1e-6))))
+    depth = max(1, int(np.ceil(FAT_PEEL_MM / max(min(pixel_mm), 1e-6))))  # passes; the reach is capped in mm
     out = mask
     for k in np.flatnonzero(mask.any(axis=(1, 2))):
         ps, ls = np.nonzero(mask[k])
@@ -258,8 +260,10 @@ def peel_fat(mask: np.ndarray, hu_spl: np.ndarray, pixel_mm: tuple[float, float]
         # voxel a wall that stops the peel) and by its own value below water's: the median alone would call the
         # wall's convex corners fat.
         median = ndimage.median_filter(own, size=3, mode="nearest")
-        fat = (median >= LUNG_HU) & (median < FAT_HU) & (own >= LUNG_HU) & (own < WATER_HU)
+        fat = (median >= FAT_MIN_HU) & (median < FAT_HU) & (own >= FAT_MIN_HU) & (own < WATER_HU)
         kept = ndimage.binary_fill_holes(section)
+        # Only within FAT_PEEL_MM (in-plane, in mm: pixels may be anisotropic) of the organ's outside.
+        fat &= ndimage.distance_transform_edt(kept, sampling=pixel_mm) <= FAT_PEEL_MM
         for _ in range(depth):
             peel = kept & ~ndimage.binary_erosion(kept) & fat  # outer border voxels of fat density
             if not peel.any():
