@@ -491,7 +491,9 @@ def apply_hu_rules(
 
     `rules`: organ label -> the HU rules to apply to it (`HU_RULES`). `record`, when given,
     receives what they did (for the case report): ``lungs_found`` (None when no rule needed the lungs; False:
-    ``lungs`` and ``extent`` changed nothing) and, per organ key, ``removed_voxels`` and ``added_voxels``.
+    ``lungs`` and ``extent`` changed nothing) and, per organ key, ``removed_voxels`` and ``added_voxels`` (the
+    net change) and ``by_rule``: for each rule that ran, the voxels it removed from and added to what the rules
+    before it left (in `HU_RULES` order).
     """
     if not any(rules.values()):
         return labels
@@ -501,7 +503,7 @@ def apply_hu_rules(
     out = labels.copy()
     view = frame.view(out)  # a view: writing into it writes into `out`
     air = AirRegions(hu, frame.spacing_zyx) if any({"lungs", "extent"} & set(r) for r in rules.values()) else None
-    changes: dict[str, dict[str, int]] = {}
+    changes: dict[str, dict] = {}
     boxes = label_boxes(view, max(rules))
     # The lumen may reach past the predicted trachea in plane: its box grows by this margin.
     margin = [int(np.ceil(LUMEN_MARGIN_MM / max(s, 1e-6))) for s in frame.spacing_zyx[1:]]
@@ -524,29 +526,42 @@ def apply_hu_rules(
         hu_box = hu[box]
         mask = region == label
         cleaned = mask
-        if "lungs" in steps and air is not None:
-            cleaned = remove_lung_tissue(cleaned, air, hu_box, origin)
-        if "extent" in steps and air is not None:
-            cleaned = limit_extent(cleaned, air, *_EXTENT_MM[organ_by_label(label).key], first_slice=origin[0])
-        if "fat" in steps:
-            cleaned = peel_fat(cleaned, hu_box, frame.spacing_zyx[1:])
-        if "lumen" in steps:
-            cleaned = complete_lumen(
-                cleaned,
-                hu_box,
-                region == 0,
-                frame.spacing_zyx[0],
-                frame.spacing_zyx[1] * frame.spacing_zyx[2],
-                up_to=None if apex is None else apex - origin[0],
-            )
-        if "neck" in steps:
-            cleaned = cut_at_neck(cleaned, frame.spacing_zyx[1] * frame.spacing_zyx[2])
-        if "bridge" in steps:
-            cleaned = cleaned | bridge_gaps(cleaned, hu_box, region == 0, frame.spacing_zyx)
+        by_rule: dict[str, dict[str, int]] = {}
+        for rule in HU_RULES:  # in this order, whatever the order of `steps`
+            if rule not in steps or (rule in ("lungs", "extent") and air is None):
+                continue
+            before = cleaned
+            if rule == "lungs":
+                cleaned = remove_lung_tissue(cleaned, air, hu_box, origin)
+            elif rule == "extent":
+                cleaned = limit_extent(cleaned, air, *_EXTENT_MM[organ_by_label(label).key], first_slice=origin[0])
+            elif rule == "fat":
+                cleaned = peel_fat(cleaned, hu_box, frame.spacing_zyx[1:])
+            elif rule == "lumen":
+                cleaned = complete_lumen(
+                    cleaned,
+                    hu_box,
+                    region == 0,
+                    frame.spacing_zyx[0],
+                    frame.spacing_zyx[1] * frame.spacing_zyx[2],
+                    up_to=None if apex is None else apex - origin[0],
+                )
+            elif rule == "neck":
+                cleaned = cut_at_neck(cleaned, frame.spacing_zyx[1] * frame.spacing_zyx[2])
+            elif rule == "bridge":
+                cleaned = cleaned | bridge_gaps(cleaned, hu_box, region == 0, frame.spacing_zyx)
+            by_rule[rule] = {
+                "removed_voxels": int(np.count_nonzero(before & ~cleaned)),
+                "added_voxels": int(np.count_nonzero(cleaned & ~before)),
+            }
         removed, added = mask & ~cleaned, cleaned & ~mask
         region[removed] = 0
         region[added] = label
-        changes[organ_by_label(label).key] = {"removed_voxels": int(removed.sum()), "added_voxels": int(added.sum())}
+        changes[organ_by_label(label).key] = {
+            "removed_voxels": int(removed.sum()),
+            "added_voxels": int(added.sum()),
+            "by_rule": by_rule,
+        }
     if record is not None:
         record["lungs_found"] = None if air is None else air.lowest_lung_slice is not None
         record["organs"] = changes
