@@ -17,6 +17,16 @@ RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 DEFAULT_DISCLAIMER = "research use only: validate on your own data before any use; not for clinical use"
 
 
+def integer(value: Any) -> bool:
+    """True for a JSON whole number (not a boolean)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def number(value: Any) -> bool:
+    """True for a finite JSON number (not a boolean)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run needs; `to_dict` is saved as `config.json` beside the run."""
@@ -56,12 +66,6 @@ class TrainConfig:
     def check(self) -> None:
         """Raise ValueError (one line) naming the first scalar option of a wrong type or out of range (a value
         from a config file or --set that would otherwise fail with a traceback mid-run)."""
-
-        def integer(v: Any) -> bool:
-            return isinstance(v, int) and not isinstance(v, bool)
-
-        def number(v: Any) -> bool:
-            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
         rules: dict[str, tuple[Any, str]] = {
             "epochs": (lambda v: integer(v) and v >= 1, "a whole number >= 1"),

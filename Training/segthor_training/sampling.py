@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from segthor_training.config import integer, number
 from segthor_training.dataset import Case
 
 # sampling.* keys of a training config, by the network kind that reads them.
 SAMPLING_KEYS = {2: ("organ_slices_only", "margin_mm"), 3: ("crop_size", "organ_probability")}
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_sampling(sampling: dict[str, Any], spatial_dims: int) -> None:
@@ -29,14 +25,12 @@ def check_sampling(sampling: dict[str, Any], spatial_dims: int) -> None:
             raise ValueError(f"sampling.{key} {where}; this {spatial_dims}D network reads {', '.join(known)}")
         if key == "organ_slices_only" and not isinstance(value, bool):
             raise ValueError(f"sampling.organ_slices_only must be true or false, got {value!r}")
-        if key == "margin_mm" and not (_number(value) and value >= 0):
+        if key == "margin_mm" and not (number(value) and value >= 0):
             raise ValueError(f"sampling.margin_mm must be a number of mm >= 0, got {value!r}")
-        if key == "organ_probability" and not (_number(value) and 0 <= value <= 1):
+        if key == "organ_probability" and not (number(value) and 0 <= value <= 1):
             raise ValueError(f"sampling.organ_probability must be a number in [0, 1], got {value!r}")
         if key == "crop_size" and not (
-            isinstance(value, list)
-            and len(value) == 3
-            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+            isinstance(value, list) and len(value) == 3 and all(integer(v) and v > 0 for v in value)
         ):
             raise ValueError(f"sampling.crop_size must be three positive voxel counts [z, y, x], got {value!r}")
 

@@ -125,7 +125,10 @@ def max_unpool2x2(x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     torch's Python wrapper checks the output size with `torch._check_value`, whose first call imports torch's
     symbolic-shapes machinery and sympy: 0.4-0.8 s of every `segthor segment` on a CPU, for a size known here.
     """
-    return torch._C._nn.max_unpool2d(x, indices, [2 * x.shape[-2], 2 * x.shape[-1]])
+    kernel = getattr(getattr(torch._C, "_nn", None), "max_unpool2d", None)
+    if kernel is None:  # a torch without the private binding (Slicer users may install another version)
+        return F.max_unpool2d(x, indices, 2)
+    return kernel(x, indices, [2 * x.shape[-2], 2 * x.shape[-1]])
 
 
 def _stage23(channels: int, dropout: float) -> list[nn.Module]:
