@@ -41,7 +41,10 @@ orientation):
   except that the trachea always reaches above the lung apices (cricoid C6, apices C7-T1), so a prediction that
   stops below the lungs' highest slice is followed up its air column to that slice (same leak guards). First,
   the predicted trachea's in-plane pieces that neither hold nor touch air are removed: a tracheal cross-section
-  surrounds its lumen, so such a piece is the esophagus or a vessel beside it.
+  surrounds its lumen, so such a piece is the esophagus or a vessel beside it. Last, the wall: on CT it is 1-3 mm
+  thick ([CentralAirwaysCT]), so trachea voxels more than `TRACHEA_WALL_MM` (3 mm) in plane from the lumen (the
+  air below `LUMEN_EDGE_HU`, -500 HU, that the trachea overlaps and that is no larger than its cross-section)
+  are the tissue around it and are removed.
 - ``neck`` (heart): the heart is one compact organ whose axial cross-section shrinks steadily from its widest
   slice towards its apex and its base. A waist, a slice whose area is below `NECK_FRACTION` of the widest while
   on both sides the area grows again to more than that fraction and more than `NECK_REGROWTH` times the
@@ -76,6 +79,11 @@ LUNG_HU = -400.0  # lung parenchyma -950..-600 HU; soft tissue > -100 HU
 # regions found: -824 HU on the real development CT, -804 HU on the sample phantom).
 GAS_HU = -950.0
 LUMEN_HU = -800.0  # the tracheal lumen (air, -1000 HU) without the partial-volume rim of its wall
+# The lumen's edge for the wall's reach: halfway between air (-1000 HU) and the wall (~0 HU), a voxel half air.
+LUMEN_EDGE_HU = -500.0
+# On CT the normal tracheal wall is 1-3 mm thick, between the luminal air and the mediastinal fat or the lungs
+# ([CentralAirwaysCT]); a trachea voxel farther than this from its lumen is the tissue around it.
+TRACHEA_WALL_MM = 3.0
 MIN_LUNG_ML = 50.0
 CELL_MM = 1.6  # in-plane cell of the lung search
 MIN_LUNG_SLICE_MM2 = 1000.0
@@ -303,6 +311,7 @@ def complete_lumen(
     spacing_s_mm: float,
     pixel_mm2: float | None = None,
     up_to: int | None = None,
+    pixel_mm: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """The trachea `mask` [S, P, L] with the tracheal air lumen added on the slices it spans (see the module
     docstring). Only voxels where `free` is True (background) are added; an air region that reaches the
@@ -310,7 +319,8 @@ def complete_lumen(
     `spacing_s_mm`: slice step in mm; `pixel_mm2`: in-plane voxel area in mm^2 (None: no `MAX_LUMEN_MM2`
     allowance before the first lumen). `up_to`: a slice (the lungs' highest) that the trachea must reach: when
     the prediction stops below it, the lumen is followed up from the prediction's top slice by slice (the air
-    region overlapping the lumen below, with the same leak guards) until that slice or until it ends."""
+    region overlapping the lumen below, with the same leak guards) until that slice or until it ends.
+    `pixel_mm`: the in-plane spacing (P, L) in mm; when given, the wall is then trimmed (`trim_wall`)."""
     from scipy import ndimage
 
     cross = ndimage.generate_binary_structure(2, 1)
@@ -376,6 +386,33 @@ def complete_lumen(
                 break
             out[k] |= candidate & free[k]
             below = candidate
+    return trim_wall(out, hu_spl, pixel_mm) if pixel_mm is not None else out
+
+
+def trim_wall(mask: np.ndarray, hu_spl: np.ndarray, pixel_mm: tuple[float, float]) -> np.ndarray:
+    """The trachea `mask` [S, P, L] without its voxels farther than `TRACHEA_WALL_MM` in plane from its lumen:
+    on each slice, the air regions (< `LUMEN_EDGE_HU`) that overlap the mask and are no larger than the mask's
+    cross-section there (a lumen lies inside its wall; a lung, or a bronchus opening into it, the mask only
+    touches is not the lumen). Distances run from voxel centre to voxel centre (`pixel_mm`: the in-plane spacing
+    (P, L) in mm). A slice whose trachea holds no such lumen is left as it is."""
+    from scipy import ndimage
+
+    out = mask
+    cross = ndimage.generate_binary_structure(2, 1)
+    for k in np.flatnonzero(mask.any(axis=(1, 2))):
+        air, count = ndimage.label(hu_spl[k] < LUMEN_EDGE_HU, structure=cross)
+        if count == 0:
+            continue
+        inside = np.unique(air[mask[k]])
+        inside = inside[inside > 0]
+        inside = inside[np.bincount(air.ravel(), minlength=count + 1)[inside] <= np.count_nonzero(mask[k])]
+        if inside.size == 0:
+            continue
+        far = ndimage.distance_transform_edt(~np.isin(air, inside), sampling=pixel_mm) > TRACHEA_WALL_MM
+        if (far & mask[k]).any():
+            if out is mask:
+                out = mask.copy()
+            out[k] &= ~far
     return out
 
 
@@ -545,6 +582,7 @@ def apply_hu_rules(
                     frame.spacing_zyx[0],
                     frame.spacing_zyx[1] * frame.spacing_zyx[2],
                     up_to=None if apex is None else apex - origin[0],
+                    pixel_mm=frame.spacing_zyx[1:],
                 )
             elif rule == "neck":
                 cleaned = cut_at_neck(cleaned, frame.spacing_zyx[1] * frame.spacing_zyx[2])
