@@ -43,7 +43,7 @@ STEP_NAMES = {
     "lungs": "remove voxels in lung tissue (HU)",
     "extent": "remove slices below the lungs where the organ cannot be",
     "fat": "remove fat reached from the organ's outside (HU)",
-    "lumen": "add the tracheal air lumen on the trachea's slices (HU)",
+    "lumen": "add the tracheal air lumen on the trachea's slices, keep at most 3 mm of wall around it (HU)",
     "neck": "cut the organ at a narrow waist along the body axis",
     "bridge": "bridge short gaps between pieces of a tube (HU)",
 }
