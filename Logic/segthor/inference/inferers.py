@@ -111,8 +111,8 @@ class SliceInferer:
         reduce: Reduce = argmax_labels,
     ) -> tuple[np.ndarray, int]:
         """Labels (uint8, [z, y, x]) of `model` over float32 `array` [z, y, x], or [C, z, y, x] when `reduce`
-        keeps the class axis, and the CPU thread count used (chosen by measurement on one slice, see
-        `threads.py`, unless `tune_threads` is False)."""
+        keeps the class axis, and the CPU thread count in force at the end (chosen by timing the run's first
+        batches, see `threads.py`, unless `tune_threads` is False)."""
         import torch
 
         from segthor.inference.threads import ThreadGovernor
@@ -121,10 +121,8 @@ class SliceInferer:
         out: np.ndarray | None = None
         n = array.shape[0]
         with torch.inference_mode():
-            governor = None
-            if tune_threads and n > 2 * batch_size:  # only a long run repays probing the thread count
-                probe = _to_device(array[n // 2 : n // 2 + 1], device, True)
-                governor = ThreadGovernor(lambda: model(probe), device)
+            # The probe is the run's own first batches (threads.py): it costs nothing, so every run is tuned.
+            governor = ThreadGovernor(device) if tune_threads else None
             try:
                 for start in range(0, n, batch_size):
                     stop = min(n, start + batch_size)
@@ -133,7 +131,7 @@ class SliceInferer:
                     reduced = reduce(network_scores(model, x, device)).cpu().numpy()
                     out = _write_slices(out, reduced, start, n)
                     if governor is not None:
-                        governor.observe((time.perf_counter() - t0) / (stop - start))
+                        governor.observe((time.perf_counter() - t0) / (stop - start), stop - start)
                     progress.report(stop / n, f"segmenting slices {stop}/{n}")
                 return out, governor.threads if governor else torch.get_num_threads()
             finally:
