@@ -123,3 +123,104 @@ def test_free_cores_reads_the_load_average(monkeypatch):
     assert free_cores() == 4
     monkeypatch.setattr(thread_module.os, "getloadavg", lambda: (3.6, 0.0, 0.0))
     assert free_cores() == 1
+
+
+class _Clock:
+    """The inferers' clock, advanced by the fake net: a batch takes `SECONDS_PER_SLICE` per slice on one thread,
+    half that on two (the two-core machine with both cores free)."""
+
+    SECONDS_PER_SLICE = 0.01
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+def _timed_net(clock: _Clock, calls: list[int], spatial_dims: int = 2) -> torch.nn.Module:
+    class Net(torch.nn.Module):
+        def forward(self, x):
+            threads = torch.get_num_threads()
+            calls.append(threads)
+            clock.now += x.shape[0] * _Clock.SECONDS_PER_SLICE / threads
+            return torch.zeros(x.shape[0], 5, *x.shape[2:])
+
+    net = Net()
+    net.spatial_dims = spatial_dims
+    return net
+
+
+@pytest.mark.parametrize(
+    ("slices", "ran_with"),
+    [
+        (8, [1]),
+        (16, [1, 2]),
+        (24, [1, 2, 2]),
+        (32, [1, 2, 2, 1]),
+        (56, [1, 2, 2, 1, 2, 1, 2]),
+        (60, [1, 2, 2, 1, 2, 1, 2, 2]),
+    ],
+    ids=["1-batch", "2-batches", "3-batches", "4-batches", "7-batches", "7-batches-and-a-short-one"],
+)
+def test_the_reported_thread_count_is_the_one_the_last_batch_ran_with(idle_machine, monkeypatch, slices, ran_with):
+    # Found in review: a run of one batch ran it on one thread (the warm-up) and reported 2, the count set for a
+    # next batch that never came; the case report's cpu_threads said 2.
+    from segthor.inference import inferers
+
+    clock, calls = _Clock(), []
+    monkeypatch.setattr(inferers, "time", clock)
+    torch.set_num_threads(2)
+    _, threads = inferers.SliceInferer().run(
+        _timed_net(clock, calls), torch.zeros(slices, 8, 8).numpy(), torch.device("cpu"), 8
+    )
+    assert calls == ran_with and threads == ran_with[-1]
+    assert torch.get_num_threads() == 2
+
+
+def test_the_thread_count_is_restored_when_the_network_fails(idle_machine):
+    from segthor.errors import ModelError
+    from segthor.inference.inferers import SliceInferer
+
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            return torch.zeros(x.shape[0], 3, *x.shape[2:])  # 3 classes, not 5
+
+    torch.set_num_threads(2)
+    with pytest.raises(ModelError):
+        SliceInferer().run(Broken(), torch.zeros(16, 8, 8).numpy(), torch.device("cpu"), 8)
+    assert torch.get_num_threads() == 2
+
+
+def test_the_sliding_window_inferer_tunes_threads_on_its_windows(idle_machine, monkeypatch):
+    # Found in review: the 3D inferer ran every window with torch's default count, so a core taken by another
+    # program stalled it as it did the 2D one before the governor. Its windows (one size) are now the batches.
+    from segthor.inference import inferers
+    from segthor.model_packages.inferer_spec import SLIDING_WINDOW_3D, InfererSpec
+
+    clock, calls = _Clock(), []
+    monkeypatch.setattr(inferers, "time", clock)
+    torch.set_num_threads(2)
+    inferer = inferers.SlidingWindowInferer(InfererSpec(SLIDING_WINDOW_3D, (4, 8, 8), 0.0))
+    labels, threads = inferer.run(_timed_net(clock, calls, 3), torch.zeros(4, 8, 56).numpy(), torch.device("cpu"))
+    assert labels.shape == (4, 8, 56)
+    assert calls == [1, 2, 2, 1, 2, 1, 2] and threads == 2  # 7 windows: the probe, then two threads kept
+    assert torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize(("free", "tune", "expected"), [(2, True, 2), (1, True, 1), (1, False, 2)])
+def test_a_single_3d_window_runs_with_the_free_cores(monkeypatch, free, tune, expected):
+    # One call cannot be timed: the load average's count of free cores decides (torch's default less the cores
+    # other programs hold), unless the caller keeps its own count (training: tune_threads False).
+    from segthor.inference import inferers
+
+    monkeypatch.setattr(thread_module, "free_cores", lambda: free)
+    clock, calls = _Clock(), []
+    monkeypatch.setattr(inferers, "time", clock)
+    torch.set_num_threads(2)
+    inferer = inferers.SlidingWindowInferer()
+    _, threads = inferer.run(
+        _timed_net(clock, calls, 3), torch.zeros(4, 8, 8).numpy(), torch.device("cpu"), 1, None, tune
+    )
+    assert calls == [expected] and threads == expected
+    assert torch.get_num_threads() == 2

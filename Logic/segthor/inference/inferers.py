@@ -6,7 +6,8 @@
   class scores weighted by a Gaussian importance map and the weighted sum divided by the summed weights, as
   nnU-Net's `predict_sliding_window_return_logits` and MONAI's `SlidingWindowInferer` (mode "gaussian") do
   [Isensee2021], [Cardoso2022]. The network's activations are bounded by the window, not the CT; the CT
-  itself costs only the score and weight sums (24 bytes per network-grid voxel), so large CTs run.
+  itself costs only the score and weight sums (24 bytes per network-grid voxel), so large CTs run. The
+  thread governor times its windows as the 2D inferer's batches.
 
 Both hand the network's scores (N, C, ...) to a `reduce` callable and write what it returns into the output
 array: uint8 labels (N, ...) (argmax, or argmax plus confidence bookkeeping) give labels [z, y, x]; per-class
@@ -111,7 +112,7 @@ class SliceInferer:
         reduce: Reduce = argmax_labels,
     ) -> tuple[np.ndarray, int]:
         """Labels (uint8, [z, y, x]) of `model` over float32 `array` [z, y, x], or [C, z, y, x] when `reduce`
-        keeps the class axis, and the CPU thread count in force at the end (chosen by timing the run's first
+        keeps the class axis, and the CPU thread count the last batch ran with (chosen by timing the run's first
         batches, see `threads.py`, unless `tune_threads` is False)."""
         import torch
 
@@ -124,8 +125,12 @@ class SliceInferer:
             # The probe is the run's own first batches (threads.py): it costs nothing, so every run is tuned.
             governor = ThreadGovernor(device) if tune_threads else None
             try:
+                used = torch.get_num_threads()
                 for start in range(0, n, batch_size):
                     stop = min(n, start + batch_size)
+                    # What this batch runs with: the governor sets the count for the next batch after each one,
+                    # so the count in force at the end may be one no batch ran with (a one-batch run: 1 thread).
+                    used = torch.get_num_threads()
                     t0 = time.perf_counter()
                     x = _to_device(array[start:stop], device, True)
                     reduced = reduce(network_scores(model, x, device)).cpu().numpy()
@@ -133,7 +138,7 @@ class SliceInferer:
                     if governor is not None:
                         governor.observe((time.perf_counter() - t0) / (stop - start), stop - start)
                     progress.report(stop / n, f"segmenting slices {stop}/{n}")
-                return out, governor.threads if governor else torch.get_num_threads()
+                return out, used
             finally:
                 if governor is not None:
                     governor.restore()
@@ -236,30 +241,49 @@ class SlidingWindowInferer:
         reduce: Reduce = argmax_labels,
     ) -> tuple[np.ndarray, int]:
         """Labels (uint8, [z, y, x]; [C, z, y, x] when `reduce` keeps the class axis) of `model` over float32
-        `array` [z, y, x], and torch's thread count.
-        `batch_size` and `tune_threads` are accepted for a common signature; windows run one at a time."""
+        `array` [z, y, x], and the CPU thread count the last window ran with. The windows, all of one size, are
+        the thread governor's batches (`threads.py`; not when `tune_threads` is False), as the 2D inferer's
+        slices are: extra threads stall a 3D net as much when another program holds a core. A volume inside one
+        window is one call, which cannot be timed: it runs with the free cores the load average shows
+        (`ThreadGovernor.one_call`). `batch_size` is accepted for a common signature; windows run one at a
+        time."""
         import torch
+
+        from segthor.inference.threads import ThreadGovernor
 
         progress = progress or Progress()
         shape = tuple(array.shape)
         windows = self.windows(shape)  # type: ignore[arg-type]
         with torch.inference_mode():
-            if len(windows) == 1:  # the whole volume in one window: the network's own scores, no blending
-                progress.report(0.0, "running the 3D network")
-                out = reduce(network_scores(model, _to_device(array, device, False), device))[0].cpu().numpy()
-                progress.report(1.0, "3D network done")
-                return out, torch.get_num_threads()
-            importance = torch.from_numpy(gaussian_importance(self.window(shape), self.spec.sigma_scale))
-            scores = torch.zeros((NUM_CLASSES, *shape), dtype=torch.float32)
-            weight = torch.zeros(shape, dtype=torch.float32)
-            for k, box in enumerate(windows):
-                x = _to_device(array[box], device, False)
-                window_scores = network_scores(model, x, device)[0].float().cpu()
-                scores[(slice(None), *box)] += window_scores * importance
-                weight[box] += importance
-                progress.report((k + 1) / len(windows), f"segmenting window {k + 1}/{len(windows)}")
-            scores /= weight
-            return reduce(scores[None])[0].cpu().numpy(), torch.get_num_threads()
+            governor = ThreadGovernor(device) if tune_threads else None
+            try:
+                used = torch.get_num_threads()
+                if len(windows) == 1:  # the whole volume in one window: the network's own scores, no blending
+                    if governor is not None:
+                        governor.one_call()
+                        used = torch.get_num_threads()
+                    progress.report(0.0, "running the 3D network")
+                    out = reduce(network_scores(model, _to_device(array, device, False), device))[0].cpu().numpy()
+                    progress.report(1.0, "3D network done")
+                    return out, used
+                importance = torch.from_numpy(gaussian_importance(self.window(shape), self.spec.sigma_scale))
+                scores = torch.zeros((NUM_CLASSES, *shape), dtype=torch.float32)
+                weight = torch.zeros(shape, dtype=torch.float32)
+                for k, box in enumerate(windows):
+                    used = torch.get_num_threads()
+                    t0 = time.perf_counter()
+                    x = _to_device(array[box], device, False)
+                    window_scores = network_scores(model, x, device)[0].float().cpu()
+                    scores[(slice(None), *box)] += window_scores * importance
+                    weight[box] += importance
+                    if governor is not None:
+                        governor.observe(time.perf_counter() - t0, 1)
+                    progress.report((k + 1) / len(windows), f"segmenting window {k + 1}/{len(windows)}")
+                scores /= weight
+                return reduce(scores[None])[0].cpu().numpy(), used
+            finally:
+                if governor is not None:
+                    governor.restore()
 
 
 INFERERS: dict[str, type[SliceInferer] | type[SlidingWindowInferer]] = {

@@ -106,6 +106,14 @@ class ThreadGovernor:
             self.fell_back = True
             self._set(1)
 
+    def one_call(self) -> None:
+        """The run is a single network call (a 3D net whose window holds the whole volume): nothing can be timed,
+        so it runs with the candidate count, the free cores the load average shows (torch's default count less
+        the cores other programs hold), and no probe follows."""
+        if self._active:
+            self._plan = []
+            self._set(self._candidate)
+
     def restore(self) -> None:
         import torch
 
