@@ -724,12 +724,117 @@ def test_lumen_trims_the_trachea_to_its_lumen_and_a_wall_of_at_most_3_mm():
 
 def test_trim_wall_measures_in_mm_with_anisotropic_pixels_and_leaves_airless_slices():
     # Pixels 0.5 mm (P) x 2 mm (L): 3 mm is 6 pixels along P and 1 along L.
-    hu = np.full((2, 40, 20), 40, np.int16)
+    hu = np.full((2, 40, 20), -100, np.int16)  # fat around the lumen
     hu[:, 18:22, 9:11] = -1000  # the lumen
-    hu[1] = 40  # a slice without air: left alone
+    hu[1] = -100  # a slice without air: left alone
     mask = np.ones((2, 40, 20), bool)
     out = trim_wall(mask, hu, (0.5, 2.0))
     ps, ls = np.nonzero(out[0])
     assert (ps.min(), ps.max(), ls.min(), ls.max()) == (12, 27, 8, 11)
     assert out[1].all()
     assert not (out & ~mask).any()
+
+
+def _section(shape: tuple[int, int] = (64, 64), pixel: float = 0.5):
+    """A one-slice [1, P, L] builder at `pixel` mm: (HU filled with fat, disk(centre_p, centre_l, r) in mm)."""
+    p, lat = np.ogrid[0 : shape[0], 0 : shape[1]]
+    hu = np.full((1, *shape), -100, np.int16)
+
+    def disk(cp: float, cl: float, r: float) -> np.ndarray:
+        return (p * pixel - cp) ** 2 + (lat * pixel - cl) ** 2 <= r**2
+
+    return hu, disk
+
+
+@pytest.mark.parametrize("around_tube", ["fluid", "air"])
+def test_trim_wall_keeps_an_intubated_trachea_whole(around_tube):
+    # Found in review: an endotracheal tube (air inside radius 4 mm, plastic wall to 5.5 mm) in a trachea whose
+    # lumen (radius 9 mm, wall to 11 mm) holds secretions around it was cut to 3 mm around the tube's air
+    # (radius 7 mm): the air is not the whole lumen. Tissue density is not trimmed, only the fat beyond.
+    hu, disk = _section()
+    hu[0, disk(16, 16, 11)] = 40  # the tracheal wall
+    hu[0, disk(16, 16, 9)] = 10 if around_tube == "fluid" else -1000
+    hu[0, disk(16, 16, 5.5)] = 60  # the tube's wall
+    hu[0, disk(16, 16, 4)] = -1000  # air inside the tube
+    predicted = disk(16, 16, 13)[None]  # 2 mm of fat too many
+    out = trim_wall(predicted, hu, (0.5, 0.5))
+    if around_tube == "fluid":  # the trachea to its outer wall; the fat beyond, > 3 mm from the tube's air, goes
+        assert np.array_equal(out[0], disk(16, 16, 11))
+    else:  # the lumen reaches 9 mm: 3 mm past it, less a pixel, all kept, and no more than 3 mm
+        assert out[0][disk(16, 16, 11.5)].all() and not out[0][~disk(16, 16, 12.1)].any()
+
+
+def test_trim_wall_keeps_a_thick_wall_that_narrows_the_lumen():
+    # A wall thickened to 7 mm (tracheitis, amyloidosis, a tumour) with a calcified cartilage ring in it narrows
+    # the air column to 8 mm, below any normal adult trachea's 10 mm: only the fat drawn beyond the wall goes
+    # (was: the wall cut to 3 mm past the air).
+    hu, disk = _section()
+    hu[0, disk(16, 16, 11)] = 40
+    hu[0, disk(16, 16, 7) & ~disk(16, 16, 6)] = 500  # calcified ring
+    hu[0, disk(16, 16, 4)] = -1000
+    out = trim_wall(disk(16, 16, 13)[None], hu, (0.5, 0.5))
+    assert np.array_equal(out[0], disk(16, 16, 11))
+
+
+def test_trim_wall_takes_the_main_bronchi_together_for_the_lumen_size():
+    # Below the carina each main bronchus is narrower than the trachea, their air together is not: around two
+    # bronchi of 8 mm (50 mm^2 each) the wall's bound holds, so the tissue drawn beyond 3 mm goes.
+    hu, disk = _section((64, 96))
+    hu[0] = 40
+    for centre in (14, 34):
+        hu[0, disk(16, centre, 4)] = -1000
+    out = trim_wall((disk(16, 14, 9) | disk(16, 34, 9))[None], hu, (0.5, 0.5))
+    assert not out[0][~(disk(16, 14, 7.1) | disk(16, 34, 7.1))].any()
+    assert out[0][disk(16, 14, 6.5) | disk(16, 34, 6.5)].all()
+
+
+def test_trim_wall_leaves_a_main_bronchus_whose_air_joins_the_lung():
+    # Below the carina: two main bronchi (lumen radius 5 mm, wall 2 mm, 2 mm of fat too many). On this slice the
+    # left one's air runs into the lung, so it is not a lumen to measure from: its piece is left as predicted
+    # (was: removed whole, more than 3 mm from the right bronchus's lumen); the right one is trimmed.
+    hu, disk = _section((80, 160))
+    for centre in (14, 34):
+        hu[0, disk(16, centre, 7)] = 40
+        hu[0, disk(16, centre, 5)] = -1000
+    hu[0, 2:78, 82:158] = -850  # the left lung
+    hu[0, 30:34, 70:82] = -1000  # the bronchus's air joined to the lung through a gap in its wall
+    predicted = (disk(16, 14, 9) | disk(16, 34, 9))[None]
+    out = trim_wall(predicted, hu, (0.5, 0.5))
+    assert np.array_equal(out[0] & disk(16, 34, 9), disk(16, 34, 9))  # left: as predicted
+    right = out[0] & disk(16, 14, 9)  # right: 3 mm past its lumen, less a pixel, all kept, and no more
+    assert right[disk(16, 14, 7.5)].all() and not right[~disk(16, 14, 8.1)].any()
+
+
+def test_trim_wall_does_not_take_a_lung_cut_by_the_box_for_the_lumen():
+    # The caller's box (the trachea plus a margin) can cut a lung beside the trachea to a region no larger than the
+    # trachea's cross-section: it reaches the box's edge, so it is not a lumen, and the trachea drawn into it is
+    # trimmed there (was: kept, the lung sliver counted as lumen).
+    hu, disk = _section()
+    hu[0, disk(16, 16, 8)] = 40
+    hu[0, disk(16, 16, 6)] = -1000
+    hu[0, 10:54, 52:64] = -850  # a lung, cut by the right edge: 528 voxels
+    predicted = disk(16, 16, 8)
+    predicted[24:40, 32:60] = True  # drawn into the lung (937 voxels in all)
+    out = trim_wall(predicted[None], hu, (0.5, 0.5))
+    assert not out[0][~disk(16, 16, 9.1)].any()  # nothing more than 3 mm past the lumen (fat or lung)
+    assert out[0][predicted & disk(16, 16, 8.5)].all()
+
+
+@pytest.mark.parametrize(
+    "direction",
+    [np.eye(3), np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])],  # axial; sagittal slices
+    ids=["axial", "sagittal"],
+)
+def test_the_wall_is_measured_along_the_patient_axes_whatever_the_storage(direction):
+    # Pixels 0.5 mm front-to-back (P) and 1 mm across (L), the CT stored as axial or as sagittal slices: 3 mm is
+    # 6 pixels along P and 3 along L of the patient frame, whichever array axes hold them.
+    ct = np.full((3, 60, 40), 40, np.int16)
+    ct[:, 20:40, 15:25] = -1000  # a lumen of 10 x 10 mm in soft tissue
+    labels = np.zeros(ct.shape, np.uint8)
+    labels[:, 4:56, 5:35] = TRACHEA
+    spacing_spl = (2.0, 0.5, 1.0)
+    volume = _stored(ct, direction, spacing_spl)
+    out = apply_hu_rules(_stored(labels, direction, spacing_spl).array, volume, {TRACHEA: ("lumen",)})
+    kept = PatientFrame.of(volume).view(out) == TRACHEA
+    ps, ls = np.nonzero(kept.any(axis=0))
+    assert (ps.min(), ps.max(), ls.min(), ls.max()) == (14, 45, 12, 27)

@@ -29,7 +29,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "drop=VOLUME (drop pieces below, e.g. drop=0.5ml or drop=200mm3), and the anatomical rules that read "
         "the CT: lungs (nothing of esophagus, heart, aorta in lung tissue), extent (no organ slices where it "
         "cannot be, from the lungs' extent), fat (the fat around the esophagus and aorta peeled off), "
-        "lumen (the trachea's air lumen added, at most 3 mm of wall kept), neck (the heart cut where it runs on "
+        "lumen (the trachea's air lumen added, at most 3 mm of wall kept; around a narrowed air column, as in a "
+        "breathing tube, only fat and lung beyond it removed), neck (the heart cut where it runs on "
         "past a narrow waist), bridge (short gaps between pieces of the aorta filled); or all/none; "
         "for every organ or one, e.g. --postprocess heart:fill,lcc; repeatable; "
         "default: the anatomical rules and the steps that did not lower Dice on phantoms (docs/quality.md)",

@@ -43,8 +43,13 @@ orientation):
   the predicted trachea's in-plane pieces that neither hold nor touch air are removed: a tracheal cross-section
   surrounds its lumen, so such a piece is the esophagus or a vessel beside it. Last, the wall: on CT it is 1-3 mm
   thick ([CentralAirwaysCT]), so trachea voxels more than `TRACHEA_WALL_MM` (3 mm) in plane from the lumen (the
-  air below `LUMEN_EDGE_HU`, -500 HU, that the trachea overlaps and that is no larger than its cross-section)
-  are the tissue around it and are removed.
+  air below `LUMEN_EDGE_HU`, -500 HU, that the trachea overlaps, that is no larger than its cross-section and
+  that the box does not cut) are the tissue around it and are removed. That bound holds where the air fills the
+  lumen: where the slice's air is narrower than any normal adult trachea (`MIN_LUMEN_MM2`, [Breatnach1984]; the
+  main bronchi counted together), something narrows or fills the lumen (an endotracheal tube with secretions
+  around it, a tumour, a thickened wall) and only fat, lung and air are removed beyond 3 mm. A piece of the
+  trachea's cross-section without a lumen (a main bronchus whose air the slice joins to the lung) is left as
+  it is.
 - ``neck`` (heart): the heart is one compact organ whose axial cross-section shrinks steadily from its widest
   slice towards its apex and its base. A waist, a slice whose area is below `NECK_FRACTION` of the widest while
   on both sides the area grows again to more than that fraction and more than `NECK_REGROWTH` times the
@@ -59,9 +64,9 @@ orientation):
   there is mostly air, lung or bone. Pieces side by side (the ascending and descending aorta of a scan that ends
   below the arch) never overlap, so never join.
 
-Each rule only removes voxels (lungs, extent, fat, neck) or turns background into an organ (lumen, bridge); no other
-organ's voxels change. Measured on held-out phantoms and the real development CT in docs/quality.md
-("Anatomical rules").
+Each rule only removes an organ's voxels (lungs, extent, fat, neck; lumen its airless pieces and what lies past
+the wall) or turns background into it (lumen, bridge); no other organ's voxels change. Measured on held-out
+phantoms and the real development CT in docs/quality.md ("Anatomical rules").
 """
 
 from __future__ import annotations
@@ -94,6 +99,10 @@ LUMEN_LEAK_FACTOR = 3.0
 # The widest normal adult tracheal lumen: coronal 25 mm x sagittal 27 mm (men's upper limits, [Breatnach1984]),
 # an ellipse of ~530 mm^2; a lung seen through a bronchus is thousands.
 MAX_LUMEN_MM2 = 600.0
+# The narrowest normal adult tracheal lumen: 10 mm coronal and sagittal (women's lower limits, [Breatnach1984]),
+# a circle of ~79 mm^2. A narrower air column is a lumen narrowed or partly filled (an endotracheal tube with
+# secretions around it, a tumour, a thickened wall), whose wall can lie farther than TRACHEA_WALL_MM from the air.
+MIN_LUMEN_MM2 = 79.0
 LUMEN_MARGIN_MM = 15.0  # in-plane reach of the lumen past the predicted trachea
 MAX_GAP_MM = 10.0  # longest run of empty slices the lumen bridges (longer: two pieces, left to "lcc")
 BRIDGE_MAX_MM = 30.0  # longest run of empty slices bridged between two pieces of a tube
@@ -390,26 +399,49 @@ def complete_lumen(
 
 
 def trim_wall(mask: np.ndarray, hu_spl: np.ndarray, pixel_mm: tuple[float, float]) -> np.ndarray:
-    """The trachea `mask` [S, P, L] without its voxels farther than `TRACHEA_WALL_MM` in plane from its lumen:
-    on each slice, the air regions (< `LUMEN_EDGE_HU`) that overlap the mask and are no larger than the mask's
-    cross-section there (a lumen lies inside its wall; a lung, or a bronchus opening into it, the mask only
-    touches is not the lumen). Distances run from voxel centre to voxel centre (`pixel_mm`: the in-plane spacing
-    (P, L) in mm). A slice whose trachea holds no such lumen is left as it is."""
+    """The trachea `mask` [S, P, L] without what lies farther than `TRACHEA_WALL_MM` in plane from its lumen.
+
+    On each slice the lumen is the air (< `LUMEN_EDGE_HU`) regions that overlap the mask, are no larger than the
+    mask's cross-section (a lumen lies inside its wall; a lung, or a bronchus opening into it, the mask only
+    touches is not the lumen) and do not reach the array's in-plane edge (a region the caller's box cuts is
+    larger than it looks there). Distances run from voxel centre to voxel centre (`pixel_mm`: the in-plane
+    spacing (P, L) in mm). Of each in-plane piece of the mask that holds such a lumen, the voxels farther than
+    `TRACHEA_WALL_MM` from it are removed when the slice's lumen is at least `MIN_LUMEN_MM2` (an air column of
+    normal adult size, the two main bronchi counted together: the wall's bound holds); around a narrower one (a
+    tube, secretions, a tumour or a thick wall narrowing or filling the lumen: the air is not the whole lumen)
+    only those of fat, lung or air density (the ``fat`` rule's test without its lower bound: the median of the
+    3x3 in-plane neighbourhood below `FAT_HU` and the own value below `WATER_HU`). A piece without a lumen (a
+    main bronchus whose air the slice joins to the lung) and a slice without one are left as they are."""
     from scipy import ndimage
 
     out = mask
     cross = ndimage.generate_binary_structure(2, 1)
+    pixel_mm2 = float(pixel_mm[0]) * float(pixel_mm[1])
     for k in np.flatnonzero(mask.any(axis=(1, 2))):
         air, count = ndimage.label(hu_spl[k] < LUMEN_EDGE_HU, structure=cross)
         if count == 0:
             continue
+        sizes = np.bincount(air.ravel(), minlength=count + 1)
         inside = np.unique(air[mask[k]])
         inside = inside[inside > 0]
-        inside = inside[np.bincount(air.ravel(), minlength=count + 1)[inside] <= np.count_nonzero(mask[k])]
+        inside = inside[sizes[inside] <= np.count_nonzero(mask[k])]
+        edge = np.concatenate([air[0], air[-1], air[:, 0], air[:, -1]])
+        inside = inside[~np.isin(inside, edge)]
         if inside.size == 0:
             continue
-        far = ndimage.distance_transform_edt(~np.isin(air, inside), sampling=pixel_mm) > TRACHEA_WALL_MM
-        if (far & mask[k]).any():
+        lumen = np.isin(air, inside)
+        far = mask[k] & (ndimage.distance_transform_edt(~lumen, sampling=pixel_mm) > TRACHEA_WALL_MM)
+        if not far.any():
+            continue
+        pieces, _ = ndimage.label(mask[k], structure=cross)
+        far &= np.isin(pieces, np.unique(pieces[lumen & mask[k]]))  # pieces without a lumen are left alone
+        if far.any() and sizes[inside].sum() * pixel_mm2 < MIN_LUMEN_MM2:
+            # Narrower than any normal trachea (below the carina: the two main bronchi together, whose summed
+            # cross-section is no smaller than the trachea's): only fat, lung and air go.
+            own = hu_spl[k]
+            median = ndimage.median_filter(own, size=3, mode="nearest")
+            far &= (median < FAT_HU) & (own < WATER_HU)
+        if far.any():
             if out is mask:
                 out = mask.copy()
             out[k] &= ~far
