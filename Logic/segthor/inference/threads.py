@@ -40,8 +40,8 @@ class ThreadGovernor:
     Call `observe(seconds_per_slice, slices)` after each batch: the first batches are the probe (a warm-up at one
     thread, whose time includes the kernels' first calls, and one at the candidate count, which also starts its
     thread pool, both untimed; then the candidate count and one thread alternately, `ROUNDS` times each); then
-    the choice holds, with the fallback to one thread. `threads` is the count in
-    force. On a GPU, or when torch already runs one thread, nothing changes.
+    the choice holds, with the fallback to one thread. `threads` is the count in force. On a GPU, or when
+    torch already runs one thread, nothing changes.
     """
 
     def __init__(self, device: object) -> None:
