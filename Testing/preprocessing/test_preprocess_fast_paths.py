@@ -96,11 +96,7 @@ def _old_restore(probabilities: np.ndarray, context) -> np.ndarray:
     out[flags] -= pipeline._BOUNDARY
     if todo.size == 0:
         return out
-    inp, net = context.input_grid, context.network_grid
-    to_physical = np.asarray(inp.direction, float).reshape(3, 3) * np.asarray(inp.spacing, float)[None, :]
-    to_network = np.asarray(net.direction, float).reshape(3, 3).T / np.asarray(net.spacing, float)[:, None]
-    matrix = to_network @ to_physical
-    offset = to_network @ (np.asarray(inp.origin, float) - np.asarray(net.origin, float))
+    matrix, offset = pipeline._input_to_network_index(context)  # the geometry is not what changed
     box = tuple(
         slice(max(0, int(a.min()) - 1), min(n, int(a.max()) + 2))
         for a, n in zip(np.nonzero(changes), changes.shape, strict=True)

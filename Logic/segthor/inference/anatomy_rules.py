@@ -294,6 +294,13 @@ def peel_fat(mask: np.ndarray, hu_spl: np.ndarray, pixel_mm: tuple[float, float]
     return out
 
 
+def _inside_box(regions: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The region ids among `ids` (> 0) of the labelled 2D `regions` that do not reach the array's in-plane edge:
+    a region the caller's box cuts is larger than it looks there."""
+    edge = np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]])
+    return ids[(ids > 0) & ~np.isin(ids, edge)]
+
+
 def _drop_airless_sections(mask: np.ndarray, hu_spl: np.ndarray, cross: np.ndarray) -> np.ndarray:
     """`mask` [S, P, L] without its in-plane pieces that neither hold nor touch air (< `LUMEN_HU`): a trachea's
     cross-section always surrounds its lumen, so a piece without any is another structure (the esophagus or a
@@ -358,8 +365,7 @@ def complete_lumen(
                 # A region reaching the box's edge was cut by it (the box is the prediction plus
                 # LUMEN_MARGIN_MM): it reaches farther than a lumen does, and its area here understates it (a
                 # lung beside the trachea, cut to a sliver, would pass the size limits).
-                edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-                hits = hits[(hits > 0) & ~np.isin(hits, edge)]
+                hits = _inside_box(labels, hits)
                 if hits.size:
                     candidate = np.isin(labels, hits)
                     if areas:
@@ -388,8 +394,7 @@ def complete_lumen(
             if not count:
                 break
             hits = np.unique(labels[ndimage.binary_dilation(below, structure=cross)])
-            edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-            hits = hits[(hits > 0) & ~np.isin(hits, edge)]
+            hits = _inside_box(labels, hits)
             candidate = np.isin(labels, hits) if hits.size else None
             if candidate is None or candidate.sum() > limit:
                 break
@@ -422,11 +427,8 @@ def trim_wall(mask: np.ndarray, hu_spl: np.ndarray, pixel_mm: tuple[float, float
         if count == 0:
             continue
         sizes = np.bincount(air.ravel(), minlength=count + 1)
-        inside = np.unique(air[mask[k]])
-        inside = inside[inside > 0]
+        inside = _inside_box(air, np.unique(air[mask[k]]))
         inside = inside[sizes[inside] <= np.count_nonzero(mask[k])]
-        edge = np.concatenate([air[0], air[-1], air[:, 0], air[:, -1]])
-        inside = inside[~np.isin(inside, edge)]
         if inside.size == 0:
             continue
         lumen = np.isin(air, inside)

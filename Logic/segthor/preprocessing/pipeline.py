@@ -204,6 +204,15 @@ RESTORE_CHUNK_VOXELS = 1 << 20
 _BOUNDARY = 8  # flag added to a label (labels are < 8) where the network's label changes nearby
 
 
+def _input_to_network_index(context: PreprocessContext) -> tuple[np.ndarray, np.ndarray]:
+    """(matrix [3, 3], offset [3]) taking an input voxel index (x, y, z) to the network grid's continuous index
+    (x, y, z): index -> physical point -> network index, as SimpleITK maps them."""
+    inp, net = context.input_grid, context.network_grid
+    to_physical = np.asarray(inp.direction, float).reshape(3, 3) * np.asarray(inp.spacing, float)[None, :]
+    to_network = np.asarray(net.direction, float).reshape(3, 3).T / np.asarray(net.spacing, float)[:, None]
+    return to_network @ to_physical, to_network @ (np.asarray(inp.origin, float) - np.asarray(net.origin, float))
+
+
 def restore_probabilities(probabilities: np.ndarray, context: PreprocessContext) -> np.ndarray:
     """Class probabilities (float [C, z, y, x] on the network grid) -> uint8 labels [z, y, x] on the input's
     exact grid: the argmax of the probabilities linearly interpolated onto each input voxel.
@@ -239,12 +248,7 @@ def restore_probabilities(probabilities: np.ndarray, context: PreprocessContext)
     todo = np.flatnonzero(out >= _BOUNDARY)
     if todo.size == 0:
         return out
-    # Input voxel index (x, y, z) -> physical point -> network grid continuous index, as SimpleITK maps them.
-    inp, net = context.input_grid, context.network_grid
-    to_physical = np.asarray(inp.direction, float).reshape(3, 3) * np.asarray(inp.spacing, float)[None, :]
-    to_network = np.asarray(net.direction, float).reshape(3, 3).T / np.asarray(net.spacing, float)[:, None]
-    matrix = to_network @ to_physical
-    offset = to_network @ (np.asarray(inp.origin, float) - np.asarray(net.origin, float))
+    matrix, offset = _input_to_network_index(context)
     # Only the box around the label changes is read (grown by one voxel: interpolation reaches the next voxel).
     box = tuple(
         slice(max(0, int(a.min()) - 1), min(n, int(a.max()) + 2))
