@@ -24,6 +24,7 @@ EXPECTED = {
         "normalize": "zscore",
         "hu_center": 0.0,
         "hu_scale": 500.0,
+        "area_average": True,
     },
     "seed004": {
         "name": "seed004",
@@ -36,6 +37,7 @@ EXPECTED = {
         "normalize": "zscore",
         "hu_center": 0.0,
         "hu_scale": 500.0,
+        "area_average": True,
     },
     "seed001": {
         "name": "seed001",
@@ -48,6 +50,7 @@ EXPECTED = {
         "normalize": "zscore",
         "hu_center": 0.0,
         "hu_scale": 500.0,
+        "area_average": True,
     },
     "seed000": {
         "name": "seed000",
@@ -60,6 +63,7 @@ EXPECTED = {
         "normalize": "zscore",
         "hu_center": 0.0,
         "hu_scale": 500.0,
+        "area_average": True,
     },
     "fast2d": {
         "name": "fast2d",
@@ -72,6 +76,7 @@ EXPECTED = {
         "normalize": "fixed",
         "hu_center": 0.0,
         "hu_scale": 500.0,
+        "area_average": True,
     },
 }
 

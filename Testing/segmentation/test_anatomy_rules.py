@@ -116,6 +116,38 @@ def test_lungs_rule_removes_lung_tissue_only():
     np.testing.assert_array_equal(out[~wrong], labels[~wrong])
 
 
+def test_lungs_rule_removes_the_lungs_edge_voxels_in_cells_only_partly_air():
+    # Found on the real CT made noisier (benchmarks/bench_real_ct_variants.py): the lung search works on 1.6 mm
+    # cells, and a cell is lung only when all its voxels are air, so where the lung's edge falls inside a cell
+    # the organ voxels drawn one voxel into the lung stayed (0.2-0.4 ml of esophagus, 2-7 % of it).
+    ct = np.full((20, 80, 80), 40, np.int16)
+    ct[2:18, 10:70, 41:76] = -850  # a lung starting at an odd column: cells (40, 41) are half air
+    ct[5:15, 30:40, 35:37] = -1000  # an air pocket closed by an organ's wall (columns 37-40, 3.2 mm)
+    air = AirRegions(ct, (SLICE_MM, PIXEL_MM, PIXEL_MM))
+    assert air.factors == (2, 2) and not air.lung_cells[:, :, 20].any()  # the edge column's cells: not lung
+    labels = np.zeros(ct.shape, np.uint8)
+    labels[4:16, 25:45, 28:43] = ESOPHAGUS  # two columns (41, 42) into the lung
+    out = postprocess_labels(labels, PostprocessOptions.parse("esophagus:lungs"), ct=_volume(ct))
+    assert not (out[:, :, 41:43] == ESOPHAGUS).any()
+    assert (out[5:15, 30:40, 35:37] == ESOPHAGUS).all()  # its own air pocket is not joined to the lung
+    np.testing.assert_array_equal(out[:, :, :41], labels[:, :, :41])
+
+
+@pytest.mark.parametrize("opening", ["empty_top_slice", "airway_open_on_top_slice"])
+def test_lungs_are_found_when_the_airway_reaches_the_outside_air_on_another_slice(opening):
+    # Found on the real CT resampled to thinner slices: its top slice lay past the scan and was filled with air,
+    # which joined the trachea, and through it the lungs, to the image's edge; no lungs were found and the
+    # lungs, extent and lumen rules did nothing. A scan that takes in the nose or mouth joins them the same way.
+    ct, _ = chest(leak_slice=25)  # the trachea joined to the right lung
+    if opening == "empty_top_slice":
+        ct[-1] = -1000
+    else:
+        ct[-1, 34 : 34 + 5, 56:] = -1000  # a channel from the lumen to the image's side
+    air = AirRegions(ct, (SLICE_MM, PIXEL_MM, PIXEL_MM))
+    assert (air.lowest_lung_slice, air.highest_lung_slice) == (LOWEST_LUNG, HIGHEST_LUNG)
+    assert not air.lung_cells[-1].any()  # that slice's air is outside air
+
+
 def test_outside_air_at_the_far_edges_of_an_odd_sized_image_is_not_lung():
     # Found while testing: the 1.6 mm cells padded odd-sized images with "not air", so outside air touching only
     # the last row and column never reached the cell grid's edge and 50 ml of it counted as lung.
@@ -838,3 +870,49 @@ def test_the_wall_is_measured_along_the_patient_axes_whatever_the_storage(direct
     kept = PatientFrame.of(volume).view(out) == TRACHEA
     ps, ls = np.nonzero(kept.any(axis=0))
     assert (ps.min(), ps.max(), ls.min(), ls.max()) == (14, 45, 12, 27)
+
+
+def _arch(seam_px: int, apart_mm: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(CT, aorta labels) [S, P, L]: an ascending and a descending aorta (12 mm disks) on slices 0-19, joined on
+    slices 17-18 by an arch (a bar between them) that a seam `seam_px` columns wide splits on every slice;
+    `apart_mm` > 0: no arch, the two that far apart (a scan ending below the arch)."""
+    ct = np.full((20, 90, 120), 40, np.int16)
+    labels = np.zeros(ct.shape, np.uint8)
+    p, lat = np.ogrid[0:90, 0:120]
+    gap_px = int(round(apart_mm / PIXEL_MM)) if apart_mm else 0
+    left = 30
+    right = left + 30 + gap_px  # 30 px = 24 mm between the centres (12 mm between the walls)
+    for centre in (left, right):
+        labels[:, ((p - 45) * PIXEL_MM) ** 2 + ((lat - centre) * PIXEL_MM) ** 2 <= 6.0**2] = AORTA
+    if not apart_mm:
+        labels[17:19, 40:51, left : right + 1] = AORTA
+        mid = (left + right) // 2
+        labels[:, :, mid : mid + seam_px] = 0
+    return ct, labels
+
+
+def test_bridge_joins_an_aortic_arch_split_by_a_seam():
+    # Found on the real CT made noisier (bench_real_ct_variants.py, low_dose): the arch's middle went missing on
+    # every slice, leaving the ascending and the descending aorta as two pieces 2 mm apart (38 % of the aorta
+    # outside its largest piece).
+    from scipy import ndimage
+
+    ct, labels = _arch(seam_px=3)  # 2.4 mm
+    assert ndimage.label(labels == AORTA, structure=np.ones((3, 3, 3)))[1] == 2
+    out = _run(labels, ct, ["aorta:bridge"])
+    assert ndimage.label(out == AORTA, structure=np.ones((3, 3, 3)))[1] == 1
+    added = (out == AORTA) & (labels != AORTA)
+    assert 0 < added.sum() <= 2 * 3 * 11 and set(np.flatnonzero(added.any(axis=(1, 2)))) <= {17, 18}
+
+
+@pytest.mark.parametrize("case", ["wide_seam", "below_the_arch", "air_in_the_seam"])
+def test_bridge_leaves_pieces_side_by_side_that_are_not_one_tube(case):
+    if case == "wide_seam":
+        ct, labels = _arch(seam_px=10)  # 8 mm: more than SEAM_MM
+    elif case == "below_the_arch":
+        ct, labels = _arch(seam_px=0, apart_mm=10.0)  # walls 22 mm apart, no arch
+    else:
+        ct, labels = _arch(seam_px=3)
+        ct[:, :, 44:47] = -1000  # air (a bronchus) where the seam is
+    out = _run(labels, ct, ["aorta:bridge"])
+    np.testing.assert_array_equal(out, labels)

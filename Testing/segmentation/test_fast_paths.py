@@ -19,8 +19,9 @@ from segthor.organs import ORGANS
 def _reference_air_regions(
     hu_spl: np.ndarray, spacing_zyx: tuple[float, float, float]
 ) -> tuple[np.ndarray, int | None, int | None]:
-    """The lung search as first written (always padding and copying the cells, one np.bincount of all labels):
-    (lung cells, lowest lung slice, highest lung slice)."""
+    """The lung search as first written (always padding and copying the cells, the whole field of view labelled,
+    slice by slice for the outside air; one np.bincount of all labels): (lung cells, lowest lung slice, highest
+    lung slice)."""
     from scipy import ndimage
 
     ar = anatomy_rules
@@ -33,14 +34,16 @@ def _reference_air_regions(
         for j in range(fl):
             if i or j:
                 air &= air_full[:, i::fp, j::fl]
+    for k in range(air.shape[0]):  # outside air: joined to the edge on its own slice
+        flat, _ = ndimage.label(air[k])
+        edge = np.unique(np.concatenate([flat[[0, -1], :].ravel(), flat[:, [0, -1]].ravel()]))
+        air[k] &= ~np.isin(flat, edge[edge > 0])
     labels, count = ndimage.label(air)
     lung = np.zeros(air.shape, bool)
     if count:
         counts = np.bincount(labels.ravel(), minlength=count + 1)
         sizes = counts.astype(np.float64)
         sizes[0] = 0
-        edge = np.unique(np.concatenate([labels[:, [0, -1], :].ravel(), labels[:, :, [0, -1]].ravel()]))
-        sizes[edge] = 0
         cell_ml = spacing_zyx[0] * spacing_zyx[1] * fp * spacing_zyx[2] * fl / 1000.0
         keep = sizes * cell_ml >= ar.MIN_LUNG_ML
         keep[0] = False

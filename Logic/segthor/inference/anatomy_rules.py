@@ -5,8 +5,9 @@ shapes rule out. Six rules, each a post-processing step (`--postprocess`), work 
 orientation):
 
 - ``lungs`` (esophagus, heart, aorta): voxels in lung tissue are removed. Lung tissue here is air-density
-  tissue (< -400 HU) in a 3D region of at least 50 ml that does not reach the in-plane edges of the image
-  (outside air does), averaging at least `GAS_HU` (-950 HU; gas in the stomach or bowel averages -1000): the
+  tissue (< -400 HU) in a 3D region of at least 50 ml, apart from the outside air (the air joined to the image's
+  edge on its own slice, so an airway that opens to the outside at the nose or mouth does not make the lungs
+  outside air), averaging at least `GAS_HU` (-950 HU; gas in the stomach or bowel averages -1000): the
   lungs with the airways. Blood and muscle never measure below -400 HU, and an air pocket inside the esophagus
   is closed by its wall, so it is not part of such a region.
 - ``extent`` (all four): slices where an organ cannot be, from the lungs' cranio-caudal extent (the lowest and
@@ -61,8 +62,10 @@ orientation):
   misses a run of slices. Between two pieces one above the other (the end cross-sections, each the widest
   within `BRIDGE_END_MM` of its end, overlapping by at least `BRIDGE_OVERLAP` of the smaller) at most
   `BRIDGE_MAX_MM` apart, the empty slices get the cross-section interpolated between the two ends, unless the CT
-  there is mostly air, lung or bone. Pieces side by side (the ascending and descending aorta of a scan that ends
-  below the arch) never overlap, so never join.
+  there is mostly air, lung or bone. Pieces side by side that come within `SEAM_MM` (5 mm) of each other on a
+  slice are one tube split by a seam (the aortic arch of a noisy CT): on that slice the seam between them is
+  filled (`join_seams`). The ascending and descending aorta of a scan that ends below the arch lie 2-4 cm
+  apart, so never join.
 
 Each rule only removes an organ's voxels (lungs, extent, fat, neck; lumen its airless pieces and what lies past
 the wall) or turns background into it (lumen, bridge); no other organ's voxels change. Measured on held-out
@@ -91,6 +94,9 @@ LUMEN_EDGE_HU = -500.0
 TRACHEA_WALL_MM = 3.0
 MIN_LUNG_ML = 50.0
 CELL_MM = 1.6  # in-plane cell of the lung search
+# 4-connectivity within each slice, none across slices (ndimage.label's structure).
+_IN_PLANE = np.pad(np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]]], bool), ((1, 1), (0, 0), (0, 0)))
+EDGE_REACH_CELLS = 2  # how far (in cells) `in_lungs` follows air from the lungs' edge into an organ
 MIN_LUNG_SLICE_MM2 = 1000.0
 BELOW_LUNGS_MM = 40.0
 HEART_BELOW_LUNGS_MM = 20.0
@@ -115,6 +121,7 @@ BRIDGE_BAD_SHARE = 0.2
 # after the rules would otherwise be joined to the tube and kept (a new-user test found one voxel 26 mm below the
 # aorta grown into a 545-voxel cone).
 BRIDGE_MIN_PIECE_ML = 2.0
+SEAM_MM = 5.0  # two pieces of a tube closer than this in plane on one slice are one tube split by a seam
 # Adipose tissue measures -190..-30 HU ([Kvist1988]); the esophageal wall and blood 30-60 HU, so a voxel half
 # fat and half wall (partial volume at the organ's true edge) measures about -30 (FAT_HU, and FAT_MIN_HU below).
 FAT_HU = -30.0
@@ -150,6 +157,7 @@ class AirRegions:
 
     def __init__(self, hu_spl: np.ndarray, spacing_zyx: tuple[float, float, float]) -> None:
         self.spacing_zyx = spacing_zyx
+        self._hu_spl: np.ndarray | None = hu_spl  # read again only at the lungs' edge (`in_lungs`)
         self.factors = tuple(max(1, int(round(CELL_MM / max(s, 1e-6)))) for s in spacing_zyx[1:])
         fp, fl = self.factors
         n_s, n_p, n_l = hu_spl.shape
@@ -190,6 +198,15 @@ class AirRegions:
         from scipy import ndimage
 
         fp, fl = self.factors
+        # Outside air reaches the field of view's edge on its own slice. Air that reaches it only through other
+        # slices is not outside: the airway of a scan that takes in the nose or mouth, or an empty slice at a
+        # scan's end, would otherwise join the lungs (through the trachea) to the outside air.
+        flat, _ = ndimage.label(air, structure=_IN_PLANE)
+        edge = np.unique(np.concatenate([flat[:, [0, -1], :].ravel(), flat[:, :, [0, -1]].ravel()]))
+        outside = np.zeros(int(flat.max()) + 1, bool)
+        outside[edge[edge > 0]] = True
+        air = air & ~outside[flat]
+        del flat
         labels, count = ndimage.label(air)  # 6-connected: a thin wall separates regions
         lung = np.zeros(labels.shape, bool)
         if not count:
@@ -197,8 +214,6 @@ class AirRegions:
         counts = label_counts(labels, count)
         sizes = counts.astype(np.float64)
         sizes[0] = 0
-        edge = np.unique(np.concatenate([labels[:, [0, -1], :].ravel(), labels[:, :, [0, -1]].ravel()]))
-        sizes[edge] = 0  # outside air reaches the field of view's edge
         cell_ml = spacing_zyx[0] * spacing_zyx[1] * fp * spacing_zyx[2] * fl / 1000.0
         keep = sizes * cell_ml >= MIN_LUNG_ML
         keep[0] = False
@@ -216,13 +231,42 @@ class AirRegions:
 
     def in_lungs(self, mask: np.ndarray, hu_spl: np.ndarray, origin: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
         """Which voxels of `mask` lie in lung tissue (a bool array of `mask`'s shape). `mask` and `hu_spl` are
-        [S, P, L] boxes of the CT starting at voxel `origin`."""
+        [S, P, L] boxes of the CT starting at voxel `origin`.
+
+        A voxel below `LUNG_HU` in a lung cell is lung; so is one in a cell only partly air (the lungs' edge,
+        where an organ the network drew a voxel too wide meets them) when air voxels join it to a lung cell
+        (6-connected, within `EDGE_REACH_CELLS` cells): an air pocket closed by an organ's wall is not joined."""
         out = np.zeros(mask.shape, bool)
         ks, ps, ls = np.nonzero(mask)
         fp, fl = self.factors
         cells = self.lung_cells[ks + origin[0], (ps + origin[1]) // fp, (ls + origin[2]) // fl]
-        out[ks, ps, ls] = (hu_spl[ks, ps, ls] < LUNG_HU) & cells
+        air = hu_spl[ks, ps, ls] < LUNG_HU
+        out[ks, ps, ls] = air & cells
+        edge = air & ~cells
+        if self._hu_spl is not None and (fp > 1 or fl > 1) and edge.any():
+            out[ks[edge], ps[edge], ls[edge]] = self._joined_to_lung(
+                ks[edge] + origin[0], ps[edge] + origin[1], ls[edge] + origin[2]
+            )
         return out
+
+    def _joined_to_lung(self, ks: np.ndarray, ps: np.ndarray, ls: np.ndarray) -> np.ndarray:
+        """For air voxels (CT indices) in cells that are not lung: whether air voxels join each to a lung cell."""
+        from scipy import ndimage
+
+        hu = self._hu_spl
+        fp, fl = self.factors
+        reach = (1, EDGE_REACH_CELLS * fp, EDGE_REACH_CELLS * fl)
+        box = tuple(
+            slice(max(0, int(c.min()) - r), min(n, int(c.max()) + r + 1))
+            for c, r, n in zip((ks, ps, ls), reach, hu.shape, strict=True)
+        )
+        air = hu[box] < LUNG_HU
+        k0, p0, l0 = (b.start for b in box)
+        kk, pp, ll = np.ogrid[box[0], box[1], box[2]]
+        lung_voxels = air & self.lung_cells[kk, pp // fp, ll // fl]
+        regions, _ = ndimage.label(air)  # 6-connected, as the lung cells are
+        lung_regions = np.unique(regions[lung_voxels])
+        return np.isin(regions[ks - k0, ps - p0, ls - l0], lung_regions[lung_regions > 0])
 
 
 def remove_lung_tissue(
@@ -526,6 +570,55 @@ def bridge_gaps(
                     if bad <= BRIDGE_BAD_SHARE:
                         out[first + 1 : last] |= bridge & free[first + 1 : last]
                 break
+    return out | join_seams(out, hu_spl, free, spacing_zyx)
+
+
+def join_seams(
+    mask: np.ndarray, hu_spl: np.ndarray, free: np.ndarray, spacing_zyx: tuple[float, float, float]
+) -> np.ndarray:
+    """The voxels that join pieces of a tube lying side by side where a seam splits them (bool, `mask`'s shape
+    [S, P, L]; the ``bridge`` rule's second part).
+
+    For two pieces of at least `BRIDGE_MIN_PIECE_ML` that share slices and come within `SEAM_MM` in plane of
+    each other, on the slice where they come closest: the seam between them (the voxels whose in-plane
+    distances to the two cross-sections sum to at most their gap plus one and a half pixels), where `free`
+    (background) and neither air or lung (< `BRIDGE_AIR_HU`) nor bone (> `BRIDGE_BONE_HU`), when what is left
+    of it joins the two. The aortic arch,
+    which a 2D network sees obliquely, is where a noisy CT splits the aorta this way, into an ascending and a
+    descending piece a few mm apart. Below the arch the two lie 2-4 cm apart (the trachea, the esophagus and
+    the aortopulmonary window between them), so they are never joined.
+    """
+    from scipy import ndimage
+
+    out = np.zeros(mask.shape, bool)
+    pieces, count = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+    if count < 2:
+        return out
+    sizes = np.bincount(pieces.ravel()) * float(np.prod(spacing_zyx)) / 1000.0
+    large = [int(i) for i in np.flatnonzero(sizes >= BRIDGE_MIN_PIECE_ML) if i > 0]
+    if len(large) < 2:
+        return out
+    sampling = (spacing_zyx[1], spacing_zyx[2])
+    tolerance = 1.5 * max(sampling)
+    slices_of = {i: set(np.flatnonzero((pieces == i).any(axis=(1, 2))).tolist()) for i in large}
+    for n, a in enumerate(large):
+        for b in large[n + 1 :]:
+            best: tuple[float, int, np.ndarray] | None = None
+            for k in sorted(slices_of[a] & slices_of[b]):
+                to_a = ndimage.distance_transform_edt(pieces[k] != a, sampling=sampling)
+                gap = float(to_a[pieces[k] == b].min())
+                if gap <= SEAM_MM and (best is None or gap < best[0]):
+                    best = (gap, k, to_a)
+            if best is None:
+                continue
+            gap, k, to_a = best
+            to_b = ndimage.distance_transform_edt(pieces[k] != b, sampling=sampling)
+            hu = hu_spl[k]
+            seam = (to_a + to_b <= gap + tolerance) & free[k] & (hu >= BRIDGE_AIR_HU) & (hu <= BRIDGE_BONE_HU)
+            section_a, section_b = pieces[k] == a, pieces[k] == b
+            joined, _ = ndimage.label(section_a | section_b | seam, structure=np.ones((3, 3), bool))
+            if np.intersect1d(joined[section_a], joined[section_b]).size:  # only a seam that joins them
+                out[k] |= seam
     return out
 
 

@@ -1,7 +1,8 @@
 """`preprocess`: CT -> network array (+ the context to go back); `restore_labels`: labels back to the CT grid.
 
 Order of operations (each step only when the recipe asks for it): orient to an axis-aligned LPS grid (exact for
-flipped / permuted inputs), resample (SimpleITK, linear), clip HU, crop (body or centre), normalise. The network
+flipped / permuted inputs), resample (SimpleITK: blocks of voxels averaged where the grid becomes at least twice
+as coarse, then linear; `grid.block_average`), clip HU, crop (body or centre), normalise. The network
 grid is always axis-aligned, so slices fed to a 2D net are axial whatever the file's orientation.
 """
 
@@ -18,6 +19,7 @@ from segthor.io.volume import Volume
 from segthor.preprocessing.grid import (
     ImageGrid,
     axis_aligned,
+    block_average,
     is_signed_permutation,
     resample,
     respaced_grid,
@@ -112,6 +114,8 @@ def preprocess(volume: Volume, recipe: Recipe | str | dict) -> Preprocessed:
     if recipe.spacing is not None:
         target = respaced_grid(ImageGrid.of(image), recipe.spacing)
         if not target.same_as(ImageGrid.of(image)):
+            if recipe.area_average:
+                image = block_average(image, target)
             image = resample(image, target, "linear", fill, sitk.sitkFloat32)
     if image.GetPixelID() != sitk.sitkFloat32:
         image = sitk.Cast(image, sitk.sitkFloat32)
