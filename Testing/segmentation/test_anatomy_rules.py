@@ -916,3 +916,22 @@ def test_bridge_leaves_pieces_side_by_side_that_are_not_one_tube(case):
         ct[:, :, 44:47] = -1000  # air (a bronchus) where the seam is
     out = _run(labels, ct, ["aorta:bridge"])
     np.testing.assert_array_equal(out, labels)
+
+
+@pytest.mark.parametrize(("apart_l_px", "joined"), [(8, True), (9, False)])
+def test_seams_are_measured_in_mm_up_to_seam_mm_exactly(apart_l_px, joined):
+    # Pixels 1 mm along P and 0.5 mm along L; two tubes whose nearest corners lie 3 mm along P and 8 px (4 mm) along
+    # L apart: 5 mm, SEAM_MM (joined); 9 px: 5.4 mm (not). The rule measures only where the pieces' boxes on a
+    # slice come within SEAM_MM: the boxes' distance may never exceed the pieces' own.
+    from segthor.inference.anatomy_rules import SEAM_MM, join_seams
+
+    assert SEAM_MM == 5.0
+    mask = np.zeros((10, 60, 90), bool)
+    mask[:, 10:26, 10:34] = True  # 16 x 12 mm, 10 slices of 2.5 mm: 4.8 ml
+    mask[:, 28:44, 33 + apart_l_px : 57 + apart_l_px] = True
+    hu = np.full(mask.shape, 40, np.int16)
+    seam = join_seams(mask, hu, ~mask, (2.5, 1.0, 0.5))
+    assert seam.any() == joined
+    if joined:
+        assert np.flatnonzero(seam.any(axis=(1, 2))).tolist() == [0]  # on one slice (the first of the closest)
+        assert not (seam & mask).any()

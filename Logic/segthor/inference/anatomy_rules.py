@@ -526,7 +526,7 @@ def bridge_gaps(
     if count < 2:
         return mask
     boxes = ndimage.find_objects(pieces)
-    sizes = np.bincount(pieces.ravel()) * float(np.prod(spacing_zyx)) / 1000.0  # ml per piece (index 0: none)
+    sizes = label_counts(pieces, count) * float(np.prod(spacing_zyx)) / 1000.0  # ml per piece (index 0: none)
     large = sizes >= BRIDGE_MIN_PIECE_ML
     large[0] = False
     if large.sum() < 2:
@@ -594,32 +594,61 @@ def join_seams(
     pieces, count = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
     if count < 2:
         return out
-    sizes = np.bincount(pieces.ravel()) * float(np.prod(spacing_zyx)) / 1000.0
+    sizes = label_counts(pieces, count) * float(np.prod(spacing_zyx)) / 1000.0
     large = [int(i) for i in np.flatnonzero(sizes >= BRIDGE_MIN_PIECE_ML) if i > 0]
     if len(large) < 2:
         return out
     sampling = (spacing_zyx[1], spacing_zyx[2])
     tolerance = 1.5 * max(sampling)
-    slices_of = {i: set(np.flatnonzero((pieces == i).any(axis=(1, 2))).tolist()) for i in large}
+    # Each piece's in-plane box on each slice: two pieces whose boxes lie farther apart than SEAM_MM on a slice
+    # are farther apart than that too, so only the slices where the boxes come that close are measured, each
+    # in a window around the two boxes (grown by the seam's reach; the distances there are exact since each
+    # piece lies in it whole). A 512 x 512 x 300 CT whose aorta's box a false piece widened measured every
+    # slice's full box for every pair of pieces: 2.4 s.
+    boxes = {i: _slice_boxes(pieces == i) for i in large}
+    grow = [int(np.ceil((SEAM_MM + tolerance) / max(s, 1e-6))) + 1 for s in sampling]
     for n, a in enumerate(large):
         for b in large[n + 1 :]:
-            best: tuple[float, int, np.ndarray] | None = None
-            for k in sorted(slices_of[a] & slices_of[b]):
-                to_a = ndimage.distance_transform_edt(pieces[k] != a, sampling=sampling)
-                gap = float(to_a[pieces[k] == b].min())
+            (on_a, lo_a, hi_a), (on_b, lo_b, hi_b) = boxes[a], boxes[b]
+            apart = np.maximum(0, np.maximum(lo_b - hi_a, lo_a - hi_b)) * np.asarray(sampling)  # [S, 2] mm
+            near = np.flatnonzero(on_a & on_b & (np.hypot(apart[:, 0], apart[:, 1]) <= SEAM_MM + 1e-6))
+            best: tuple[float, int, tuple[slice, slice], np.ndarray] | None = None
+            for k in near:
+                window = tuple(
+                    slice(
+                        max(0, int(min(lo_a[k, i], lo_b[k, i])) - grow[i]),
+                        int(max(hi_a[k, i], hi_b[k, i])) + grow[i] + 1,
+                    )
+                    for i in range(2)
+                )
+                section = pieces[k][window]
+                to_a = ndimage.distance_transform_edt(section != a, sampling=sampling)
+                gap = float(to_a[section == b].min())
                 if gap <= SEAM_MM and (best is None or gap < best[0]):
-                    best = (gap, k, to_a)
+                    best = (gap, int(k), window, to_a)
             if best is None:
                 continue
-            gap, k, to_a = best
-            to_b = ndimage.distance_transform_edt(pieces[k] != b, sampling=sampling)
-            hu = hu_spl[k]
-            seam = (to_a + to_b <= gap + tolerance) & free[k] & (hu >= BRIDGE_AIR_HU) & (hu <= BRIDGE_BONE_HU)
-            section_a, section_b = pieces[k] == a, pieces[k] == b
+            gap, k, window, to_a = best
+            section = pieces[k][window]
+            to_b = ndimage.distance_transform_edt(section != b, sampling=sampling)
+            hu = hu_spl[k][window]
+            seam = (to_a + to_b <= gap + tolerance) & free[k][window] & (hu >= BRIDGE_AIR_HU) & (hu <= BRIDGE_BONE_HU)
+            section_a, section_b = section == a, section == b
             joined, _ = ndimage.label(section_a | section_b | seam, structure=np.ones((3, 3), bool))
             if np.intersect1d(joined[section_a], joined[section_b]).size:  # only a seam that joins them
-                out[k] |= seam
+                out[k][window] |= seam
     return out
+
+
+def _slice_boxes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per slice of `mask` [S, P, L]: whether it holds any voxel ([S] bool), and the lowest and highest (P, L)
+    index of its voxels there ([S, 2] each; meaningless where it holds none)."""
+    rows, cols = mask.any(axis=2), mask.any(axis=1)  # [S, P], [S, L]
+    lo = np.stack([rows.argmax(axis=1), cols.argmax(axis=1)], axis=1)
+    hi = np.stack(
+        [rows.shape[1] - 1 - rows[:, ::-1].argmax(axis=1), cols.shape[1] - 1 - cols[:, ::-1].argmax(axis=1)], axis=1
+    )
+    return rows.any(axis=1), lo, hi
 
 
 def cut_at_neck(mask: np.ndarray, pixel_mm2: float) -> np.ndarray:
