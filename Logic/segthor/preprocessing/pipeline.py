@@ -1,8 +1,8 @@
 """`preprocess`: CT -> network array (+ the context to go back); `restore_labels`: labels back to the CT grid.
 
 Order of operations (each step only when the recipe asks for it): orient to an axis-aligned LPS grid (exact for
-flipped / permuted inputs), resample (SimpleITK: blocks of voxels averaged where the grid becomes at least twice
-as coarse, then linear; `grid.block_average`), clip HU, crop (body or centre), normalise. The network
+flipped / permuted inputs), resample (blocks of voxels averaged where the grid becomes at least twice as coarse,
+`grid.block_average`, then SimpleITK linear), clip HU, crop (body or centre), normalise. The network
 grid is always axis-aligned, so slices fed to a 2D net are axial whatever the file's orientation.
 """
 
