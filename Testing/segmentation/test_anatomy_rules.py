@@ -935,3 +935,23 @@ def test_seams_are_measured_in_mm_up_to_seam_mm_exactly(apart_l_px, joined):
     if joined:
         assert np.flatnonzero(seam.any(axis=(1, 2))).tolist() == [0]  # on one slice (the first of the closest)
         assert not (seam & mask).any()
+
+
+@pytest.mark.parametrize("field", ["image_sides", "padded_circle"])
+def test_extent_leaves_organs_alone_below_lungs_that_the_field_of_view_cuts(field):
+    # Found by review: with outside air found slice by slice, lungs that the field of view cut on their lower
+    # slices were outside air there, the lung tissue found began above the cut, and `extent` removed the heart
+    # on the slices the cut lungs span (77 % of it here). That end of the lungs is unknown: no limit there.
+    ct, labels = chest()
+    p, lat = np.ogrid[0 : SHAPE[1], 0 : SHAPE[2]]
+    lower = slice(LOWEST_LUNG, LOWEST_LUNG + 8)
+    ct[lower] = np.where(((p * PIXEL_MM - 44) / 40) ** 2 <= 1, 40, -1000)  # a body wider than the image
+    ct[lower][:, (((p * PIXEL_MM - 44) / 26) ** 2 <= 1) & ((lat < 38) | (lat >= 102))] = -850  # the lungs, cut
+    if field == "padded_circle":  # a 90 mm reconstruction circle that cuts only the lungs' wider lower slices
+        ct[:, ((p * PIXEL_MM - 44) ** 2 + (lat * PIXEL_MM - 56) ** 2) > 45**2] = -3024
+    air = AirRegions(ct, (SLICE_MM, PIXEL_MM, PIXEL_MM))
+    assert air.lungs_found and air.lowest_lung_slice is None and air.highest_lung_slice == HIGHEST_LUNG
+    out = _run(labels, ct, ["heart:extent", "aorta:extent", "esophagus:extent"])
+    np.testing.assert_array_equal(out, labels)
+    # The apex is still known: the trachea more than 50 mm above it goes.
+    assert _slices(_run(labels, ct, ["trachea:extent"]), TRACHEA)[-1] == HIGHEST_LUNG + 10

@@ -19,7 +19,8 @@ orientation):
   `BELOW_LUNGS_MM` (40 mm, about one and a half vertebrae) below it. SegTHOR's trachea starts below the larynx
   (the cricoid cartilage, C6) and the lung apices rise to the neck of the first rib (C7-T1), so none of it lies
   more than `ABOVE_APEX_MM` (50 mm, about three vertebrae) above the highest: above that the air column is the
-  larynx.
+  larynx. An end of the lungs that lies on outside air as wide as a lung (lungs cut there by the field of view
+  or a padded reconstruction circle) is unknown, and sets no limit.
 - ``fat`` (esophagus, aorta): neither organ holds fat. The esophagus is a muscular tube (wall 30-60 HU; its
   lumen collapsed, or air, fluid or oral contrast) and the aorta a wall around blood (30-60 HU, more with
   contrast or calcified plaque), both lying in mediastinal fat, which a network that cannot place the wall's
@@ -175,6 +176,7 @@ class AirRegions:
                         air &= air_full[:, i::fp, j::fl]
             del air_full
         lung = np.zeros(air.shape, bool)
+        outside = np.zeros(air.shape, bool)  # outside air inside the box below (the rest is never next to lung)
         # Every cell outside the in-plane box of the cells that are not air (on any slice) is air, and joined
         # along its row or column to the field of view's edge: a region reaching past the box, or touching its
         # sides, is outside air. So labelling the box alone finds the same lungs (a quarter to three quarters of
@@ -182,19 +184,33 @@ class AirRegions:
         box = bounding_box(~air.all(axis=0))
         if box is not None:
             cells = (slice(None), *box)
-            lung[cells] = self._lungs_in_box(air[cells], hu_spl[:, ::fp, ::fl][cells], spacing_zyx)
+            lung[cells], outside[cells] = self._lungs_in_box(air[cells], hu_spl[:, ::fp, ::fl][cells], spacing_zyx)
         del air
         self.lung_cells = lung
-        area_mm2 = lung.sum(axis=(1, 2)) * spacing_zyx[1] * fp * spacing_zyx[2] * fl
+        cell_mm2 = spacing_zyx[1] * fp * spacing_zyx[2] * fl
+        area_mm2 = lung.sum(axis=(1, 2)) * cell_mm2
         ks = np.flatnonzero(area_mm2 >= MIN_LUNG_SLICE_MM2)
+        self.lungs_found = bool(ks.size)
         self.lowest_lung_slice: int | None = int(ks[0]) if ks.size else None
         self.highest_lung_slice: int | None = int(ks[-1]) if ks.size else None
+        # Lungs that the field of view (or a padded reconstruction circle) cuts on their lowest or highest slices
+        # are outside air there, on their own slices: the lung tissue found then ends where the cut begins, not
+        # where the lungs do, and `extent` would cut the organs by a wrong end (a heart on slices the cut lungs
+        # span). Such an end sits on outside air as wide as a lung's cross-section (`MIN_LUNG_SLICE_MM2`); an
+        # airway open at the nose or an empty slice above the trachea touches it only over the airway's width.
+        # That end is then unknown (None), as before outside air was found slice by slice.
+        down = (lung[1:] & outside[:-1]).sum(axis=(1, 2)) * cell_mm2  # slice k + 1 on outside air below it
+        up = (lung[:-1] & outside[1:]).sum(axis=(1, 2)) * cell_mm2
+        if ks.size and (down[: ks[0]] >= MIN_LUNG_SLICE_MM2).any():
+            self.lowest_lung_slice = None
+        if ks.size and (up[ks[-1] :] >= MIN_LUNG_SLICE_MM2).any():
+            self.highest_lung_slice = None
 
     def _lungs_in_box(
         self, air: np.ndarray, cell_hu_spl: np.ndarray, spacing_zyx: tuple[float, float, float]
-    ) -> np.ndarray:
-        """Lung cells of a box of air cells [S, P', L'] (every region touching its P or L sides is outside air);
-        `cell_hu_spl`: one voxel's HU per cell, the same shape."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(lung cells, outside air cells) of a box of air cells [S, P', L'] (every region touching its P or L
+        sides on its own slice is outside air); `cell_hu_spl`: one voxel's HU per cell, the same shape."""
         from scipy import ndimage
 
         fp, fl = self.factors
@@ -205,12 +221,13 @@ class AirRegions:
         edge = np.unique(np.concatenate([flat[:, [0, -1], :].ravel(), flat[:, :, [0, -1]].ravel()]))
         outside = np.zeros(int(flat.max()) + 1, bool)
         outside[edge[edge > 0]] = True
-        air = air & ~outside[flat]
+        outside_air = air & outside[flat]
+        air = air & ~outside_air
         del flat
         labels, count = ndimage.label(air)  # 6-connected: a thin wall separates regions
         lung = np.zeros(labels.shape, bool)
         if not count:
-            return lung
+            return lung, outside_air
         counts = label_counts(labels, count)
         sizes = counts.astype(np.float64)
         sizes[0] = 0
@@ -227,7 +244,7 @@ class AirRegions:
             if gas.any():
                 keep &= ~gas
                 lung = keep[labels]
-        return lung
+        return lung, outside_air
 
     def in_lungs(self, mask: np.ndarray, hu_spl: np.ndarray, origin: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
         """Which voxels of `mask` lie in lung tissue (a bool array of `mask`'s shape). `mask` and `hu_spl` are
@@ -285,17 +302,15 @@ def limit_extent(
 ) -> np.ndarray:
     """`mask` [S, P, L] (its slice 0 is the CT's slice `first_slice`) without the slices more than `below_lungs_mm`
     below the lungs' lowest slice and more than `above_apex_mm` above their highest (None: no limit that way;
-    unchanged when no lungs were found)."""
-    if air.lowest_lung_slice is None or air.highest_lung_slice is None:
-        return mask
+    no limit either way whose end of the lungs is unknown: none found, or cut by the field of view there)."""
     out = mask
     step = air.spacing_zyx[0]
-    if below_lungs_mm is not None:
+    if below_lungs_mm is not None and air.lowest_lung_slice is not None:
         cut = air.lowest_lung_slice - int(np.floor(below_lungs_mm / step + 1e-6)) - first_slice
         if cut > 0 and out[:cut].any():
             out = out.copy()
             out[:cut] = False
-    if above_apex_mm is not None:
+    if above_apex_mm is not None and air.highest_lung_slice is not None:
         cut = air.highest_lung_slice + int(np.floor(above_apex_mm / step + 1e-6)) + 1 - first_slice
         cut = max(cut, 0)
         if cut < out.shape[0] and out[cut:].any():
@@ -757,7 +772,7 @@ def apply_hu_rules(
             "by_rule": by_rule,
         }
     if record is not None:
-        record["lungs_found"] = None if air is None else air.lowest_lung_slice is not None
+        record["lungs_found"] = None if air is None else air.lungs_found
         record["organs"] = changes
     return out
 
