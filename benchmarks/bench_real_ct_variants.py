@@ -26,8 +26,12 @@ onto the original grid, and the original's labels, over the original slices the 
 
     python benchmarks/bench_real_ct_variants.py [--model ID_OR_FOLDER] [--variant NAME ...] [--out DIR]
                                                [--data ../shared/data] [--json FILE]
+    python benchmarks/bench_real_ct_variants.py --labelled FOLDER [--model ...] [--variant NAME ...]
 
-Skipped cleanly when ../shared/data is absent.
+Skipped cleanly when ../shared/data is absent. With `--labelled FOLDER` (SegTHOR layout, e.g. held-out phantoms
+from `segthor phantom`) the same variants are made of each labelled case and scored against its ground truth
+instead: Dice per organ in the original grid (the variant's labels mapped back, over the slices it covers), the
+mean over the cases, and its change from the unchanged cases.
 """
 
 from __future__ import annotations
@@ -182,7 +186,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "segthor_real_ct_variants")
     parser.add_argument("--data", type=Path, default=SHARED, help="the shared data folder (default ../shared/data)")
     parser.add_argument("--json", type=Path, help="also write all figures to this JSON file")
+    parser.add_argument("--labelled", type=Path, help="score variants of these labelled cases (SegTHOR layout)")
     args = parser.parse_args()
+    if args.labelled is not None:
+        return score_labelled(args)
 
     case = real_cases(args.data).get("lidc_idri_0314")
     if case is None:
@@ -239,6 +246,48 @@ def main() -> int:
     print(f"\nvolumes ml (esophagus/heart/trachea/aorta): {vols}\nmontages in {args.out}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def score_labelled(args: argparse.Namespace) -> int:
+    """Dice against ground truth of every variant of every case in `args.labelled` (printed; JSON if asked)."""
+    import torch
+
+    from segthor.case_layout import segthor_case_files
+    from segthor.inference.postprocess import PostprocessOptions
+    from segthor.inference.prediction import predict
+    from segthor.io.volume import read_volume
+    from segthor.model_packages import load_model_package
+    from segthor.organs import ORGANS
+
+    cases = [(d.name, files) for d in sorted(args.labelled.iterdir()) if (files := segthor_case_files(d))]
+    if not cases:
+        print(f"no labelled case (PATIENT/PATIENT.nii.gz + GT.nii.gz) under {args.labelled}")
+        return 2
+    package = load_model_package(args.model, "cpu")
+    options = PostprocessOptions.parse(None)
+    names = ["original"] + [n for n in (args.variant or VARIANTS) if n != "original"]
+    scores: dict[str, list[list[float]]] = {n: [] for n in names}
+    for case, (image_path, gt_path) in cases:
+        original, truth = read_volume(image_path), read_volume(gt_path).array
+        for name in names:
+            volume = VARIANTS[name](original)
+            labels = predict(volume, package, torch.device("cpu"), postprocess=options).labels.array
+            mapped, covered = back_to(labels, volume, original)
+            row = [dice((mapped == o.label) & covered, (truth == o.label) & covered) for o in ORGANS]
+            scores[name].append([float("nan") if d is None else d for d in row])
+            print(f"{case} {name:22s}" + "".join(f"{d:8.3f}" for d in scores[name][-1]), flush=True)
+    print(f"\n{args.labelled}: {len(cases)} case(s), model {args.model}, default clean-up; mean Dice")
+    print("variant".ljust(22) + "".join(f"{o.key[:9]:>10s}" for o in ORGANS) + "      mean   change")
+    base = float(np.nanmean(scores["original"]))
+    summary = {}
+    for name in names:
+        per_organ = np.nanmean(np.array(scores[name]), axis=0)
+        mean = float(np.nanmean(per_organ))
+        summary[name] = {"dice": [round(float(d), 3) for d in per_organ], "mean": round(mean, 3)}
+        print(name.ljust(22) + "".join(f"{d:10.3f}" for d in per_organ) + f"{mean:10.3f}{mean - base:+9.3f}")
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

@@ -7,7 +7,9 @@ from thorax_helpers import METADATA, make_thorax
 from segthor.errors import InputError
 from segthor.io.patient_frame import PatientFrame
 from segthor.io.volume import Volume
+from segthor.preprocessing import RECIPES
 from segthor.quality import check_input, training_spacing_range
+from segthor.quality.input_checks import averaged_pixel_mm
 
 
 def _fired(ct, metadata=METADATA):
@@ -65,6 +67,24 @@ def test_spacing_outside_the_trained_range():
     _, assumed = _fired(ct, {})
     messages = [w.message for w in assumed.warnings if w.check in ("pixel_size", "slice_spacing")]
     assert messages and all("SegTHOR's acquisition range (the model records none)" in m for m in messages)
+
+
+def test_pixels_finer_than_the_trained_range_are_fine_when_the_recipe_averages_them():
+    # The real development CT (0.78 mm pixels) was told "outside the model's trained range (0.9-2.78 mm)": the
+    # most common diagnostic reconstruction warned on every run, although fast2d averages 2 x 2 of its pixels
+    # (1.56 mm) before the network sees them.
+    ct = make_thorax()[0]
+    ct = Volume(ct.array, (0.78, 0.78, ct.spacing[2]), ct.origin, ct.direction)
+    trained = {"in_plane": [0.9, 2.78], "slice": [0.5, 10.0]}
+    averaging = {"training_spacing_range_mm": trained, "preprocessing": RECIPES["fast2d"].to_dict()}
+    fired, quality = _fired(ct, averaging)
+    assert "pixel_size" not in fired
+    assert quality.facts["spacing"]["averaged_pixel_mm"] == [1.56, 1.56]
+    linear_only = dict(averaging, preprocessing=RECIPES["fast2d"].with_changes(area_average=False).to_dict())
+    assert "pixel_size" in _fired(ct, linear_only)[0]
+    native = dict(averaging, preprocessing=RECIPES["zscore"].to_dict())  # keeps the CT's own pixels
+    assert "pixel_size" in _fired(ct, native)[0]
+    assert averaged_pixel_mm(0.78, {"preprocessing": "not a recipe"}) == 0.78
 
 
 def test_bundled_models_record_their_training_spacing():

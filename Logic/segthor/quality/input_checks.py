@@ -8,6 +8,7 @@ draw the organs. Thresholds and their sources: `segthor.quality.thresholds` and 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -131,12 +132,33 @@ def _check_field_of_view(marks: Landmarks, out: InputQuality) -> None:
         )
 
 
+def averaged_pixel_mm(pixel_mm: float, metadata: Mapping[str, Any] | None) -> float:
+    """The in-plane pixel (mm) the network's input is made from: a CT pixel that the model's preprocessing
+    recipe downsamples by 2x or more is averaged in blocks of floor(target / pixel) first
+    (`preprocessing.grid.block_average`), so the network sees pixel x that factor; otherwise the pixel itself
+    (no recipe, no in-plane target spacing, or `area_average` off). Raises nothing: an unreadable recipe counts
+    as none."""
+    from segthor.preprocessing.recipe import get_recipe
+
+    try:
+        recipe = get_recipe((metadata or {})["preprocessing"])
+    except (KeyError, TypeError, ValueError):
+        return pixel_mm
+    target = recipe.spacing[0] if recipe.spacing is not None else None
+    if not recipe.area_average or target is None or pixel_mm <= 0:
+        return pixel_mm
+    return pixel_mm * max(1, math.floor(target / pixel_mm + 1e-6))
+
+
 def _check_spacing(frame: PatientFrame, metadata: Mapping[str, Any] | None, out: InputQuality) -> None:
     ranges, recorded = training_spacing_range(metadata)
     pixel = (frame.spacing_zyx[1], frame.spacing_zyx[2])
+    # Finer pixels than the model was trained on are averaged into its range before the network sees them.
+    seen = tuple(averaged_pixel_mm(p, metadata) for p in pixel)
     slice_mm = frame.spacing_zyx[0]
     out.facts["spacing"] = {
         "pixel_mm": [round(p, 3) for p in pixel],
+        "averaged_pixel_mm": [round(p, 3) for p in seen],
         "slice_mm": round(slice_mm, 3),
         "trained_range_mm": {k: list(v) for k, v in ranges.items()},
         "trained_range_source": "model package" if recorded else "assumed (SegTHOR acquisition range)",
@@ -145,7 +167,7 @@ def _check_spacing(frame: PatientFrame, metadata: Mapping[str, Any] | None, out:
     # Say where the range comes from: a package without one gets SegTHOR's, which its training data may not match.
     whose = "the model's trained range" if recorded else "SegTHOR's acquisition range (the model records none)"
     lo, hi = ranges["in_plane"]
-    if any(p < lo * (1 - tol) or p > hi * (1 + tol) for p in pixel):
+    if any(p < lo * (1 - tol) or p > hi * (1 + tol) for p in seen):
         out.warn(
             "pixel_size",
             f"pixel size {pixel[0]:.2f} x {pixel[1]:.2f} mm is outside {whose} "
