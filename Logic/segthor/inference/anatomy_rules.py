@@ -217,13 +217,13 @@ class AirRegions:
         # Outside air reaches the field of view's edge on its own slice. Air that reaches it only through other
         # slices is not outside: the airway of a scan that takes in the nose or mouth, or an empty slice at a
         # scan's end, would otherwise join the lungs (through the trachea) to the outside air.
-        flat, _ = ndimage.label(air, structure=_IN_PLANE)
+        flat, n_flat = ndimage.label(air, structure=_IN_PLANE)
         edge = np.unique(np.concatenate([flat[:, [0, -1], :].ravel(), flat[:, :, [0, -1]].ravel()]))
-        outside = np.zeros(int(flat.max()) + 1, bool)
+        outside = np.zeros(n_flat + 1, bool)
         outside[edge[edge > 0]] = True
-        outside_air = air & outside[flat]
-        air = air & ~outside_air
+        outside_air = outside[flat]  # label 0 (not air) maps to False
         del flat
+        air = air & ~outside_air
         labels, count = ndimage.label(air)  # 6-connected: a thin wall separates regions
         lung = np.zeros(labels.shape, bool)
         if not count:
