@@ -132,19 +132,19 @@ def _check_field_of_view(marks: Landmarks, out: InputQuality) -> None:
         )
 
 
-def averaged_pixel_mm(pixel_mm: float, metadata: Mapping[str, Any] | None) -> float:
-    """The in-plane pixel (mm) the network's input is made from: a CT pixel that the model's preprocessing
-    recipe downsamples by 2x or more is averaged in blocks of floor(target / pixel) first
-    (`preprocessing.grid.block_average`), so the network sees pixel x that factor; otherwise the pixel itself
-    (no recipe, no in-plane target spacing, or `area_average` off). Raises nothing: an unreadable recipe counts
-    as none."""
+def averaged_pixel_mm(pixel_mm: float, metadata: Mapping[str, Any] | None, axis: int = 0) -> float:
+    """The pixel size (mm) along in-plane `axis` (0: x, left-right; 1: y, anterior-posterior) that the network's
+    input is made from: a CT pixel that the model's preprocessing recipe downsamples by 2x or more is averaged
+    in blocks of floor(target / pixel) first (`preprocessing.grid.block_average`), so the network sees pixel x
+    that factor; otherwise the pixel itself (no recipe, no target spacing on that axis, or `area_average` off).
+    Raises nothing: an unreadable recipe counts as none."""
     from segthor.preprocessing.recipe import get_recipe
 
     try:
         recipe = get_recipe((metadata or {})["preprocessing"])
     except (KeyError, TypeError, ValueError):
         return pixel_mm
-    target = recipe.spacing[0] if recipe.spacing is not None else None
+    target = recipe.spacing[axis] if recipe.spacing is not None else None
     if not recipe.area_average or target is None or pixel_mm <= 0:
         return pixel_mm
     return pixel_mm * max(1, math.floor(target / pixel_mm + 1e-6))
@@ -154,7 +154,7 @@ def _check_spacing(frame: PatientFrame, metadata: Mapping[str, Any] | None, out:
     ranges, recorded = training_spacing_range(metadata)
     pixel = (frame.spacing_zyx[1], frame.spacing_zyx[2])
     # Finer pixels than the model was trained on are averaged into its range before the network sees them.
-    seen = tuple(averaged_pixel_mm(p, metadata) for p in pixel)
+    seen = (averaged_pixel_mm(pixel[0], metadata, axis=1), averaged_pixel_mm(pixel[1], metadata, axis=0))
     slice_mm = frame.spacing_zyx[0]
     out.facts["spacing"] = {
         "pixel_mm": [round(p, 3) for p in pixel],
