@@ -44,6 +44,43 @@ def test_chest_wider_than_the_field_of_view():
     assert quality.facts["field_of_view"]["slices_cut_by_edge"]["left"] == 28  # the slices with lung
 
 
+def _padded_circle(ct: Volume, radius_mm: float, pad_hu: float = -3024.0) -> Volume:
+    """`ct` with the padding value scanners write outside a reconstruction circle of `radius_mm`."""
+    n_y, n_x = ct.array.shape[1:]
+    yy, xx = np.mgrid[0:n_y, 0:n_x]
+    outside = ((yy - (n_y - 1) / 2) * ct.spacing[1]) ** 2 + ((xx - (n_x - 1) / 2) * ct.spacing[0]) ** 2 > radius_mm**2
+    array = ct.array.copy()
+    array[:, outside] = pad_hu
+    return Volume(array, ct.spacing, ct.origin, ct.direction)
+
+
+def test_chest_cut_by_a_padded_reconstruction_circle():
+    # Found re-making the real CT on a 350 mm field (benchmarks/bench_real_ct_variants.py): scanners pad outside
+    # the circle they reconstructed, so the body met the padding, never the image's border, and the check was
+    # silent. Here the chest wall and the lungs' outer edge lie beyond a 280 mm circle.
+    whole = make_thorax(body_half_width_mm=150.0, lung_half_width_mm=80.0)[0]
+    assert _fired(whole)[0] == set()  # inside the image's square: nothing cut
+    fired, quality = _fired(_padded_circle(whole, 140.0))
+    assert fired == {"fov_cuts_body"}
+    cut = quality.facts["field_of_view"]["slices_cut_by_edge"]
+    assert cut["left"] == cut["right"] == 28 and cut["anterior"] == 0  # the slices with lung
+    # The lungs the circle cuts are still lungs (not outside air): the same slices show lung.
+    assert quality.facts["body_region"]["lung_slice_range_from_inferior"] == [8, 35]
+
+
+def test_a_padded_circle_around_the_whole_body_cuts_nothing():
+    fired, quality = _fired(_padded_circle(make_thorax()[0], 158.0))  # body 260 mm wide, 200 mm deep
+    assert fired == set()
+    assert quality.facts["field_of_view"]["slices_cut_by_edge"] == {"anterior": 0, "right": 0, "left": 0}
+    assert quality.facts["body_region"]["lung_slice_range_from_inferior"] == [8, 35]
+
+
+def test_arms_cut_by_a_padded_circle_do_not_count():
+    ct = make_thorax(arms=True)[0]
+    fired, quality = _fired(_padded_circle(ct, 150.0))  # the arms reach 185 mm from the centre
+    assert fired == set()
+
+
 def test_arms_cut_by_the_field_of_view_do_not_count():
     ct = make_thorax(arms=True)[0]
     assert (ct.array[:, :, 0] > -500).any() and (ct.array[:, :, -1] > -500).any()  # the arms reach both edges

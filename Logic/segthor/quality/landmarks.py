@@ -58,6 +58,43 @@ def _decimated(ct: Volume, frame: PatientFrame) -> tuple[np.ndarray, tuple[float
     return small, (frame.spacing_zyx[0], frame.spacing_zyx[1] * sy, frame.spacing_zyx[2] * sx)
 
 
+def _cut_by_circle(
+    body: np.ndarray,
+    padding: np.ndarray,
+    filled: np.ndarray,
+    enclosed_air: np.ndarray,
+    lung_slices: np.ndarray,
+    near: int,
+    in_plane: np.ndarray,
+    anterior: np.ndarray,
+    sides: dict[str, np.ndarray],
+) -> None:
+    """Add to `anterior` and `sides` ([S] bool, in place) the slices on which the body meets the padding of a
+    reconstruction circle: in front (within 45 degrees of anterior from the body's centre) over more than
+    `T.FOV_EDGE_FRACTION` of the image's width, or at a side (within 45 degrees of right or left) with lung
+    within `near` voxels of the cut, as the image's border is judged."""
+    from scipy import ndimage
+
+    n_s, n_p, n_l = body.shape
+    cut = body & ndimage.binary_dilation(padding, structure=in_plane)
+    if not cut.any():
+        return
+    area = np.maximum(filled.sum(axis=(1, 2)), 1)
+    centre_p = filled.sum(axis=2) @ np.arange(n_p) / area
+    centre_l = filled.sum(axis=1) @ np.arange(n_l) / area
+    dp = np.arange(n_p)[None, :, None] - centre_p[:, None, None]
+    dl = np.arange(n_l)[None, None, :] - centre_l[:, None, None]
+    lateral = np.abs(dl) >= np.abs(dp)
+    anterior |= (cut & ~lateral & (dp < 0)).sum(axis=(1, 2)) > T.FOV_EDGE_FRACTION * n_l
+    reach = ndimage.generate_binary_structure(3, 1) & in_plane  # in-plane 4-neighbourhood
+    for side, sign in (("right", -1), ("left", 1)):
+        side_cut = cut & lateral & (np.sign(dl) == sign)
+        if not side_cut.any():
+            continue
+        band = ndimage.binary_dilation(side_cut, structure=reach, iterations=near)
+        sides[side] |= (band & enclosed_air).any(axis=(1, 2)) & lung_slices
+
+
 def find_landmarks(ct: Volume) -> Landmarks:
     """Body, lung, field-of-view and spine findings of a CT in HU (any orientation)."""
     from scipy import ndimage
@@ -74,15 +111,27 @@ def find_landmarks(ct: Volume) -> Landmarks:
     else:
         body = dense
     del labels
+    # Outside the circle a scanner reconstructed, the image holds a padding value far below air (-2048, -3024 HU):
+    # that circle is the field of view's edge, as the image's border is.
+    padding = hu < T.PADDING_HU
     # Fill each axial slice separately: lungs are holes of the body on a slice, not in 3D (they open at the top).
-    # Holes = background pieces (connected within their slice) that do not touch the slice's edge.
+    # Holes = background pieces (connected within their slice) that do not touch the slice's edge. A piece that
+    # touches the padding is outside air when it is gas (mean below T.GAS_HU: air outside the body averages
+    # -1000 HU) and lung that the circle cuts when it is not (parenchyma with its vessels averages -850).
     in_plane = np.zeros((3, 3, 3), bool)
     in_plane[1] = ndimage.generate_binary_structure(2, 1)
-    background, _ = ndimage.label(~body, structure=in_plane)
+    background, n_background = ndimage.label(~body & ~padding, structure=in_plane)
     edge_labels = np.unique(np.concatenate([background[:, [0, -1], :].ravel(), background[:, :, [0, -1]].ravel()]))
-    touches_edge = np.zeros(int(background.max()) + 1, bool)
+    touches_edge = np.zeros(n_background + 1, bool)
     touches_edge[edge_labels[edge_labels > 0]] = True
-    outside = touches_edge[background]
+    if padding.any():
+        at_circle = np.unique(background[ndimage.binary_dilation(padding, structure=in_plane) & ~padding])
+        at_circle = at_circle[at_circle > 0]
+        counts = np.bincount(background.ravel(), minlength=n_background + 1)
+        sums = np.bincount(background.ravel(), weights=hu.ravel(), minlength=n_background + 1)
+        gas = sums[at_circle] < T.GAS_HU * counts[at_circle]
+        touches_edge[at_circle[gas]] = True
+    outside = touches_edge[background] | padding
     del background
     filled = ~outside
     enclosed_air = filled & ~body & (hu < T.LUNG_HU)
@@ -95,11 +144,15 @@ def find_landmarks(ct: Volume) -> Landmarks:
     # edge counts only where the thorax itself reaches it (enclosed lung within FOV_LUNG_EDGE_MM of that edge):
     # arms and the table cut by the edge hold none of the four organs and are cut in most chest CTs.
     near = max(1, int(round(T.FOV_LUNG_EDGE_MM / spacing[2])))
-    fov_cut = {"anterior": int(np.count_nonzero(body[:, 0, :].mean(axis=1) > T.FOV_EDGE_FRACTION))}
+    anterior = body[:, 0, :].mean(axis=1) > T.FOV_EDGE_FRACTION
+    sides = {}
     for side, col, band in (("right", 0, slice(0, near)), ("left", n_l - 1, slice(n_l - near, n_l))):
         touches = body[:, :, col].mean(axis=1) > T.FOV_EDGE_FRACTION
-        lung_near = enclosed_air[:, :, band].any(axis=(1, 2)) & lung_slices
-        fov_cut[side] = int(np.count_nonzero(touches & lung_near))
+        sides[side] = touches & enclosed_air[:, :, band].any(axis=(1, 2)) & lung_slices
+    if padding.any():
+        _cut_by_circle(body, padding, filled, enclosed_air, lung_slices, near, in_plane, anterior, sides)
+    fov_cut = {"anterior": int(np.count_nonzero(anterior))}
+    fov_cut.update({side: int(np.count_nonzero(cut)) for side, cut in sides.items()})
 
     # Per-slice body centre (posterior and left coordinates, in decimated voxels) and front/back rows.
     p_idx = np.arange(n_p, dtype=np.float64)

@@ -30,6 +30,12 @@ FOV_EDGE_FRACTION = 0.03
 FOV_CUT_SLICE_FRACTION = 0.10
 # A lateral edge cuts the thorax (not just an arm) when lung lies within this many mm of it.
 FOV_LUNG_EDGE_MM = 15.0
+# Below any air a CT measures (-1000 HU and its noise): the padding value scanners write outside the circle
+# they reconstructed (-2048 or -3024 HU), which marks the field of view's edge inside the image.
+PADDING_HU = -1500.0
+# A piece of air at that circle averaging below this is outside air (-1000 HU); lung the circle cuts averages
+# about -850 HU with its vessels (the gas test of `segthor.inference.anatomy_rules`).
+GAS_HU = -950.0
 # Angle (degrees) between the slice normal and the patient's superior-inferior axis: above the first the scan
 # is oblique (tilted gantry or reformatted), above the second it is not an axial acquisition at all.
 OBLIQUE_DEGREES = 5.0
