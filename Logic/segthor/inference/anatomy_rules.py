@@ -176,7 +176,7 @@ class AirRegions:
                         air &= air_full[:, i::fp, j::fl]
             del air_full
         lung = np.zeros(air.shape, bool)
-        outside = np.zeros(air.shape, bool)  # outside air inside the box below (the rest is never next to lung)
+        lung_box = outside_box = None  # the lungs and the outside air in the box below (none next to lung beyond)
         # Every cell outside the in-plane box of the cells that are not air (on any slice) is air, and joined
         # along its row or column to the field of view's edge: a region reaching past the box, or touching its
         # sides, is outside air. So labelling the box alone finds the same lungs (a quarter to three quarters of
@@ -184,7 +184,8 @@ class AirRegions:
         box = bounding_box(~air.all(axis=0))
         if box is not None:
             cells = (slice(None), *box)
-            lung[cells], outside[cells] = self._lungs_in_box(air[cells], hu_spl[:, ::fp, ::fl][cells], spacing_zyx)
+            lung_box, outside_box = self._lungs_in_box(air[cells], hu_spl[:, ::fp, ::fl][cells], spacing_zyx)
+            lung[cells] = lung_box
         del air
         self.lung_cells = lung
         cell_mm2 = spacing_zyx[1] * fp * spacing_zyx[2] * fl
@@ -199,12 +200,14 @@ class AirRegions:
         # span). Such an end sits on outside air as wide as a lung's cross-section (`MIN_LUNG_SLICE_MM2`); an
         # airway open at the nose or an empty slice above the trachea touches it only over the airway's width.
         # That end is then unknown (None), as before outside air was found slice by slice.
-        down = (lung[1:] & outside[:-1]).sum(axis=(1, 2)) * cell_mm2  # slice k + 1 on outside air below it
-        up = (lung[:-1] & outside[1:]).sum(axis=(1, 2)) * cell_mm2
-        if ks.size and (down[: ks[0]] >= MIN_LUNG_SLICE_MM2).any():
-            self.lowest_lung_slice = None
-        if ks.size and (up[ks[-1] :] >= MIN_LUNG_SLICE_MM2).any():
-            self.highest_lung_slice = None
+        if ks.size and lung_box is not None and outside_box is not None:
+            lo, hi = int(ks[0]), int(ks[-1])  # only the slices beyond each end are read
+            down = (lung_box[1 : lo + 1] & outside_box[:lo]).sum(axis=(1, 2)) * cell_mm2  # slice k + 1 on k's
+            up = (lung_box[hi:-1] & outside_box[hi + 1 :]).sum(axis=(1, 2)) * cell_mm2  # slice k on k + 1's
+            if (down >= MIN_LUNG_SLICE_MM2).any():
+                self.lowest_lung_slice = None
+            if (up >= MIN_LUNG_SLICE_MM2).any():
+                self.highest_lung_slice = None
 
     def _lungs_in_box(
         self, air: np.ndarray, cell_hu_spl: np.ndarray, spacing_zyx: tuple[float, float, float]
