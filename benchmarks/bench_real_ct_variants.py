@@ -61,21 +61,14 @@ def _sitk():
 
 
 def _resample(image, spacing: tuple[float, float, float], smooth_sigma_mm: tuple[float, float, float] | None):
+    from segthor.preprocessing.grid import ImageGrid, resample
+
     sitk = _sitk()
     if smooth_sigma_mm is not None:
         image = sitk.SmoothingRecursiveGaussian(sitk.Cast(image, sitk.sitkFloat32), smooth_sigma_mm)
     size = [int(round(n * s / t)) for n, s, t in zip(image.GetSize(), image.GetSpacing(), spacing, strict=True)]
-    return sitk.Resample(
-        image,
-        size,
-        sitk.Transform(),
-        sitk.sitkLinear,
-        image.GetOrigin(),
-        spacing,
-        image.GetDirection(),
-        -1024.0,
-        sitk.sitkFloat32,
-    )
+    grid = ImageGrid(tuple(size), tuple(spacing), image.GetOrigin(), image.GetDirection())
+    return resample(image, grid, "linear", -1024.0, sitk.sitkFloat32)
 
 
 def _array_op(volume, fn: Callable[[np.ndarray], np.ndarray]):
@@ -165,11 +158,11 @@ VARIANTS: dict[str, Callable] = {
 def back_to(labels, variant, original):
     """The variant's labels (array in its own grid) resampled onto the original's grid (nearest neighbour), and
     the mask of original voxels the variant covers."""
-    sitk = _sitk()
+    from segthor.preprocessing.grid import ImageGrid, resample
+
     lab = variant.with_array(labels.astype(np.uint8)).to_sitk()
-    ref = original.to_sitk()
-    out = sitk.Resample(lab, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 255, sitk.sitkUInt8)
-    arr = sitk.GetArrayFromImage(out)
+    out = resample(lab, ImageGrid.of(original.to_sitk()), "nearest", 255)
+    arr = _sitk().GetArrayFromImage(out)
     covered = arr != 255
     return np.where(covered, arr, 0), covered
 

@@ -75,6 +75,12 @@ def resample(image: Any, grid: ImageGrid, interpolator: str = "linear", default:
 BLOCK_SLAB_VOXELS = 1 << 22
 
 
+def block_factor(input_mm: float, target_mm: float) -> int:
+    """How many voxels of `input_mm` along an axis `block_average` averages into one before resampling to
+    `target_mm`: floor(target / input), at least 1 (1: the axis is left to linear interpolation)."""
+    return max(1, int(np.floor(target_mm / input_mm + 1e-6)))
+
+
 def block_average(image: Any, target: ImageGrid) -> Any:
     """`image` averaged over blocks of floor(target / input spacing) voxels along each axis that `target` makes at
     least twice as coarse (what SimpleITK BinShrink gives after repeating the far edge to fill the last block),
@@ -94,7 +100,7 @@ def block_average(image: Any, target: ImageGrid) -> Any:
     import SimpleITK as sitk
 
     spacing = image.GetSpacing()
-    factors = [max(1, int(np.floor(t / s + 1e-6))) for s, t in zip(spacing, target.spacing, strict=True)]
+    factors = [block_factor(s, t) for s, t in zip(spacing, target.spacing, strict=True)]
     if max(factors) == 1:
         return image
     fx, fy, fz = factors

@@ -8,7 +8,6 @@ draw the organs. Thresholds and their sources: `segthor.quality.thresholds` and 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -138,6 +137,7 @@ def averaged_pixel_mm(pixel_mm: float, metadata: Mapping[str, Any] | None, axis:
     in blocks of floor(target / pixel) first (`preprocessing.grid.block_average`), so the network sees pixel x
     that factor; otherwise the pixel itself (no recipe, no target spacing on that axis, or `area_average` off).
     Raises nothing: an unreadable recipe counts as none."""
+    from segthor.preprocessing.grid import block_factor
     from segthor.preprocessing.recipe import get_recipe
 
     try:
@@ -147,7 +147,7 @@ def averaged_pixel_mm(pixel_mm: float, metadata: Mapping[str, Any] | None, axis:
     target = recipe.spacing[axis] if recipe.spacing is not None else None
     if not recipe.area_average or target is None or pixel_mm <= 0:
         return pixel_mm
-    return pixel_mm * max(1, math.floor(target / pixel_mm + 1e-6))
+    return pixel_mm * block_factor(pixel_mm, target)
 
 
 def _check_spacing(frame: PatientFrame, metadata: Mapping[str, Any] | None, out: InputQuality) -> None:

@@ -61,7 +61,8 @@ def _decimated(ct: Volume, frame: PatientFrame) -> tuple[np.ndarray, tuple[float
 def _cut_by_circle(
     body: np.ndarray,
     padding: np.ndarray,
-    filled: np.ndarray,
+    centre_p: np.ndarray,
+    centre_l: np.ndarray,
     enclosed_air: np.ndarray,
     lung_slices: np.ndarray,
     near: int,
@@ -72,26 +73,23 @@ def _cut_by_circle(
     """Add to `anterior` and `sides` ([S] bool, in place) the slices on which the body meets the padding of a
     reconstruction circle: in front (within 45 degrees of anterior from the body's centre) over more than
     `T.FOV_EDGE_FRACTION` of the image's width, or at a side (within 45 degrees of right or left) with lung
-    within `near` voxels of the cut, as the image's border is judged."""
+    within `near` voxels of the cut, as the image's border is judged. `centre_p`, `centre_l`: the body's centre
+    per slice ([S], voxels)."""
     from scipy import ndimage
 
     n_s, n_p, n_l = body.shape
     cut = body & ndimage.binary_dilation(padding, structure=in_plane)
     if not cut.any():
         return
-    area = np.maximum(filled.sum(axis=(1, 2)), 1)
-    centre_p = filled.sum(axis=2) @ np.arange(n_p) / area
-    centre_l = filled.sum(axis=1) @ np.arange(n_l) / area
     dp = np.arange(n_p)[None, :, None] - centre_p[:, None, None]
     dl = np.arange(n_l)[None, None, :] - centre_l[:, None, None]
     lateral = np.abs(dl) >= np.abs(dp)
     anterior |= (cut & ~lateral & (dp < 0)).sum(axis=(1, 2)) > T.FOV_EDGE_FRACTION * n_l
-    reach = ndimage.generate_binary_structure(3, 1) & in_plane  # in-plane 4-neighbourhood
     for side, sign in (("right", -1), ("left", 1)):
         side_cut = cut & lateral & (np.sign(dl) == sign)
         if not side_cut.any():
             continue
-        band = ndimage.binary_dilation(side_cut, structure=reach, iterations=near)
+        band = ndimage.binary_dilation(side_cut, structure=in_plane, iterations=near)
         sides[side] |= (band & enclosed_air).any(axis=(1, 2)) & lung_slices
 
 
@@ -140,6 +138,14 @@ def find_landmarks(ct: Volume) -> Landmarks:
     body_slices = body_area > 0
     lung_slices = body_slices & (air_area >= T.LUNG_AREA_FRACTION * np.maximum(body_area, 1))
 
+    # Per-slice body centre (posterior and left coordinates, in decimated voxels) and front/back rows.
+    p_idx = np.arange(n_p, dtype=np.float64)
+    l_idx = np.arange(n_l, dtype=np.float64)
+    area = np.maximum(body_area, 1)
+    rows_count = filled.sum(axis=2)  # [S, P]
+    centre_p = rows_count @ p_idx / area
+    centre_l = filled.sum(axis=1) @ l_idx / area
+
     # Field of view: the anterior edge cut means the chest wall (and what lies behind it) is cut. A lateral
     # edge counts only where the thorax itself reaches it (enclosed lung within FOV_LUNG_EDGE_MM of that edge):
     # arms and the table cut by the edge hold none of the four organs and are cut in most chest CTs.
@@ -150,17 +156,10 @@ def find_landmarks(ct: Volume) -> Landmarks:
         touches = body[:, :, col].mean(axis=1) > T.FOV_EDGE_FRACTION
         sides[side] = touches & enclosed_air[:, :, band].any(axis=(1, 2)) & lung_slices
     if padding.any():
-        _cut_by_circle(body, padding, filled, enclosed_air, lung_slices, near, in_plane, anterior, sides)
+        _cut_by_circle(body, padding, centre_p, centre_l, enclosed_air, lung_slices, near, in_plane, anterior, sides)
     fov_cut = {"anterior": int(np.count_nonzero(anterior))}
     fov_cut.update({side: int(np.count_nonzero(cut)) for side, cut in sides.items()})
 
-    # Per-slice body centre (posterior and left coordinates, in decimated voxels) and front/back rows.
-    p_idx = np.arange(n_p, dtype=np.float64)
-    l_idx = np.arange(n_l, dtype=np.float64)
-    area = np.maximum(body_area, 1)
-    rows_count = filled.sum(axis=2)  # [S, P]
-    centre_p = rows_count @ p_idx / area
-    centre_l = filled.sum(axis=1) @ l_idx / area
     rows_with_body = rows_count > 0
     front = np.argmax(rows_with_body, axis=1)
     back = n_p - 1 - np.argmax(rows_with_body[:, ::-1], axis=1)
