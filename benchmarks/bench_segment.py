@@ -59,26 +59,32 @@ def naive_baseline(ct_path: Path, model: str | None, device: str, n_slices: int)
     from segthor.io.volume import read_volume
     from segthor.model_packages import DEFAULT_MODEL_ID, load_model_package
     from segthor.preprocessing import Recipe, preprocess
+    from segthor.preprocessing.slice_context import CENTRE_ONLY, slice_stack
 
     dev = resolve_device(device)
     package = load_model_package(model or DEFAULT_MODEL_ID, str(dev))
     # The model's own intensity recipe, but no crop and no resampling: every slice at full resolution.
     recipe = Recipe.from_dict(package.metadata["preprocessing"]).with_changes(crop="none", spacing=None)
-    ct = preprocess(read_volume(ct_path), recipe).array
+    volume = read_volume(ct_path)
+    ct = preprocess(volume, recipe).array
     total = ct.shape[0]
+    offsets = tuple(getattr(package.model, "slice_offsets_mm", CENTRE_ONLY))  # a 2.5D net reads its neighbours
+
+    def net_input(k: int) -> torch.Tensor:
+        return torch.from_numpy(slice_stack(ct, np.array([k]), offsets, float(volume.spacing[2]))).to(dev)
+
     picks = np.linspace(0, total - 1, n_slices).astype(int)
     default_threads = torch.get_num_threads()
     best: dict[int, float] = {}
     with torch.inference_mode():
         for threads in sorted({default_threads, 1}, reverse=True):
             torch.set_num_threads(threads)
-            package.model(torch.from_numpy(np.ascontiguousarray(ct[picks[0]]))[None, None].to(dev))  # warm-up
+            package.model(net_input(picks[0]))  # warm-up
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
             for k in picks:
-                x = torch.from_numpy(np.ascontiguousarray(ct[k]))[None, None].to(dev)
-                package.model(x).argmax(1).cpu()
+                package.model(net_input(k)).argmax(1).cpu()
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             best[threads] = (time.perf_counter() - t0) / n_slices

@@ -1,6 +1,8 @@
 """Thread-count choice from the run's own batches: several threads only when clearly faster, a fallback to one
 when they stall, and no batch run twice."""
 
+import time
+
 import pytest
 import torch
 
@@ -107,6 +109,9 @@ def test_the_slice_inferer_probes_with_its_own_batches(idle_machine, monkeypatch
 
         def forward(self, x):
             calls.append((x.shape[0], torch.get_num_threads()))
+            # A fixed time per batch: an instant one is all timer noise, and a loaded machine made a warm-up
+            # look like a stall (the governor's fall-back), so the probe order depended on the machine's load.
+            time.sleep(0.01)
             return torch.zeros(x.shape[0], 5, *x.shape[2:])
 
     torch.set_num_threads(2)

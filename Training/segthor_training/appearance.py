@@ -147,8 +147,8 @@ def apply_appearance(
         x = _resolution(x, float(rng.uniform(*cfg.resolution_factor)))
     if do_blur:
         x = gaussian_filter(x, _in_plane(x.ndim, float(rng.uniform(*cfg.blur_sigma_px))))
-    if do_bias:
-        field = bias_field(x.shape, rng, cfg.bias_grid, cfg.bias_sigma)
+    if do_bias:  # one field for a 2.5D stack (C, y, x) of labels (y, x): the channels are neighbouring slices
+        field = bias_field(x.shape[x.ndim - labels.ndim :], rng, cfg.bias_grid, cfg.bias_sigma)
         x = (x - lo) * field + lo
     if do_scale:  # contrast about 0 in network units (water for fixed-HU recipes, the mean for z-scored ones)
         x = x * float(rng.uniform(*cfg.scale_range)) + float(rng.uniform(-cfg.shift_hu, cfg.shift_hu)) / hpu
@@ -156,7 +156,7 @@ def apply_appearance(
         fire, shift = _fires(rng, cfg.region_probability), float(rng.uniform(-cfg.region_shift_hu, cfg.region_shift_hu))
         if fire:
             mask = labels == label
-            x[mask] += shift / hpu
+            x[..., mask] += shift / hpu
     if do_gamma:
         gamma = math.exp(float(rng.uniform(-cfg.log_gamma, cfg.log_gamma)))
         span = max(hi - lo, 1e-6)
@@ -177,3 +177,27 @@ def thick_slice(volume: np.ndarray, z: int, rng: np.random.Generator, cfg: Appea
     weights = (k + 1 - np.abs(offsets)).astype(np.float32)
     zs = np.clip(z + offsets, 0, volume.shape[0] - 1)
     return np.tensordot(weights / weights.sum(), volume[zs].astype(np.float32), axes=1).astype(np.float32)
+
+
+def thick_stack(
+    volume: np.ndarray, positions: np.ndarray, rng: np.random.Generator, cfg: AppearanceConfig
+) -> np.ndarray:
+    """A 2.5D net's input (C, y, x): the slices of `volume` [z, y, x] at fractional z `positions` (C,)
+    (`segthor.preprocessing.slice_context.sample_slices`), or, with `cfg.thickness_probability` when the
+    appearance augmentation is on, each a triangle-weighted mean over 2k+1 slices around it as `thick_slice`
+    makes one (the same k for every channel: one scanner reconstructs all of them)."""
+    from segthor.preprocessing.slice_context import sample_slices
+
+    positions = np.asarray(positions, dtype=np.float64)
+    if not cfg.active:
+        return sample_slices(volume, positions)
+    fire, k = _fires(rng, cfg.thickness_probability), int(rng.integers(1, max(1, cfg.thickness_max_slices) + 1))
+    if not fire or volume.shape[0] < 2:
+        return sample_slices(volume, positions)
+    offsets = np.arange(-k, k + 1)
+    weights = (k + 1 - np.abs(offsets)).astype(np.float32)
+    weights /= weights.sum()
+    out = np.zeros((len(positions), *volume.shape[1:]), np.float32)
+    for offset, weight in zip(offsets, weights, strict=True):
+        out += weight * sample_slices(volume, positions + offset)
+    return out

@@ -85,7 +85,8 @@ def _elastic(image: Any, rng: np.random.Generator, cfg: AugmentConfig) -> Any:
 def augment(
     image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, hu_per_unit: float = 500.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Randomly deformed and re-styled copies of a 2D [y, x] or 3D [z, y, x] image and its labels (the inputs
+    """Randomly deformed and re-styled copies of a 2D [y, x] or 3D [z, y, x] image and its labels (a 2.5D stack
+    [C, y, x] over labels [y, x] moves and is re-styled as one image; see `_geometric`) (the inputs
     themselves when no transform fires). `hu_per_unit`: HU per network-input unit, used when the appearance
     config does not set it. Geometry moves image and labels together; appearance changes the image only."""
     image, labels = _geometric(image, labels, rng, cfg)
@@ -103,7 +104,10 @@ def _geometric(
     do_elastic = rng.random() < cfg.elastic_probability
     if not (do_affine or do_elastic):
         return image, labels
-    img = sitk.GetImageFromArray(np.ascontiguousarray(image, dtype=np.float32))
+    # A 2.5D stack (C, y, x) over labels (y, x) moves as one vector image: every channel by the same transform.
+    channels = image.ndim == labels.ndim + 1
+    pixels = np.moveaxis(image, 0, -1) if channels else image
+    img = sitk.GetImageFromArray(np.ascontiguousarray(pixels, dtype=np.float32), isVector=channels)
     transform = sitk.CompositeTransform(img.GetDimension())
     if do_affine:
         centre = [(n - 1) / 2.0 for n in img.GetSize()]
@@ -111,7 +115,10 @@ def _geometric(
     if do_elastic:
         transform.AddTransform(_elastic(img, rng, cfg))
     fill = float(image.min())
-    out_img = sitk.Resample(img, img, transform, sitk.sitkLinear, fill, sitk.sitkFloat32)
+    out_img = sitk.Resample(
+        img, img, transform, sitk.sitkLinear, fill, sitk.sitkVectorFloat32 if channels else sitk.sitkFloat32
+    )
     lab = sitk.GetImageFromArray(np.ascontiguousarray(labels, dtype=np.uint8))
     out_lab = sitk.Resample(lab, lab, transform, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-    return sitk.GetArrayFromImage(out_img), sitk.GetArrayFromImage(out_lab)
+    out_pixels = sitk.GetArrayFromImage(out_img)
+    return (np.moveaxis(out_pixels, -1, 0) if channels else out_pixels), sitk.GetArrayFromImage(out_lab)

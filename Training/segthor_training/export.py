@@ -19,12 +19,12 @@ def _finite(d: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in d.items() if v is not None and math.isfinite(v)}
 
 
-def _predict(net: Any, array: np.ndarray, batch: int = 16) -> np.ndarray:
+def _predict(net: Any, array: np.ndarray, spacing: tuple[float, float, float], batch: int = 16) -> np.ndarray:
     """The inference pipeline's own network loop, so validation Dice is measured as `segthor segment` runs."""
     from segthor.inference.prediction import run_network
 
     device = next(net.parameters()).device
-    return run_network(net, array, device, batch, tune_threads=False)[0]
+    return run_network(net, array, device, batch, tune_threads=False, spacing=spacing)[0]
 
 
 def input_grid_dice(net: Any, recipe: Any, cases: list[CaseFiles]) -> dict[str, float]:
@@ -37,7 +37,7 @@ def input_grid_dice(net: Any, recipe: Any, cases: list[CaseFiles]) -> dict[str, 
     scores = []
     for files in cases:
         pre = preprocess(read_volume(files.image), recipe)
-        labels = restore_labels(_predict(net, pre.array), pre.context)
+        labels = restore_labels(_predict(net, pre.array, pre.context.network_grid.spacing), pre.context)
         scores.append(dice_per_organ(labels, read_volume(files.labels).array))
     return mean_dice(scores)
 

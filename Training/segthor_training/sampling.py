@@ -73,16 +73,18 @@ def epoch_order(n: int, seed: int, epoch: int, rank: int, world: int) -> np.ndar
 
 def pad_stack(images: list[np.ndarray], labels: list[np.ndarray], multiple: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Stack samples of different in-plane sizes: pad at the far end to the batch's largest size (rounded up to
-    `multiple`) with each image's own minimum (air) and background labels."""
-    dims = images[0].ndim
-    target = [max(im.shape[d] for im in images) for d in range(dims)]
+    `multiple`) with each image's own minimum (air) and background labels. A 2.5D image (C, y, x) over labels
+    (y, x) keeps its channel axis as it is."""
+    channels = images[0].shape[: images[0].ndim - labels[0].ndim]
+    dims = labels[0].ndim
+    target = [max(lab.shape[d] for lab in labels) for d in range(dims)]
     target = [t + (-t) % multiple for t in target]
-    out_x = np.empty((len(images), *target), np.float32)
+    out_x = np.empty((len(images), *channels, *target), np.float32)
     out_y = np.zeros((len(images), *target), np.int64)
     for i, (im, lab) in enumerate(zip(images, labels, strict=True)):
         out_x[i] = im.min()
-        region = tuple(slice(0, s) for s in im.shape)
-        out_x[i][region] = im
+        region = tuple(slice(0, s) for s in lab.shape)
+        out_x[i][(..., *region)] = im
         out_y[i][region] = lab
     return out_x, out_y
 

@@ -23,8 +23,9 @@ from torch import nn
 from segthor.errors import InputError
 from segthor.io.atomic import write_text_atomic
 from segthor.organs import ORGANS
+from segthor.preprocessing.slice_context import CENTRE_ONLY, slice_positions
 from segthor_training import distributed as ddp
-from segthor_training.appearance import thick_slice
+from segthor_training.appearance import thick_slice, thick_stack
 from segthor_training.augment import AugmentConfig, augment
 from segthor_training.checkpoint import load_checkpoint, save_checkpoint
 from segthor_training.config import TrainConfig, apply_overrides, load_config
@@ -79,8 +80,17 @@ class BatchSource:
     """Builds the training batches of one rank: deterministic in (seed, epoch, rank, step), so resuming
     mid-epoch replays exactly the batches that were still to come."""
 
-    def __init__(self, cases: list[Case], config: TrainConfig, spatial_dims: int, info: ddp.DistInfo):
+    def __init__(
+        self,
+        cases: list[Case],
+        config: TrainConfig,
+        spatial_dims: int,
+        info: ddp.DistInfo,
+        slice_offsets_mm: tuple[float, ...] = CENTRE_ONLY,
+    ):
         self.cases, self.config, self.info = cases, config, info
+        # A 2.5D net's slices come with their neighbours as channels (C, y, x), as its inferer builds them.
+        self.slice_offsets_mm = tuple(slice_offsets_mm)
         # Branching on the network kind is a sampling choice here (2D nets train on axial slices, 3D nets on
         # random crops); how a net is run over a whole volume (validation, inference) is the inferer's job.
         self.spatial_dims = spatial_dims
@@ -113,7 +123,11 @@ class BatchSource:
         for p in picks:
             case_index, z = self.items[p]
             case = self.cases[case_index]
-            if self.spatial_dims == 2:
+            if self.spatial_dims == 2 and self.slice_offsets_mm != CENTRE_ONLY:
+                label = case.labels[z]
+                positions = slice_positions(np.array([z]), self.slice_offsets_mm, float(case.spacing[2]))[0]
+                image = thick_stack(case.image, positions, rng, self.augment.appearance)
+            elif self.spatial_dims == 2:
                 image, label = case.image[z], case.labels[z]
                 if self.augment.appearance.active:
                     image = thick_slice(case.image, z, rng, self.augment.appearance)
@@ -185,12 +199,40 @@ def _init_from_package(net: nn.Module, package: str) -> None:
 
     try:
         source = load_model_package(package, "cpu").model
-        net.load_state_dict(source.state_dict(), strict=True)
+        offsets = tuple(getattr(net, "slice_offsets_mm", CENTRE_ONLY))
+        net.load_state_dict(widen_input_channels(source.state_dict(), net.state_dict(), offsets), strict=True)
     except (SegthorError, RuntimeError) as exc:
         raise InputError(
             f"init_weights {package!r} cannot start this network: {str(exc).splitlines()[0]}; "
             "name a package of the same architecture and arguments"
         ) from exc
+
+
+def widen_input_channels(
+    source: dict[str, torch.Tensor], target: dict[str, torch.Tensor], offsets_mm: tuple[float, ...]
+) -> dict[str, torch.Tensor]:
+    """`source` weights for a net of `target`'s shapes whose input channels are the slices at `offsets_mm`: a
+    tensor of one input channel (dim 1 of size 1) where the target has one per offset goes to the offset-0
+    channel, the others zero, so a 1-channel 2D net starts its 2.5D version (`ENet(slice_offsets_mm=...)`)
+    computing exactly what it computed. Every other tensor is passed on as it is (`load_state_dict` reports any
+    other mismatch)."""
+    out = dict(source)
+    if len(offsets_mm) < 2:
+        return out
+    centre = offsets_mm.index(0.0)
+    for key, weight in source.items():
+        want = target.get(key)
+        if (
+            want is not None
+            and weight.ndim >= 2
+            and weight.shape[1] == 1
+            and want.shape[1] == len(offsets_mm)
+            and weight.shape[:1] + weight.shape[2:] == want.shape[:1] + want.shape[2:]
+        ):
+            wide = torch.zeros(want.shape, dtype=weight.dtype)
+            wide[:, centre] = weight[:, 0]
+            out[key] = wide
+    return out
 
 
 def _append_log(path: Path, row: dict[str, Any]) -> None:
@@ -290,7 +332,8 @@ class Trainer:
         self.scheduler = self.make_scheduler()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.loss_fn = loss_fn.to(dev)
-        self.source = BatchSource(self.train_cases, config, self.spatial_dims, info)
+        self.slice_offsets_mm = tuple(getattr(net, "slice_offsets_mm", CENTRE_ONLY))
+        self.source = BatchSource(self.train_cases, config, self.spatial_dims, info, self.slice_offsets_mm)
         if self.resume:
             self.state.update(
                 load_checkpoint(self.checkpoints / "last", self.net, self.optimizer, self.scheduler, self.scaler)
@@ -341,7 +384,7 @@ class Trainer:
 
     def train_step(self, images: np.ndarray, labels: np.ndarray) -> float:
         """Forward, loss, backward and one optimiser step (AMP and gradient scaling on CUDA); the loss."""
-        x = as_input(images, self.device, self.channels_last)
+        x = as_input(images, self.device, self.channels_last, self.slice_offsets_mm != CENTRE_ONLY)
         y = torch.from_numpy(labels).to(self.device)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.use_amp):
             outputs = self.model(x, y)

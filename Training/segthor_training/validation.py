@@ -11,6 +11,7 @@ import torch
 
 from segthor.metrics.overlap import dice_3d
 from segthor.organs import ORGANS
+from segthor.preprocessing.slice_context import CENTRE_ONLY, slice_stack
 from segthor_training.dataset import Case
 
 
@@ -31,9 +32,11 @@ def mean_dice(per_case: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-def as_input(batch: np.ndarray, device: torch.device, channels_last: bool) -> torch.Tensor:
-    """(N, ...) float array -> (N, 1, ...) tensor on `device`, channels_last for 2D nets when asked."""
-    x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).unsqueeze(1).to(device, non_blocking=True)
+def as_input(batch: np.ndarray, device: torch.device, channels_last: bool, has_channels: bool = False) -> torch.Tensor:
+    """(N, ...) float array -> (N, 1, ...) tensor on `device` ((N, C, y, x) as it is with `has_channels`: a 2.5D
+    net's stacks), channels_last for 2D nets when asked."""
+    x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+    x = (x if has_channels else x.unsqueeze(1)).to(device, non_blocking=True)
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.ndim == 4 else x
 
 
@@ -59,12 +62,18 @@ def validation_loss(
             losses.append((float(loss_fn(net.forward_train(x, y))), 1))
         return losses
     has_organ = case.labels.reshape(case.labels.shape[0], -1).any(axis=1)
+    offsets = tuple(getattr(net, "slice_offsets_mm", CENTRE_ONLY))
     for start in range(0, case.image.shape[0], batch_size):
         stop = min(start + batch_size, case.image.shape[0])
         keep = has_organ[start:stop]
         if keep.any():
+            zs = np.arange(start, stop)[keep]
+            if offsets == CENTRE_ONLY:
+                x = as_input(case.image[zs], device, channels_last)
+            else:
+                x = as_input(slice_stack(case.image, zs, offsets, float(case.spacing[2])), device, channels_last, True)
             with autocast:
-                logits = net(as_input(case.image[start:stop][keep], device, channels_last))
+                logits = net(x)
             y = torch.from_numpy(case.labels[start:stop][keep].astype(np.int64)).to(device)
             losses.append((float(loss_fn(logits.float(), y)), int(keep.sum())))
     return losses
@@ -98,7 +107,7 @@ def validate(
         for case in cases:
             losses += validation_loss(net, case, loss_fn, device, batch_size, channels_last, autocast)
             image = np.ascontiguousarray(case.image, dtype=np.float32)
-            pred, _ = inferer.run(net, image, device, batch_size, tune_threads=False)
+            pred, _ = inferer.run(net, image, device, batch_size, tune_threads=False, spacing=case.spacing)
             dices.append(dice_per_organ(pred, case.labels))
     finally:
         net.train(was_training)

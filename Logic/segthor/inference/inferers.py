@@ -30,6 +30,7 @@ from segthor.inference.memory import fit_batch_size, require_memory
 from segthor.inference.progress import Progress
 from segthor.model_packages.inferer_spec import SLICES_2D, SLIDING_WINDOW_3D, InfererSpec
 from segthor.organs import NUM_CLASSES
+from segthor.preprocessing.slice_context import CENTRE_ONLY, slice_stack
 
 Reduce = Callable[[Any], Any]  # scores tensor (N, C, ...) -> labels (N, ...) or per-class values (N, C, ...)
 
@@ -110,10 +111,15 @@ class SliceInferer:
         progress: Progress | None = None,
         tune_threads: bool = True,
         reduce: Reduce = argmax_labels,
+        spacing: tuple[float, float, float] | None = None,
     ) -> tuple[np.ndarray, int]:
         """Labels (uint8, [z, y, x]) of `model` over float32 `array` [z, y, x], or [C, z, y, x] when `reduce`
         keeps the class axis, and the CPU thread count the last batch ran with (chosen by timing the run's first
-        batches, see `threads.py`, unless `tune_threads` is False)."""
+        batches, see `threads.py`, unless `tune_threads` is False).
+
+        A 2.5D net (`model.slice_offsets_mm`, e.g. ENet's) gets each slice with its neighbours at those offsets
+        as channels (`segthor.preprocessing.slice_context`), which needs the grid's `spacing` (x, y, z) in mm;
+        raises `ModelError` without it."""
         import torch
 
         from segthor.inference.threads import ThreadGovernor
@@ -121,6 +127,9 @@ class SliceInferer:
         progress = progress or Progress()
         out: np.ndarray | None = None
         n = array.shape[0]
+        offsets = tuple(getattr(model, "slice_offsets_mm", CENTRE_ONLY))
+        if offsets != CENTRE_ONLY and spacing is None:
+            raise ModelError("this model reads neighbouring slices; its inferer needs the grid's slice spacing")
         with torch.inference_mode():
             # The probe is the run's own first batches (threads.py): it costs nothing, so every run is tuned.
             governor = ThreadGovernor(device) if tune_threads else None
@@ -132,7 +141,11 @@ class SliceInferer:
                     # so the count in force at the end may be one no batch ran with (a one-batch run: 1 thread).
                     used = torch.get_num_threads()
                     t0 = time.perf_counter()
-                    x = _to_device(array[start:stop], device, True)
+                    if offsets == CENTRE_ONLY:
+                        x = _to_device(array[start:stop], device, True)
+                    else:
+                        stack = slice_stack(array, np.arange(start, stop), offsets, float(spacing[2]))  # type: ignore[index]
+                        x = torch.from_numpy(stack).to(device, non_blocking=True)
                     reduced = reduce(network_scores(model, x, device)).cpu().numpy()
                     out = _write_slices(out, reduced, start, n)
                     if governor is not None:
@@ -239,9 +252,11 @@ class SlidingWindowInferer:
         progress: Progress | None = None,
         tune_threads: bool = True,
         reduce: Reduce = argmax_labels,
+        spacing: tuple[float, float, float] | None = None,
     ) -> tuple[np.ndarray, int]:
         """Labels (uint8, [z, y, x]; [C, z, y, x] when `reduce` keeps the class axis) of `model` over float32
-        `array` [z, y, x], and the CPU thread count the last window ran with. The windows, all of one size, are
+        `array` [z, y, x], and the CPU thread count the last window ran with (`spacing` is not read: a 3D net
+        sees z itself). The windows, all of one size, are
         the thread governor's batches (`threads.py`; not when `tune_threads` is False), as the 2D inferer's
         slices are: extra threads stall a 3D net as much when another program holds a core. A volume inside one
         window is one call, which cannot be timed: it runs with the free cores the load average shows

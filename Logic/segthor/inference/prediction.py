@@ -99,14 +99,15 @@ def run_network(
     progress: Progress | None = None,
     tune_threads: bool = True,
     confidence: ConfidenceSums | None = None,
+    spacing: tuple[float, float, float] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Argmax labels (uint8, [z,y,x]) of `model` over a preprocessed float32 array with the default inferer of
     its network kind (2D: batches of slices; 3D: Gaussian-weighted sliding windows, `inferers.py`), and the CPU
     thread count used (chosen by measurement, see `threads.py`, unless `tune_threads` is False: the training
     package keeps its own thread setting). With `confidence`, the max-softmax per class is accumulated into it
-    as well."""
+    as well. `spacing`: the array's grid spacing (x, y, z) in mm, which a 2.5D net needs (`SliceInferer.run`)."""
     reduce = confidence.labels_and_add if confidence is not None else argmax_labels
-    return inferer_for(model).run(model, array, device, batch_size, progress, tune_threads, reduce)
+    return inferer_for(model).run(model, array, device, batch_size, progress, tune_threads, reduce, spacing)
 
 
 def predict(
@@ -149,7 +150,13 @@ def predict(
     with timer.stage("inference"):
         sums = ConfidenceSums()
         probabilities, threads = inferer.run(
-            model, array, device, size, progress.sub(0.1, 0.9), reduce=sums.probabilities_and_add
+            model,
+            array,
+            device,
+            size,
+            progress.sub(0.1, 0.9),
+            reduce=sums.probabilities_and_add,
+            spacing=pre.context.network_grid.spacing,
         )
     del array
 

@@ -16,6 +16,11 @@ Each bottleneck is a residual block: 1x1 projection to a quarter of the channels
 the main conv (3x3, dilated 3x3, asymmetric 5x1 + 1x5, or 3x3/2 transposed), 1x1 expansion, batch norm and
 PReLU after each, spatial dropout, then PReLU(main + shortcut). The net's stride is 8; any H, W is padded to a
 multiple of 8 (replicate) and cropped back.
+
+`slice_offsets_mm` makes it a 2.5D net: its input channels are the CT at those offsets along z from the slice it
+labels (`segthor.preprocessing.slice_context`; e.g. [-8, -4, 0, 4, 8]), and the initial block max-pools only the
+centre channel, so its layout from the first batch norm on is the 1-channel net's and a 1-channel package can
+start it (the extra channels' weights start at zero).
 """
 
 from __future__ import annotations
@@ -27,19 +32,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from segthor.networks.blocks import crop_to, init_weights, pad_to_multiple
+from segthor.preprocessing.slice_context import CENTRE_ONLY, check_offsets
 
 
 class InitialBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int):
+    """3x3/2 conv concatenated with a 2x2 max pool of the input channels `pooled` (all when None)."""
+
+    def __init__(self, in_channels: int, out_channels: int, pooled: slice | None = None):
         super().__init__()
-        if out_channels <= in_channels:
-            raise ValueError(f"ENet base width {out_channels} must exceed in_channels {in_channels}")
-        self.conv = nn.Conv2d(in_channels, out_channels - in_channels, 3, stride=2, padding=1, bias=False)
+        self.pooled = pooled or slice(0, in_channels)
+        n_pooled = len(range(in_channels)[self.pooled])
+        if out_channels <= n_pooled:
+            raise ValueError(f"ENet base width {out_channels} must exceed the {n_pooled} pooled input channels")
+        self.conv = nn.Conv2d(in_channels, out_channels - n_pooled, 3, stride=2, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
         self.act = nn.PReLU(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.bn(torch.cat([self.conv(x), F.max_pool2d(x, 2)], dim=1)))
+        return self.act(self.bn(torch.cat([self.conv(x), F.max_pool2d(x[:, self.pooled], 2)], dim=1)))
 
 
 def _conv_bn_prelu(conv: nn.Module, channels: int) -> list[nn.Module]:
@@ -151,6 +161,7 @@ class ENet(nn.Module):
     architecture = "enet"
     stride = 8
     channels_last_inference = False  # thin tensors, element-wise bound: NCHW is as fast or faster
+    slice_offsets_mm: tuple[float, ...] = CENTRE_ONLY  # the input channels' z offsets (mm); see the module docstring
 
     def __init__(
         self,
@@ -159,6 +170,7 @@ class ENet(nn.Module):
         base_width: int = 16,
         dropout: float = 0.1,
         encoder_dropout: float = 0.01,
+        slice_offsets_mm: list[float] | None = None,
     ):
         super().__init__()
         if base_width % 4 or base_width < 8:
@@ -170,8 +182,19 @@ class ENet(nn.Module):
             "dropout": dropout,
             "encoder_dropout": encoder_dropout,
         }
+        pooled = None
+        if slice_offsets_mm is not None:
+            self.slice_offsets_mm = check_offsets(slice_offsets_mm)
+            if in_channels not in (1, len(self.slice_offsets_mm)):
+                raise ValueError(
+                    f"ENet in_channels {in_channels} does not match the {len(self.slice_offsets_mm)} slice_offsets_mm"
+                )
+            in_channels = len(self.slice_offsets_mm)
+            centre = self.slice_offsets_mm.index(0.0)
+            pooled = slice(centre, centre + 1)
+            self.arguments.update(in_channels=in_channels, slice_offsets_mm=list(self.slice_offsets_mm))
         K = base_width
-        self.initial = InitialBlock(in_channels, K)
+        self.initial = InitialBlock(in_channels, K, pooled)
         self.down1 = DownsamplingBottleneck(K, 4 * K, encoder_dropout)
         self.stage1 = nn.Sequential(*(Bottleneck(4 * K, dropout=encoder_dropout) for _ in range(4)))
         self.down2 = DownsamplingBottleneck(4 * K, 8 * K, dropout)
