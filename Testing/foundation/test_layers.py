@@ -34,6 +34,7 @@ LAYERS = {
     "segthor.devices": "leaves",
     "segthor.boxes": "leaves",
     "segthor.class_argmax": "leaves",  # class index per voxel: inferers and restore_probabilities
+    "segthor.hounsfield": "leaves",  # HU thresholds between tissues: the clean-up rules and the input checks
     "segthor.render": "leaves",
     "segthor.case_layout": "leaves",
     "segthor.segment_mapping": "leaves",

@@ -78,15 +78,11 @@ from __future__ import annotations
 import numpy as np
 
 from segthor.boxes import bounding_box, label_boxes
+from segthor.hounsfield import GAS_HU, LUNG_HU
 from segthor.io.patient_frame import PatientFrame
 from segthor.io.volume import Volume
 from segthor.organs import organ_by_label
 
-LUNG_HU = -400.0  # lung parenchyma -950..-600 HU; soft tissue > -100 HU
-# A region of air-density tissue whose mean is below this is gas (stomach, bowel, outside air: -1000 HU plus
-# noise), not lung: parenchyma with its vessels and airways averages well above it (measured over the lung
-# regions found: -824 HU on the real development CT, -804 HU on the sample phantom).
-GAS_HU = -950.0
 LUMEN_HU = -800.0  # the tracheal lumen (air, -1000 HU) without the partial-volume rim of its wall
 # The lumen's edge for the wall's reach: halfway between air (-1000 HU) and the wall (~0 HU), a voxel half air.
 LUMEN_EDGE_HU = -500.0

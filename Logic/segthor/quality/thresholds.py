@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from segthor.hounsfield import GAS_HU, LUNG_HU  # noqa: F401  (re-exported: the checks read T.LUNG_HU, T.GAS_HU)
+
 # -- input checks --------------------------------------------------------------------------------------------
 
 # Body: everything denser than this is patient (or table); the same threshold the body crop uses.
 BODY_HU = -500.0
-# Air enclosed by the body on an axial slice is lung (or trachea, or bowel gas) when darker than this.
-LUNG_HU = -400.0
+# Air enclosed by the body on an axial slice is lung (or trachea, or bowel gas) when darker than LUNG_HU; a piece
+# of air at the reconstruction circle averaging below GAS_HU is outside air (-1000 HU), where lung the circle cuts
+# averages about -850 HU with its vessels. Both are the clean-up rules' own values (`segthor.hounsfield`).
 # A slice "shows lung" when enclosed air covers at least this share of the body's cross-section. Lung fields
 # cover ~30-60 % of a mid-thoracic slice and still ~10 % at the bases; bowel gas rarely reaches 10 %.
 LUNG_AREA_FRACTION = 0.10
@@ -33,9 +36,6 @@ FOV_LUNG_EDGE_MM = 15.0
 # Below any air a CT measures (-1000 HU and its noise): the padding value scanners write outside the circle
 # they reconstructed (-2048 or -3024 HU), which marks the field of view's edge inside the image.
 PADDING_HU = -1500.0
-# A piece of air at that circle averaging below this is outside air (-1000 HU); lung the circle cuts averages
-# about -850 HU with its vessels (the gas test of `segthor.inference.anatomy_rules`).
-GAS_HU = -950.0
 # Angle (degrees) between the slice normal and the patient's superior-inferior axis: above the first the scan
 # is oblique (tilted gantry or reformatted), above the second it is not an axial acquisition at all.
 OBLIQUE_DEGREES = 5.0
