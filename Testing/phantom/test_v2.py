@@ -250,3 +250,41 @@ def test_esophagus_is_drawn_and_labelled_up_to_c4_above_the_tracheas_start():
         assert top[ESOPHAGUS] >= top[TRACHEA] - grid.spacing[2], (seed, top)
         drawn = np.nonzero((anatomy.tissue == Tissue.ESOPHAGUS).any(axis=(1, 2)))[0]
         assert zs[drawn[-1]] >= zs[-1] - grid.spacing[2]  # the tube runs on to the scan's top
+
+
+def test_posterior_mediastinum_fills_narrow_gaps_with_fat_and_leaves_wide_ones_lung():
+    from types import SimpleNamespace
+
+    from segthor.phantom.grid import Grid
+    from segthor.phantom.shapes import BoxMask
+    from segthor.phantom.v2.extras import paint_posterior_mediastinum
+
+    # 1 mm pixels, 3 slices at z = 0, 5, 10 mm; x and y run from -40 to 39 mm.
+    grid = Grid((3, 80, 80), (1.0, 1.0, 5.0), (0.0, 0.0, 0.0), 0.0)
+    tissue = np.full(grid.shape, Tissue.LUNG, np.uint8)
+    xs, ys = grid.axis("x"), grid.axis("y")
+    disk = lambda cx, cy, r: ((xs[None, :] - cx) ** 2 + (ys[:, None] - cy) ** 2) <= r * r  # noqa: E731
+    # Esophagus 6 mm in front of the vertebral body (front at y = 20 mm); a far organ 20 mm to the side.
+    near = disk(0.0, 8.0, 5.0)
+    far = disk(-32.0, 8.0, 5.0)
+    tissue[:, disk(0.0, 32.0, 12.0)] = Tissue.BONE_TRABECULAR
+    organs = BoxMask((0, 0, 0), np.broadcast_to(near | far, grid.shape).copy())
+    lay = SimpleNamespace(spine_front=lambda z: 20.0)
+    paint_posterior_mediastinum(tissue, grid, lay, {"v2_mediastinum_close_mm": 6.0}, [organs], (0.0, 5.0))
+    gap = (xs[None, :] == 0.0) & (ys[:, None] > 14.0) & (ys[:, None] < 19.0)  # between esophagus and bone
+    assert np.all(tissue[0][gap] == Tissue.FAT) and np.all(tissue[1][gap] == Tissue.FAT)
+    assert np.all(tissue[2][gap] == Tissue.LUNG)  # z = 10 mm lies outside the range
+    wide = (np.abs(xs[None, :] + 16.0) < 2.0) & (np.abs(ys[:, None] - 8.0) < 2.0)  # 22 mm between the organs
+    assert np.all(tissue[0][wide] == Tissue.LUNG)
+
+
+def test_azygos_vein_runs_right_of_the_midline_in_front_of_the_spine_unlabelled(v2_anatomy):
+    p, grid, lay, anat = v2_anatomy
+    zs, xs, ys = grid.axis("z"), grid.axis("x"), grid.axis("y")
+    k = int(np.argmin(np.abs(zs - (lay.z_gej + 40.0))))  # the lower thorax, below the arch
+    front = float(lay.spine_front(zs[k]))
+    # Venous blood right of the midline and within a vein's width of the vertebral body's front: no heart
+    # chamber reaches there, only the azygos.
+    behind = (xs[None, :] < 0.0) & (ys[:, None] > front - 2.0 * float(p["azygos_radius_mm"]) - 3.0)
+    assert np.any(anat.tissue[k][behind] == Tissue.RIGHT_BLOOD)
+    assert not np.any(anat.label_map()[anat.tissue == Tissue.RIGHT_BLOOD] == ESOPHAGUS)

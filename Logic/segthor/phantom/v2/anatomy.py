@@ -20,10 +20,12 @@ from segthor.phantom.tissue import Tissue
 from segthor.phantom.trunk import paint_trunk
 from segthor.phantom.v2.extras import (
     paint_arms,
+    paint_azygos,
     paint_breasts,
     paint_lymph_nodes,
     paint_pathology,
     paint_peripheral_vessels,
+    paint_posterior_mediastinum,
     paint_table,
     reshape_chest_wall,
 )
@@ -260,6 +262,11 @@ def build_anatomy_v2(p: dict, grid: Grid, lay: LayoutV2) -> Anatomy:
     _paint_box(tissue, rim, F, only=[L])
     _paint(tissue, _voxels(grid, [lay.esophagus], 4.0, lay.esophagus_scale), F, only=[L])
     _paint_box(tissue, heart_all.union(aorta), F, only=[L])
+    esophagus_rim = mask_from_voxels(_voxels(grid, [lay.esophagus], 4.0, lay.esophagus_scale))
+    paint_posterior_mediastinum(
+        tissue, grid, lay, p, [esophagus_rim, aorta, heart_all], (lay.z_gej, float(lay.carina[2]) + 10.0)
+    )
+    paint_azygos(tissue, grid, lay, p, context.pick(ctx, "svc"))
 
     rng = np.random.default_rng(int(p["vessel_seed"]))
     for side, hilum in ((-1.0, lay.hila["right"]), (1.0, lay.hila["left"])):

@@ -288,3 +288,86 @@ def paint_peripheral_vessels(tissue: np.ndarray, grid: Grid, lay, p: dict, rng: 
         Tissue.LUNG_VESSEL,
         only=[Tissue.LUNG],
     )
+
+
+def paint_posterior_mediastinum(
+    tissue: np.ndarray, grid: Grid, lay, p: dict, organs: list[BoxMask], z_range: tuple[float, float]
+) -> None:
+    """Fat filling the posterior mediastinum between the heart, the esophagus, the descending aorta and the
+    vertebral bodies, slice by slice over `z_range` (mm: the gastro-esophageal junction to above the carina).
+
+    On real CT the esophagus behind the heart lies in fat and connective tissue, against the left atrium in front,
+    the aorta to its left and the spine behind; lung touches it only on the right, in the azygo-esophageal
+    recess (Gray's Anatomy, 42nd ed., posterior mediastinum). Without this fill the phantoms showed the lower
+    esophagus and aorta surrounded by lung, and a network trained on them found no esophagus behind a real
+    heart (docs/phantoms.md). Each slice's union of `organs` and the vertebral body is closed with a disk of
+    radius `p["v2_mediastinum_close_mm"]` (so only gaps narrower than twice that are filled, the recess
+    left as lung when wider) and the lung inside the closed region becomes fat."""
+    from scipy.ndimage import binary_closing
+
+    zs = grid.axis("z")
+    ks = np.flatnonzero((zs >= z_range[0]) & (zs <= z_range[1]))
+    if len(ks) == 0:
+        return
+    union = np.zeros((len(ks), *tissue.shape[1:]), dtype=bool)
+    for box in organs:
+        if box.mask.size == 0:
+            continue
+        z0 = box.slices[0].start
+        for j, k in enumerate(ks):
+            if box.slices[0].start <= k < box.slices[0].stop:
+                union[j][box.slices[1], box.slices[2]] |= box.mask[k - z0]
+    xs, ys = grid.axis("x"), grid.axis("y")
+    bone = np.zeros(256, dtype=bool)
+    bone[[int(Tissue.BONE_CORTEX), int(Tissue.BONE_TRABECULAR)]] = True
+    radius = float(p["v2_mediastinum_close_mm"])
+    step = float(grid.spacing[0])
+    r = max(1, int(round(radius / step)))
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+    disk = xx**2 + yy**2 <= r * r
+    for j, k in enumerate(ks):
+        front = float(lay.spine_front(zs[k]))
+        # The vertebral body: bone within 30 mm of the midline, from the spine's front 25 mm back.
+        near = (np.abs(xs)[None, :] < 30.0) & (ys[:, None] > front - 2.0) & (ys[:, None] < front + 25.0)
+        region = union[j] | (bone[tissue[k]] & near)
+        rows, cols = np.nonzero(region)
+        if len(rows) == 0:
+            continue
+        r0, r1 = max(0, rows.min() - r), min(region.shape[0], rows.max() + r + 1)
+        c0, c1 = max(0, cols.min() - r), min(region.shape[1], cols.max() + r + 1)
+        # Padded so the closing never meets the crop's edge; it fills concavities, it does not grow the outline.
+        closed = binary_closing(np.pad(region[r0:r1, c0:c1], r), disk)[r:-r, r:-r]
+        sub = tissue[k, r0:r1, c0:c1]
+        sub[closed & (sub == Tissue.LUNG)] = Tissue.FAT
+
+
+def paint_azygos(tissue: np.ndarray, grid: Grid, lay, p: dict, svc: BoxMask) -> None:
+    """The azygos vein: up the right front of the vertebral bodies, behind and right of the esophagus, from below
+    the diaphragm to about 2 cm above the carina, then arching forward over the right main bronchus into the
+    SVC (Gray's Anatomy, 42nd ed.). Unlabelled venous blood a network must not take for the esophagus or aorta."""
+    radius = float(p["azygos_radius_mm"])
+    x = -float(p["azygos_x_mm"])  # right of the midline (x grows to the patient's left)
+    c = lay.carina
+    z_arch = float(c[2]) + float(p["azygos_arch_mm"])
+    zs = np.arange(lay.z_gej - 40.0, z_arch + 1e-6, 8.0)
+    path = [(x, float(lay.spine_front(z)) - 0.5 * radius, float(z)) for z in zs]
+    target = None
+    if svc.mask.size and svc.mask.any():
+        k, j, i = np.nonzero(svc.mask)
+        z_svc = grid.axis("z")[svc.slices[0]][k]
+        near = np.abs(z_svc - z_arch) < 12.0
+        if near.any():
+            target = (
+                float(grid.axis("x")[svc.slices[2]][i[near]].mean()),
+                float(grid.axis("y")[svc.slices[1]][j[near]].mean()),
+                z_arch,
+            )
+    if target is None:
+        target = (x - 12.0, float(c[1]) - 12.0, z_arch)
+    top = path[-1]
+    path += [
+        (0.5 * (top[0] + target[0]) - 4.0, 0.5 * (top[1] + target[1]), z_arch + 6.0),
+        target,
+    ]
+    pts, rad = resample_path(np.asarray(path), np.full(len(path), radius))
+    _paint_idx(tissue, stamp_voxels(grid, pts, rad), Tissue.RIGHT_BLOOD, only=[*SOFT_CONTEXT, Tissue.MUSCLE])

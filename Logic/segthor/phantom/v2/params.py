@@ -132,6 +132,13 @@ def draw_params_v2(
         value = _u(rng, lo, hi)
         if key not in overrides:
             p[key] = value
+    # Drawn after everything above (earlier draws of a seed unchanged): the posterior mediastinum's fat (the
+    # closing radius that decides how much of the gaps between heart, esophagus, aorta and spine it fills) and the
+    # azygos vein (3-5.5 mm, 8-16 mm right of the midline, arching 12-30 mm above the carina).
+    v["v2_mediastinum_close_mm"] = _u(rng, 6.0, 20.0, 1)
+    v["azygos_radius_mm"] = _u(rng, 3.0, 5.5, 2)
+    v["azygos_x_mm"] = _u(rng, 8.0, 16.0, 1)
+    v["azygos_arch_mm"] = _u(rng, 12.0, 30.0, 1)
     unknown = sorted(set(overrides) - v1_keys - set(v))
     if unknown:
         raise InputError(
