@@ -148,19 +148,23 @@ def test_slice_inferer_gives_todays_labels_on_a_phantom():
     from segthor.model_packages import DEFAULT_MODEL_ID
     from segthor.phantom import generate_case
     from segthor.preprocessing import Recipe, preprocess, restore_probabilities
+    from segthor.preprocessing.slice_context import slice_stack
 
     case = generate_case(3, size=64, n_slices=16)
     package = load_model_package(DEFAULT_MODEL_ID, "cpu")
     device = resolve_device("cpu")
     assert isinstance(inferer_for(package), SliceInferer)
     labels = predict(case.ct, package, device, batch_size=4).labels.array
-    # A plain loop: batches of 4 slices, softmax, probabilities restored to the CT grid, argmax there.
+    # A plain loop: batches of 4 slices (each with its neighbours when the model reads them), softmax,
+    # probabilities restored to the CT grid, argmax there.
     pre = preprocess(case.ct, Recipe.from_dict(package.metadata["preprocessing"]))
     array = np.asarray(pre.array, np.float32)
+    offsets = getattr(package.model, "slice_offsets_mm", (0.0,))
     expected = np.empty((5, *array.shape), np.float16)
     with torch.inference_mode():
         for start in range(0, array.shape[0], 4):
-            x = torch.from_numpy(np.ascontiguousarray(array[start : start + 4])).unsqueeze(1)
+            zs = np.arange(start, min(start + 4, array.shape[0]))
+            x = torch.from_numpy(slice_stack(array, zs, offsets, pre.context.network_grid.spacing[2]))
             scores = torch.softmax(package.model(x), 1).to(torch.float16).numpy()
             expected[:, start : start + 4] = np.moveaxis(scores, 1, 0)
     expected = np.asarray(restore_probabilities(expected, pre.context), np.uint8)
