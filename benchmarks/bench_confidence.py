@@ -32,16 +32,17 @@ def main() -> int:
     logic = SegmentationLogic(None, "cpu")
     package = logic.load_model()
     case = generate_case(0, size=args.size, n_slices=args.slices)
-    array = preprocess(case.ct, Recipe.from_dict(package.metadata["preprocessing"])).array
+    pre = preprocess(case.ct, Recipe.from_dict(package.metadata["preprocessing"]))
+    array, spacing = pre.array, pre.context.network_grid.spacing  # spacing: a 2.5D model reads its neighbours
     print(f"model {package.id}, network grid {array.shape} (z,y,x), {args.threads} thread(s), batch 8")
     plain, with_conf = [], []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        run_network(package.model, array, logic.device, 8, tune_threads=False)
+        run_network(package.model, array, logic.device, 8, tune_threads=False, spacing=spacing)
         plain.append(time.perf_counter() - t0)
         sums = ConfidenceSums()
         t0 = time.perf_counter()
-        run_network(package.model, array, logic.device, 8, tune_threads=False, confidence=sums)
+        run_network(package.model, array, logic.device, 8, tune_threads=False, confidence=sums, spacing=spacing)
         with_conf.append(time.perf_counter() - t0)
     a, b = min(plain), min(with_conf)
     print(f"inference without confidence (baseline): best {a:.2f} s of {[round(x, 2) for x in plain]}")

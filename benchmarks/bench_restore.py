@@ -42,7 +42,12 @@ def main() -> None:
     inferer = inferer_for(package)
     batch = 8 if isinstance(inferer, SliceInferer) else 1
     probabilities, _ = inferer.run(
-        package.model, pre.array, torch.device("cpu"), batch, reduce=ConfidenceSums().probabilities_and_add
+        package.model,
+        pre.array,
+        torch.device("cpu"),
+        batch,
+        reduce=ConfidenceSums().probabilities_and_add,
+        spacing=pre.context.network_grid.spacing,  # a 2.5D model reads neighbouring slices
     )
     print(f"network grid {probabilities.shape[1:]} (z, y, x), {probabilities.shape[0]} classes, float16")
 

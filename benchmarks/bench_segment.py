@@ -65,13 +65,13 @@ def naive_baseline(ct_path: Path, model: str | None, device: str, n_slices: int)
     package = load_model_package(model or DEFAULT_MODEL_ID, str(dev))
     # The model's own intensity recipe, but no crop and no resampling: every slice at full resolution.
     recipe = Recipe.from_dict(package.metadata["preprocessing"]).with_changes(crop="none", spacing=None)
-    volume = read_volume(ct_path)
-    ct = preprocess(volume, recipe).array
+    pre = preprocess(read_volume(ct_path), recipe)
+    ct, spacing_z = pre.array, float(pre.context.network_grid.spacing[2])  # LPS-ordered: the slices' own spacing
     total = ct.shape[0]
     offsets = tuple(getattr(package.model, "slice_offsets_mm", CENTRE_ONLY))  # a 2.5D net reads its neighbours
 
     def net_input(k: int) -> torch.Tensor:
-        return torch.from_numpy(slice_stack(ct, np.array([k]), offsets, float(volume.spacing[2]))).to(dev)
+        return torch.from_numpy(slice_stack(ct, np.array([k]), offsets, spacing_z)).to(dev)
 
     picks = np.linspace(0, total - 1, n_slices).astype(int)
     default_threads = torch.get_num_threads()

@@ -288,3 +288,21 @@ def test_azygos_vein_runs_right_of_the_midline_in_front_of_the_spine_unlabelled(
     behind = (xs[None, :] < 0.0) & (ys[:, None] > front - 2.0 * float(p["azygos_radius_mm"]) - 3.0)
     assert np.any(anat.tissue[k][behind] == Tissue.RIGHT_BLOOD)
     assert not np.any(anat.label_map()[anat.tissue == Tissue.RIGHT_BLOOD] == ESOPHAGUS)
+
+
+def test_azygos_lies_right_of_an_esophagus_pushed_right_by_a_midline_aorta(v2_medial_aorta):
+    p, grid, lay, anat = v2_medial_aorta
+    zs, xs = grid.axis("z"), grid.axis("x")
+    eso = lay.esophagus.points[np.argsort(lay.esophagus.points[:, 2])]
+    checked = 0
+    for k in range(len(zs)):
+        if not (lay.z_gej + 10.0 < zs[k] < lay.carina[2] - 10.0):
+            continue
+        # Venous blood right of the midline within 12 mm of the vertebral bodies' front: the azygos.
+        rows, cols = np.nonzero((anat.tissue[k] == Tissue.RIGHT_BLOOD) & (xs[None, :] < 0.0))
+        near = cols[np.abs(grid.axis("y")[rows] - float(lay.spine_front(zs[k]))) < 12.0]
+        if len(near):
+            eso_x = float(np.interp(zs[k], eso[:, 2], eso[:, 0]))
+            assert xs[near].max() < eso_x, (k, xs[near].max(), eso_x)
+            checked += 1
+    assert checked >= 3

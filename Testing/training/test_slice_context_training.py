@@ -55,20 +55,36 @@ def test_geometry_moves_every_channel_with_the_labels():
     assert (out[1][out_labels == 1] > 0).mean() > 0.9
 
 
-def test_appearance_restyles_a_stack_by_its_two_dimensional_labels():
-    labels = np.zeros((16, 16), np.uint8)
-    labels[4:8, 4:8] = 1
+def test_each_channel_gets_the_organ_shift_of_its_own_labels():
+    # Only the per-organ HU shift fires: a channel moves inside its own organ outline and nowhere else.
+    labels = np.zeros((3, 16, 16), np.uint8)
+    labels[1, 4:8, 4:8] = 1  # the organ lies on the centre slice only
     image = np.zeros((3, 16, 16), np.float32)
-    image[:, 0, 0] = -2.0  # the air minimum
+    image[:, 0, 0], image[:, 15, 15] = -2.0, 2.0  # the range the clip keeps
+    off = dict.fromkeys(("scale", "gamma", "bias", "noise", "blur", "resolution", "thickness"), 0.0)
     cfg = AppearanceConfig.from_dict(
-        {"probability": 1.0, "region_probability": 1.0, "bias_probability": 1.0, "noise_probability": 0.0}
+        {"probability": 1.0, "region_probability": 1.0, **{f"{k}_probability": v for k, v in off.items()}}
     )
-    out = apply_appearance(image, labels, np.random.default_rng(0), cfg, 500.0)
-    assert out.shape == image.shape
-    inside, outside = out[:, 4:8, 4:8].mean(axis=(1, 2)), out[:, 10:, 10:].mean(axis=(1, 2))
-    assert np.all(np.abs(inside - outside) > 1e-4)  # the region shift reached every channel
+    out = apply_appearance(image, labels, np.random.default_rng(0), cfg, 500.0, channels=True)
+    shift = out[1, 4:8, 4:8] - image[1, 4:8, 4:8]
+    assert abs(float(shift.mean())) > 1e-4 and np.allclose(shift, shift.flat[0])
+    np.testing.assert_array_equal(out[[0, 2]], image[[0, 2]])  # no organ on the neighbours: untouched
+    np.testing.assert_array_equal(out[1, 10:14, 10:14], image[1, 10:14, 10:14])
     thick = thick_stack(_case().image, np.array([3.0, 4.0]), np.random.default_rng(0), AppearanceConfig())
     np.testing.assert_allclose(thick, _case().image[[3, 4]])  # appearance off: the slices themselves
+
+
+def test_channel_labels_move_with_the_stack():
+    labels = np.zeros((32, 32), np.uint8)
+    labels[10:20, 8:24] = 1
+    image = np.repeat((labels * 100.0 - 50.0)[None], 3, axis=0).astype(np.float32)
+    on = AugmentConfig(affine_probability=1.0, elastic_probability=0.0)
+    from segthor_training.augment import _geometric
+
+    out, out_labels, per = _geometric(image, labels, np.random.default_rng(2), on, np.stack([labels] * 3))
+    assert per.shape == (3, 32, 32) and not np.array_equal(out_labels, labels)
+    for c in range(3):
+        np.testing.assert_array_equal(per[c], out_labels)
 
 
 def test_pad_stack_keeps_the_channel_axis():

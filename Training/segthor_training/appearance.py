@@ -116,10 +116,18 @@ def _resolution(image: np.ndarray, factor: float) -> np.ndarray:
 
 
 def apply_appearance(
-    image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AppearanceConfig, hu_per_unit: float
+    image: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    cfg: AppearanceConfig,
+    hu_per_unit: float,
+    channels: bool = False,
 ) -> np.ndarray:
     """A randomly re-styled float32 copy of `image` (same shape; `labels` only select the per-region shifts and
-    are not changed). Values stay within the input's [min, max], the range the preprocessing clip allows."""
+    are not changed). Values stay within the input's [min, max], the range the preprocessing clip allows.
+
+    `channels`: `image` is a 2.5D stack [C, y, x] (neighbouring slices): one in-plane bias field serves every
+    channel, and `labels` are [C, y, x] (each channel's own) or [y, x] (one outline for all)."""
     from scipy.ndimage import gaussian_filter
 
     if not _fires(rng, cfg.probability):
@@ -147,8 +155,8 @@ def apply_appearance(
         x = _resolution(x, float(rng.uniform(*cfg.resolution_factor)))
     if do_blur:
         x = gaussian_filter(x, _in_plane(x.ndim, float(rng.uniform(*cfg.blur_sigma_px))))
-    if do_bias:  # one field for a 2.5D stack (C, y, x) of labels (y, x): the channels are neighbouring slices
-        field = bias_field(x.shape[x.ndim - labels.ndim :], rng, cfg.bias_grid, cfg.bias_sigma)
+    if do_bias:  # one in-plane field for a 2.5D stack: its channels are neighbouring slices
+        field = bias_field(x.shape[1:] if channels else x.shape, rng, cfg.bias_grid, cfg.bias_sigma)
         x = (x - lo) * field + lo
     if do_scale:  # contrast about 0 in network units (water for fixed-HU recipes, the mean for z-scored ones)
         x = x * float(rng.uniform(*cfg.scale_range)) + float(rng.uniform(-cfg.shift_hu, cfg.shift_hu)) / hpu

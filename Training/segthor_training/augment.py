@@ -83,27 +83,47 @@ def _elastic(image: Any, rng: np.random.Generator, cfg: AugmentConfig) -> Any:
 
 
 def augment(
-    image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, hu_per_unit: float = 500.0
+    image: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    cfg: AugmentConfig,
+    hu_per_unit: float = 500.0,
+    channel_labels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Randomly deformed and re-styled copies of a 2D [y, x] or 3D [z, y, x] image and its labels (a 2.5D stack
-    [C, y, x] over labels [y, x] moves and is re-styled as one image; see `_geometric`) (the inputs
+    """Randomly deformed and re-styled copies of a 2D [y, x] or 3D [z, y, x] image and its labels (the inputs
     themselves when no transform fires). `hu_per_unit`: HU per network-input unit, used when the appearance
-    config does not set it. Geometry moves image and labels together; appearance changes the image only."""
-    image, labels = _geometric(image, labels, rng, cfg)
+    config does not set it. Geometry moves image and labels together; appearance changes the image only.
+
+    A 2.5D stack [C, y, x] over labels [y, x] moves as one image (every channel by the same transform) and
+    `channel_labels` [C, y, x], each channel's own labels (the nearest slice's), move with it and select each
+    channel's per-organ HU shifts, so a neighbour slice is not shifted inside the centre slice's outline."""
+    image, labels, channel_labels = _geometric(image, labels, rng, cfg, channel_labels)
     if cfg.appearance.active:
-        image = apply_appearance(image, labels, rng, cfg.appearance, cfg.appearance.hu_per_unit or hu_per_unit)
+        stack = image.ndim == labels.ndim + 1
+        image = apply_appearance(
+            image,
+            channel_labels if channel_labels is not None else labels,
+            rng,
+            cfg.appearance,
+            cfg.appearance.hu_per_unit or hu_per_unit,
+            channels=stack,
+        )
     return image, labels
 
 
 def _geometric(
-    image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
-) -> tuple[np.ndarray, np.ndarray]:
+    image: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    cfg: AugmentConfig,
+    channel_labels: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     import SimpleITK as sitk
 
     do_affine = rng.random() < cfg.affine_probability
     do_elastic = rng.random() < cfg.elastic_probability
     if not (do_affine or do_elastic):
-        return image, labels
+        return image, labels, channel_labels
     # A 2.5D stack (C, y, x) over labels (y, x) moves as one vector image: every channel by the same transform.
     channels = image.ndim == labels.ndim + 1
     pixels = np.moveaxis(image, 0, -1) if channels else image
@@ -121,4 +141,8 @@ def _geometric(
     lab = sitk.GetImageFromArray(np.ascontiguousarray(labels, dtype=np.uint8))
     out_lab = sitk.Resample(lab, lab, transform, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
     out_pixels = sitk.GetArrayFromImage(out_img)
-    return (np.moveaxis(out_pixels, -1, 0) if channels else out_pixels), sitk.GetArrayFromImage(out_lab)
+    if channel_labels is not None:
+        per = sitk.GetImageFromArray(np.ascontiguousarray(np.moveaxis(channel_labels, 0, -1), np.uint8), isVector=True)
+        per = sitk.Resample(per, per, transform, sitk.sitkNearestNeighbor, 0, sitk.sitkVectorUInt8)
+        channel_labels = np.moveaxis(sitk.GetArrayFromImage(per), -1, 0)
+    return (np.moveaxis(out_pixels, -1, 0) if channels else out_pixels), sitk.GetArrayFromImage(out_lab), channel_labels

@@ -123,10 +123,14 @@ class BatchSource:
         for p in picks:
             case_index, z = self.items[p]
             case = self.cases[case_index]
+            channel_labels = None
             if self.spatial_dims == 2 and self.slice_offsets_mm != CENTRE_ONLY:
                 label = case.labels[z]
                 positions = slice_positions(np.array([z]), self.slice_offsets_mm, float(case.spacing[2]))[0]
                 image = thick_stack(case.image, positions, rng, self.augment.appearance)
+                # Each channel's own organs (the nearest slice's) for the appearance's per-organ HU shifts.
+                nearest = np.clip(np.rint(positions), 0, case.labels.shape[0] - 1).astype(np.intp)
+                channel_labels = case.labels[nearest]
             elif self.spatial_dims == 2:
                 image, label = case.image[z], case.labels[z]
                 if self.augment.appearance.active:
@@ -134,7 +138,7 @@ class BatchSource:
             else:
                 image, label = random_crop3d(case, self.crop_size, rng, self.organ_probability)
             if self.augment.active:
-                image, label = augment(image, label, rng, self.augment, self.hu_per_unit)
+                image, label = augment(image, label, rng, self.augment, self.hu_per_unit, channel_labels)
             images.append(image)
             labels.append(label)
         return pad_stack(images, labels, 8 if self.spatial_dims == 2 else 1)

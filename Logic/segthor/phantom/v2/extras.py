@@ -346,11 +346,16 @@ def paint_azygos(tissue: np.ndarray, grid: Grid, lay, p: dict, svc: BoxMask) -> 
     the diaphragm to about 2 cm above the carina, then arching forward over the right main bronchus into the
     SVC (Gray's Anatomy, 42nd ed.). Unlabelled venous blood a network must not take for the esophagus or aorta."""
     radius = float(p["azygos_radius_mm"])
-    x = -float(p["azygos_x_mm"])  # right of the midline (x grows to the patient's left)
     c = lay.carina
     z_arch = float(c[2]) + float(p["azygos_arch_mm"])
     zs = np.arange(lay.z_gej - 40.0, z_arch + 1e-6, 8.0)
-    path = [(x, float(lay.spine_front(z)) - 0.5 * radius, float(z)) for z in zs]
+    # Right of the midline (x grows to the patient's left) and always right of the esophagus, which lies right
+    # of the midline itself where the aorta runs in front of the spine.
+    eso = lay.esophagus.points[np.argsort(lay.esophagus.points[:, 2])]
+    eso_right = np.interp(zs, eso[:, 2], eso[:, 0]) - float(p["esophagus_rx_mm"]) - radius - 1.5
+    xs = np.minimum(-float(p["azygos_x_mm"]), eso_right)
+    path = [(float(x), float(lay.spine_front(z)) - 0.5 * radius, float(z)) for x, z in zip(xs, zs, strict=True)]
+    x = float(xs[-1])
     target = None
     if svc.mask.size and svc.mask.any():
         k, j, i = np.nonzero(svc.mask)
