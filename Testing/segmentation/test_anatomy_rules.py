@@ -589,6 +589,22 @@ def test_bridge_follows_a_tube_that_moves_and_tapers_at_its_ends():
         assert 60.0 < lat.mean() < 64.0 and 7.0 < np.ptp(lat) < 12.0, k
 
 
+def test_bridge_reads_the_far_piece_past_its_faded_first_slice():
+    # Found on a real CT re-made with 1 mm pixels: the ascending aorta's upper piece began with a sliver that
+    # barely touched the lower piece's end, so the bridge gave up there although the next slice overlapped it
+    # well. The far piece's end fades as the near piece's does: its best slice near that end decides.
+    ct, _ = chest()
+    labels = np.zeros(SHAPE, np.uint8)
+    for k in range(0, 10):
+        labels[k, _disk(58, 60, 5)] = AORTA
+    labels[15, _disk(58, 68.5, 5)] = AORTA  # its first slice, off to the side: a sliver of overlap
+    for k in range(16, 25):
+        labels[k, _disk(58, 62, 5)] = AORTA
+    ct[:, _disk(58, 62, 8)] = 200
+    out = _run(labels, ct, ["aorta:bridge"])
+    assert _slices(out, AORTA) == list(range(25)) and len(_pieces(out == AORTA)) == 1
+
+
 def test_bridge_does_not_cross_lung_or_bone_or_join_pieces_side_by_side():
     ct, labels = _aorta_only(range(10, 13))
     ct[10:13, AORTA_DISK] = -850  # the gap holds lung: no tube runs through it

@@ -527,8 +527,9 @@ def bridge_gaps(
 
     From each end of each piece (its widest cross-section within `BRIDGE_END_MM` of the end: a network's
     label fades out over the last slices), the next `BRIDGE_MAX_MM` of slices beyond the end are searched for
-    another piece overlapping that cross-section by at least `BRIDGE_OVERLAP` (of the smaller of the two; pieces
-    below `BRIDGE_MIN_PIECE_ML` take no part); the
+    another piece overlapping that cross-section, whose own cross-section is the one overlapping it most within
+    `BRIDGE_END_MM` of where it first does (its end fades too); they must overlap by at least `BRIDGE_OVERLAP`
+    (of the smaller of the two; pieces below `BRIDGE_MIN_PIECE_ML` take no part); the
     slices between get the cross-section interpolated between the two (the zero level of their linearly
     blended signed distances), unless more than `BRIDGE_BAD_SHARE` of its voxels are air or lung
     (< `BRIDGE_AIR_HU`) or bone (> `BRIDGE_BONE_HU`). Only voxels where `free` is True (background) are added.
@@ -569,7 +570,12 @@ def bridge_gaps(
                 if not hit.any():
                     continue
                 b = int(np.bincount(pieces[k][hit]).argmax())
+                # The other piece's label fades out towards its end as well: its cross-section is the one that
+                # overlaps this end most within `BRIDGE_END_MM` of the slice where it first appears.
+                reach = [j for j in range(k, k + direction * band, direction) if 0 <= j < n]
+                k = max(reach, key=lambda j: int(((pieces[j] == b) & section_a).sum()))
                 section_b = pieces[k] == b
+                hit = section_b & section_a
                 if hit.sum() < BRIDGE_OVERLAP * min(section_a.sum(), section_b.sum()):
                     break
                 first, last = sorted((k_a, k))
