@@ -177,14 +177,9 @@ def apply_appearance(
 
 def thick_slice(volume: np.ndarray, z: int, rng: np.random.Generator, cfg: AppearanceConfig) -> np.ndarray:
     """Slice `z` of a [z, y, x] volume, or (with `cfg.thickness_probability`) a triangle-weighted mean of the
-    2k+1 slices around it, k in 1..`thickness_max_slices`: a thicker reconstructed slice (edges clamp)."""
-    fire, k = _fires(rng, cfg.thickness_probability), int(rng.integers(1, max(1, cfg.thickness_max_slices) + 1))
-    if not fire or volume.shape[0] < 2:
-        return volume[z]
-    offsets = np.arange(-k, k + 1)
-    weights = (k + 1 - np.abs(offsets)).astype(np.float32)
-    zs = np.clip(z + offsets, 0, volume.shape[0] - 1)
-    return np.tensordot(weights / weights.sum(), volume[zs].astype(np.float32), axes=1).astype(np.float32)
+    2k+1 slices around it, k in 1..`thickness_max_slices`: a thicker reconstructed slice (edges clamp).
+    `thick_stack` of the one position `z`."""
+    return thick_stack(volume, np.array([float(z)]), rng, cfg)[0]
 
 
 def thick_stack(
@@ -192,8 +187,8 @@ def thick_stack(
 ) -> np.ndarray:
     """A 2.5D net's input (C, y, x): the slices of `volume` [z, y, x] at fractional z `positions` (C,)
     (`segthor.preprocessing.slice_context.sample_slices`), or, with `cfg.thickness_probability` when the
-    appearance augmentation is on, each a triangle-weighted mean over 2k+1 slices around it as `thick_slice`
-    makes one (the same k for every channel: one scanner reconstructs all of them)."""
+    appearance augmentation is on, each a triangle-weighted mean over the 2k+1 slices around it, k in
+    1..`thickness_max_slices` (the same k for every channel: one scanner reconstructs all of them)."""
     from segthor.preprocessing.slice_context import sample_slices
 
     positions = np.asarray(positions, dtype=np.float64)
