@@ -306,3 +306,51 @@ def test_azygos_lies_right_of_an_esophagus_pushed_right_by_a_midline_aorta(v2_me
             assert xs[near].max() < eso_x, (k, xs[near].max(), eso_x)
             checked += 1
     assert checked >= 3
+
+
+def test_retroperitoneum_puts_fat_and_crura_around_the_abdominal_aorta_and_keeps_the_liver_off():
+    from types import SimpleNamespace
+
+    from segthor.phantom.grid import Grid
+    from segthor.phantom.shapes import BoxMask
+    from segthor.phantom.v2.extras import paint_retroperitoneum
+
+    # 1 mm pixels, 2 slices: z = 0 below the diaphragm (liver all round), z = 5 mm in the chest (lung).
+    grid = Grid((2, 80, 80), (1.0, 1.0, 5.0), (0.0, 0.0, 0.0), 0.0)
+    xs, ys = grid.axis("x"), grid.axis("y")
+    dist = np.sqrt(xs[None, :] ** 2 + ys[:, None] ** 2)  # from the aorta's centre (0, 0)
+    tissue = np.empty(grid.shape, np.uint8)
+    tissue[0], tissue[1] = Tissue.LIVER, Tissue.LUNG
+    tissue[:, np.sqrt(xs[None, :] ** 2 + (ys[:, None] - 26.0) ** 2) <= 12.0] = Tissue.BONE_TRABECULAR
+    aorta_plane = dist <= 8.0
+    tissue[:, aorta_plane] = Tissue.BLOOD
+    aorta = BoxMask((0, 0, 0), np.broadcast_to(aorta_plane, grid.shape).copy())
+    lay = SimpleNamespace(spine_front=lambda z: 14.0)  # the vertebral body's front, 6 mm behind the aorta
+    p = {"retro_fat_mm": 2.0, "crus_mm": 5.0, "v2_mediastinum_close_mm": 6.0}
+    paint_retroperitoneum(tissue, grid, lay, p, aorta)
+    below = tissue[0]
+    assert np.all(below[aorta_plane] == Tissue.BLOOD)  # the aorta itself is never painted over
+    sleeve = (dist > 8.5) & (dist <= 9.5)
+    assert np.all(below[sleeve] == Tissue.FAT)
+    front = (np.abs(xs[None, :]) < 2.0) & (ys[:, None] < 0) & (dist > 11.5) & (dist < 14.5)
+    side = (np.abs(ys[:, None]) < 2.0) & (dist > 11.5) & (dist < 14.5)
+    assert np.all(below[front] == Tissue.MUSCLE) and np.all(below[side] == Tissue.MUSCLE)  # the crura
+    behind = np.broadcast_to(ys[:, None] > 4.0, below.shape)
+    assert not np.any(below[behind] == Tissue.MUSCLE)  # never behind the aorta
+    gap = (np.abs(xs[None, :]) < 1.0) & (ys[:, None] > 9.5) & (ys[:, None] < 13.5)
+    assert np.all(below[gap] == Tissue.FAT)  # between the aorta and the vertebral body
+    far = (dist > 30.0) & (below != Tissue.BONE_TRABECULAR)
+    assert np.all(below[far] == Tissue.LIVER)
+    assert not np.any(below[dist <= 8.0 + 2 * 2.0 + 5.0 - 1.0] == Tissue.LIVER)  # 1 mm for the disk's pixels
+    assert np.all(tissue[1][~aorta_plane & (tissue[1] != Tissue.BONE_TRABECULAR)] == Tissue.LUNG)  # the chest
+
+
+def test_abdominal_aorta_is_never_wrapped_in_liver(v2_anatomy):
+    from scipy.ndimage import binary_dilation
+
+    p, grid, lay, anat = v2_anatomy
+    aorta = anat.label_map() == AORTA
+    ring = np.stack([binary_dilation(a) & ~a for a in aorta])  # one voxel (4.5 mm) around it, slice by slice
+    below = np.any(anat.tissue == Tissue.LIVER, axis=(1, 2))
+    assert np.any(aorta[below])  # the label does run below the diaphragm
+    assert not np.any(anat.tissue[ring] == Tissue.LIVER)

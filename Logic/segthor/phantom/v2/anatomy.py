@@ -26,6 +26,7 @@ from segthor.phantom.v2.extras import (
     paint_pathology,
     paint_peripheral_vessels,
     paint_posterior_mediastinum,
+    paint_retroperitoneum,
     paint_table,
     reshape_chest_wall,
 )
@@ -266,6 +267,7 @@ def build_anatomy_v2(p: dict, grid: Grid, lay: LayoutV2) -> Anatomy:
     paint_posterior_mediastinum(
         tissue, grid, lay, p, [esophagus_rim, aorta, heart_all], (lay.z_gej, float(lay.carina[2]) + 10.0)
     )
+    paint_retroperitoneum(tissue, grid, lay, p, aorta)
     paint_azygos(tissue, grid, lay, p, context.pick(ctx, "svc"))
 
     rng = np.random.default_rng(int(p["vessel_seed"]))

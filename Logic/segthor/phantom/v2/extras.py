@@ -291,7 +291,13 @@ def paint_peripheral_vessels(tissue: np.ndarray, grid: Grid, lay, p: dict, rng: 
 
 
 def paint_posterior_mediastinum(
-    tissue: np.ndarray, grid: Grid, lay, p: dict, organs: list[BoxMask], z_range: tuple[float, float]
+    tissue: np.ndarray,
+    grid: Grid,
+    lay,
+    p: dict,
+    organs: list[BoxMask],
+    z_range: tuple[float, float],
+    replace: tuple[Tissue, ...] = (Tissue.LUNG,),
 ) -> None:
     """Fat filling the posterior mediastinum between the heart, the esophagus, the descending aorta and the
     vertebral bodies, slice by slice over `z_range` (mm: the gastro-esophageal junction to above the carina).
@@ -302,7 +308,8 @@ def paint_posterior_mediastinum(
     esophagus and aorta surrounded by lung, and a network trained on them found no esophagus behind a real
     heart (docs/phantoms.md). Each slice's union of `organs` and the vertebral body is closed with a disk of
     radius `p["v2_mediastinum_close_mm"]` (so only gaps narrower than twice that are filled, the recess
-    left as lung when wider) and the lung inside the closed region becomes fat."""
+    left as lung when wider) and the lung inside the closed region becomes fat (`replace`: the tissues that do;
+    `paint_retroperitoneum` passes liver and abdomen)."""
     from scipy.ndimage import binary_closing
 
     zs = grid.axis("z")
@@ -320,6 +327,8 @@ def paint_posterior_mediastinum(
     xs, ys = grid.axis("x"), grid.axis("y")
     bone = np.zeros(256, dtype=bool)
     bone[[int(Tissue.BONE_CORTEX), int(Tissue.BONE_TRABECULAR)]] = True
+    replaceable = np.zeros(256, dtype=bool)
+    replaceable[[int(t) for t in replace]] = True
     radius = float(p["v2_mediastinum_close_mm"])
     step = float(grid.spacing[0])
     r = max(1, int(round(radius / step)))
@@ -338,7 +347,65 @@ def paint_posterior_mediastinum(
         # Padded so the closing never meets the crop's edge; it fills concavities, it does not grow the outline.
         closed = binary_closing(np.pad(region[r0:r1, c0:c1], r), disk)[r:-r, r:-r]
         sub = tissue[k, r0:r1, c0:c1]
-        sub[closed & (sub == Tissue.LUNG)] = Tissue.FAT
+        sub[closed & replaceable[sub]] = Tissue.FAT
+
+
+def paint_retroperitoneum(tissue: np.ndarray, grid: Grid, lay, p: dict, aorta: BoxMask) -> None:
+    """The abdominal aorta's surroundings below the diaphragm: retroperitoneal fat (`p["retro_fat_mm"]` thick)
+    around it, the diaphragmatic crura (muscle, `p["crus_mm"]` thick) beside and in front of it with as much fat
+    again outside them, and fat between it and the vertebral body; painted over liver and abdomen only.
+
+    The abdominal aorta is retroperitoneal: it lies on the front of the vertebral bodies between the crura,
+    in fat, with the liver's caudate lobe and the IVC to its right (Gray's Anatomy, 42nd ed., posterior
+    abdominal wall). v1's liver ellipsoid crosses the midline behind it, so the phantoms wrapped the aorta in
+    liver. On a non-contrast phantom the aorta (blood 32-50 HU) then had no outline against the liver around it,
+    and its label ran 20-30 mm below anything a network (or a reader) could see (docs/phantoms.md)."""
+    from scipy.ndimage import distance_transform_edt
+
+    if aorta.mask.size == 0:
+        return
+    soft = np.zeros(256, dtype=bool)
+    soft[[int(Tissue.LIVER), int(Tissue.ABDOMEN)]] = True
+    fat_mm, crus_mm = float(p["retro_fat_mm"]), float(p["crus_mm"])
+    step = (float(grid.spacing[1]), float(grid.spacing[0]))  # rows (y), columns (x)
+    margin = int(np.ceil((2.0 * fat_mm + crus_mm + 1.0) / min(step)))
+    z0, y0, x0 = aorta.lo
+    below = []
+    for j in range(aorta.mask.shape[0]):
+        m = aorta.mask[j]
+        if not m.any():
+            continue
+        k = z0 + j
+        rows, cols = np.nonzero(m)
+        r0, r1 = max(0, y0 + rows.min() - margin), min(tissue.shape[1], y0 + rows.max() + margin + 1)
+        c0, c1 = max(0, x0 + cols.min() - margin), min(tissue.shape[2], x0 + cols.max() + margin + 1)
+        sub = tissue[k, r0:r1, c0:c1]
+        if not soft[sub].any():  # above the diaphragm: lung and mediastinal fat, nothing to do
+            continue
+        below.append(k)
+        inside = np.zeros(sub.shape, dtype=bool)
+        inside[y0 + rows - r0, x0 + cols - c0] = True
+        dist = distance_transform_edt(~inside, sampling=step)
+        # The crura flank the aorta and arch in front of it (the median arcuate ligament), never behind it.
+        cy = float(rows.mean()) + y0 - r0
+        radius_px = np.sqrt(len(rows) / np.pi)
+        front_or_side = (np.arange(sub.shape[0]) < cy + 0.3 * radius_px)[:, None]
+        crus = (dist > fat_mm) & (dist <= fat_mm + crus_mm) & front_or_side & soft[sub]
+        sub[crus] = Tissue.MUSCLE
+        # The fat lies inside the crura and, as thick again, outside them (between them and the liver).
+        sub[(dist > 0) & (dist <= 2.0 * fat_mm + crus_mm) & soft[sub]] = Tissue.FAT
+    if below:
+        zs = grid.axis("z")
+        # Fat, not liver, between the aorta and the vertebral body.
+        paint_posterior_mediastinum(
+            tissue,
+            grid,
+            lay,
+            p,
+            [aorta],
+            (float(zs[min(below)]), float(zs[max(below)])),
+            replace=(Tissue.LIVER, Tissue.ABDOMEN),
+        )
 
 
 def paint_azygos(tissue: np.ndarray, grid: Grid, lay, p: dict, svc: BoxMask) -> None:

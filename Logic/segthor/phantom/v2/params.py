@@ -139,6 +139,10 @@ def draw_params_v2(
     v["azygos_radius_mm"] = _u(rng, 3.0, 5.5, 2)
     v["azygos_x_mm"] = _u(rng, 8.0, 16.0, 1)
     v["azygos_arch_mm"] = _u(rng, 12.0, 30.0, 1)
+    # Drawn after everything above: below the diaphragm, the retroperitoneal fat around the aorta and the
+    # diaphragmatic crura beside it (segthor.phantom.v2.extras.paint_retroperitoneum).
+    v["retro_fat_mm"] = _u(rng, 1.5, 6.0, 1)
+    v["crus_mm"] = _u(rng, 3.0, 8.0, 1)
     unknown = sorted(set(overrides) - v1_keys - set(v))
     if unknown:
         raise InputError(
