@@ -354,3 +354,24 @@ def test_abdominal_aorta_is_never_wrapped_in_liver(v2_anatomy):
     below = np.any(anat.tissue == Tissue.LIVER, axis=(1, 2))
     assert np.any(aorta[below])  # the label does run below the diaphragm
     assert not np.any(anat.tissue[ring] == Tissue.LIVER)
+
+
+def test_field_of_view_circle_pads_outside_cuts_the_body_and_keeps_the_labels():
+    whole = generate_case_v2(5, size=128, n_slices=32, fov_circle_mm=0.0)
+    cut = generate_case_v2(5, size=128, n_slices=32, fov_circle_mm=300.0, fov_pad_hu=-2048.0)
+    a, b = whole.ct.array, cut.ct.array
+    pad = b == -2048
+    assert np.all(pad[:, 0, 0]) and np.all(pad[:, -1, -1])  # the image's corners lie outside the circle
+    assert np.array_equal(a[~pad], b[~pad])  # inside it the image is unchanged
+    # The circle is 300 mm across: the padded share of each slice is 1 - pi 150^2 / (image width)^2.
+    width = 128 * cut.ct.spacing[0]
+    assert abs(pad[0].mean() - (1.0 - np.pi * 150.0**2 / width**2)) < 0.02
+    assert np.any(a[pad] > -500)  # it cuts the body (a chest with its arms is wider than 300 mm)
+    assert np.array_equal(whole.labels.array, cut.labels.array) and not np.any(cut.labels.array[pad])
+    assert np.all(whole.ct.array.min() >= -1024)  # no padding without the circle
+
+
+def test_field_of_view_circle_is_drawn_in_about_a_third_of_cases():
+    drawn = [draw_params_v2(seed, size=128, n_slices=32)["fov_circle_mm"] for seed in range(60)]
+    used = [d for d in drawn if d > 0]
+    assert 8 <= len(used) <= 30 and all(320.0 <= d <= 420.0 for d in used)

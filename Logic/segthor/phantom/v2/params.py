@@ -143,6 +143,15 @@ def draw_params_v2(
     # diaphragmatic crura beside it (segthor.phantom.v2.extras.paint_retroperitoneum).
     v["retro_fat_mm"] = _u(rng, 1.5, 6.0, 1)
     v["crus_mm"] = _u(rng, 3.0, 8.0, 1)
+    # Drawn after everything above: in 30 % of cases a reconstruction circle of 320-420 mm, off the body's centre
+    # by up to 15 mm, that cuts the body's sides and arms, with a scanner's padding value outside it
+    # (segthor.phantom.v2.appearance.apply_field_of_view). All four are drawn whether or not it is used.
+    use_circle = bool(rng.random() < 0.3)
+    circle = _u(rng, 320.0, 420.0, 0)
+    v["fov_circle_mm"] = circle if use_circle else 0.0
+    v["fov_offset_x_mm"] = _u(rng, -15.0, 15.0, 1)
+    v["fov_offset_y_mm"] = _u(rng, -15.0, 15.0, 1)
+    v["fov_pad_hu"] = (-3024.0, -2048.0, -1024.0)[int(rng.integers(0, 3))]
     unknown = sorted(set(overrides) - v1_keys - set(v))
     if unknown:
         raise InputError(
