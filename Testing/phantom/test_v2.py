@@ -315,34 +315,46 @@ def test_retroperitoneum_puts_fat_and_crura_around_the_abdominal_aorta_and_keeps
     from segthor.phantom.shapes import BoxMask
     from segthor.phantom.v2.extras import paint_retroperitoneum
 
-    # 1 mm pixels, 2 slices: z = 0 below the diaphragm (liver all round), z = 5 mm in the chest (lung).
-    grid = Grid((2, 80, 80), (1.0, 1.0, 5.0), (0.0, 0.0, 0.0), 0.0)
+    # 1 mm pixels, 12 slices 10 mm apart (z = 0 ... 110 mm): liver all round the aorta up to z = 100 mm (the
+    # hiatus), lung above. The vertebral body's front lies 15 mm behind the aorta.
+    grid = Grid((12, 80, 80), (1.0, 1.0, 10.0), (0.0, 0.0, 0.0), 0.0)
     xs, ys = grid.axis("x"), grid.axis("y")
     dist = np.sqrt(xs[None, :] ** 2 + ys[:, None] ** 2)  # from the aorta's centre (0, 0)
-    tissue = np.empty(grid.shape, np.uint8)
-    tissue[0], tissue[1] = Tissue.LIVER, Tissue.LUNG
-    tissue[:, np.sqrt(xs[None, :] ** 2 + (ys[:, None] - 26.0) ** 2) <= 12.0] = Tissue.BONE_TRABECULAR
+    tissue = np.full(grid.shape, Tissue.LIVER, np.uint8)
+    tissue[11] = Tissue.LUNG
+    bone = np.sqrt(xs[None, :] ** 2 + (ys[:, None] - 35.0) ** 2) <= 12.0
+    tissue[:, bone] = Tissue.BONE_TRABECULAR
     aorta_plane = dist <= 8.0
     tissue[:, aorta_plane] = Tissue.BLOOD
+    kidney = (np.abs(xs[None, :] - 10.0) < 1.0) & (np.abs(ys[:, None] + 5.0) < 1.0)
+    tissue[:, kidney] = Tissue.KIDNEY  # within the fat's reach: only liver and abdomen are painted over
     aorta = BoxMask((0, 0, 0), np.broadcast_to(aorta_plane, grid.shape).copy())
-    lay = SimpleNamespace(spine_front=lambda z: 14.0)  # the vertebral body's front, 6 mm behind the aorta
-    p = {"retro_fat_mm": 2.0, "crus_mm": 5.0, "v2_mediastinum_close_mm": 6.0}
+    lay = SimpleNamespace(spine_front=lambda z: 23.0)
+    p = {"retro_fat_mm": 2.0, "crus_mm": 5.0, "v2_mediastinum_close_mm": 10.0}
     paint_retroperitoneum(tissue, grid, lay, p, aorta)
-    below = tissue[0]
-    assert np.all(below[aorta_plane] == Tissue.BLOOD)  # the aorta itself is never painted over
-    sleeve = (dist > 8.5) & (dist <= 9.5)
-    assert np.all(below[sleeve] == Tissue.FAT)
-    front = (np.abs(xs[None, :]) < 2.0) & (ys[:, None] < 0) & (dist > 11.5) & (dist < 14.5)
-    side = (np.abs(ys[:, None]) < 2.0) & (dist > 11.5) & (dist < 14.5)
-    assert np.all(below[front] == Tissue.MUSCLE) and np.all(below[side] == Tissue.MUSCLE)  # the crura
-    behind = np.broadcast_to(ys[:, None] > 4.0, below.shape)
-    assert not np.any(below[behind] == Tissue.MUSCLE)  # never behind the aorta
-    gap = (np.abs(xs[None, :]) < 1.0) & (ys[:, None] > 9.5) & (ys[:, None] < 13.5)
-    assert np.all(below[gap] == Tissue.FAT)  # between the aorta and the vertebral body
-    far = (dist > 30.0) & (below != Tissue.BONE_TRABECULAR)
-    assert np.all(below[far] == Tissue.LIVER)
-    assert not np.any(below[dist <= 8.0 + 2 * 2.0 + 5.0 - 1.0] == Tissue.LIVER)  # 1 mm for the disk's pixels
-    assert np.all(tissue[1][~aorta_plane & (tissue[1] != Tissue.BONE_TRABECULAR)] == Tissue.LUNG)  # the chest
+
+    def where(cond):
+        return np.broadcast_to(cond, aorta_plane.shape)
+
+    front = where((np.abs(xs[None, :]) < 2.0) & (ys[:, None] < 0) & (dist > 11.5) & (dist < 14.5))
+    right = where((np.abs(ys[:, None]) < 2.0) & (xs[None, :] < 0) & (dist > 11.5) & (dist < 14.5))
+    left = where((np.abs(ys[:, None]) < 2.0) & (xs[None, :] > 0) & (dist > 11.5) & (dist < 14.5))
+    hiatus, arch_gone, left_gone, none = tissue[10], tissue[8], tissue[3], tissue[1]  # 0, 20, 70, 90 mm below
+    for below in (hiatus, arch_gone, left_gone, none):
+        assert np.all(below[aorta_plane] == Tissue.BLOOD) and np.all(below[kidney] == Tissue.KIDNEY)
+        assert np.all(below[(dist > 8.5) & (dist <= 9.5)] == Tissue.FAT)  # the sleeve, on every slice
+        assert not np.any(below[where(ys[:, None] > 4.0)] == Tissue.MUSCLE)  # never behind the aorta
+        assert not np.any(below[dist <= 8.0 + 2 * 2.0 + 5.0 - 1.0] == Tissue.LIVER)  # 1 mm for the disk's pixels
+        assert np.all(
+            below[where((np.abs(xs[None, :]) < 1.0) & (ys[:, None] > 18.0) & (ys[:, None] < 22.0))] == Tissue.FAT
+        )
+        assert np.all(below[(dist > 30.0) & ~bone] == Tissue.LIVER)
+    assert np.all(hiatus[front] == Tissue.MUSCLE)  # the median arcuate ligament
+    assert np.all(arch_gone[front] == Tissue.FAT) and np.all(arch_gone[right] == Tissue.MUSCLE)
+    assert np.all(arch_gone[left] == Tissue.MUSCLE)
+    assert np.all(left_gone[right] == Tissue.MUSCLE) and np.all(left_gone[left] == Tissue.FAT)  # right crus to L3
+    assert not np.any(none == Tissue.MUSCLE)
+    assert np.all(tissue[11][~aorta_plane & ~bone & ~kidney] == Tissue.LUNG)  # the chest
 
 
 def test_abdominal_aorta_is_never_wrapped_in_liver(v2_anatomy):
@@ -375,3 +387,38 @@ def test_field_of_view_circle_is_drawn_in_about_a_third_of_cases():
     drawn = [draw_params_v2(seed, size=128, n_slices=32)["fov_circle_mm"] for seed in range(60)]
     used = [d for d in drawn if d > 0]
     assert 8 <= len(used) <= 30 and all(320.0 <= d <= 420.0 for d in used)
+
+
+def test_organs_stay_inside_the_narrowest_circle_and_labels_outside_it_are_cleared():
+    from segthor.phantom.v2.appearance import field_of_view_outside
+
+    for seed, dx, dy in ((1, 15.0, 15.0), (2, -15.0, -15.0), (3, 15.0, -15.0), (4, -15.0, 15.0)):
+        p = draw_params_v2(seed, size=128, n_slices=32, fov_circle_mm=320.0, fov_offset_x_mm=dx, fov_offset_y_mm=dy)
+        _, _, grid, lay = prepare(p)
+        anat = build_anatomy_v2(p, grid, lay)
+        outside = field_of_view_outside(anat.tissue, grid, p)
+        assert outside is not None and outside.any()
+        assert not np.any(anat.label_map()[:, outside])
+    # Forced narrower than the organs' spread, the labels the circle cuts are dropped with the image.
+    case = generate_case_v2(5, size=128, n_slices=32, fov_circle_mm=100.0)
+    pad = case.ct.array == int(case.params["fov_pad_hu"])
+    assert np.any(generate_case_v2(5, size=128, n_slices=32, fov_circle_mm=0.0).labels.array[pad])
+    assert not np.any(case.labels.array[pad])
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"fov_pad_hu": 1e5},
+        {"fov_pad_hu": float("nan")},
+        {"fov_circle_mm": 50.0},
+        {"retro_fat_mm": -1.0},
+        {"crus_mm": float("nan")},
+        {"fov_offset_x_mm": 500.0},
+    ],
+)
+def test_out_of_range_retroperitoneum_and_circle_overrides_are_refused(override):
+    from segthor.errors import InputError
+
+    with pytest.raises(InputError, match=next(iter(override))):
+        draw_params_v2(1, size=128, n_slices=32, **override)

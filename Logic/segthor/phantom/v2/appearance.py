@@ -118,26 +118,26 @@ def add_texture(ct: np.ndarray, tissue: np.ndarray, grid: Grid, p: dict) -> None
         ct[k] = plane
 
 
-def apply_field_of_view(ct: np.ndarray, tissue: np.ndarray, grid: Grid, p: dict) -> None:
-    """A reconstruction circle of diameter `p["fov_circle_mm"]` (0: none) centred on the body and table's
-    in-plane extent, moved by `fov_offset_x_mm` / `fov_offset_y_mm`: everything outside it becomes the scanner's
-    padding value `fov_pad_hu` (-3024, -2048 or -1024 HU). Real chest CTs are often reconstructed on a 320-400 mm
-    field narrower than the patient with the arms, so the body's sides and the arms are cut at the circle; a
-    network trained only on whole bodies lost the upper esophagus on the real development CT re-made on a 350 mm
-    field (docs/benchmarks.md)."""
+def field_of_view_outside(tissue: np.ndarray, grid: Grid, p: dict) -> np.ndarray | None:
+    """The in-plane pixels ([y, x] bool) outside the case's reconstruction circle, or None when it has none.
+
+    The circle has diameter `p["fov_circle_mm"]` (0: none) and is centred on the body and table's in-plane extent
+    (over all slices), moved by `fov_offset_x_mm` / `fov_offset_y_mm`. Real chest CTs are often reconstructed on a
+    320-400 mm field narrower than the patient with the arms, so the body's sides and the arms are cut at the
+    circle; a network trained only on whole bodies lost the upper esophagus on the real development CT re-made on
+    a 350 mm field (docs/benchmarks.md)."""
     diameter = float(p.get("fov_circle_mm", 0.0))
     if diameter <= 0:
-        return
+        return None
     occupied = tissue != Tissue.AIR
     rows = np.flatnonzero(occupied.any(axis=(0, 2)))
     cols = np.flatnonzero(occupied.any(axis=(0, 1)))
     if len(rows) == 0:
-        return
+        return None
     ys, xs = grid.axis("y"), grid.axis("x")
     cy = 0.5 * (ys[rows[0]] + ys[rows[-1]]) + float(p.get("fov_offset_y_mm", 0.0))
     cx = 0.5 * (xs[cols[0]] + xs[cols[-1]]) + float(p.get("fov_offset_x_mm", 0.0))
-    outside = (xs[None, :] - cx) ** 2 + (ys[:, None] - cy) ** 2 > (0.5 * diameter) ** 2
-    ct[:, outside] = np.int16(p.get("fov_pad_hu", -3024.0))
+    return (xs[None, :] - cx) ** 2 + (ys[:, None] - cy) ** 2 > (0.5 * diameter) ** 2
 
 
 def render(tissue: np.ndarray, grid: Grid, p: dict) -> np.ndarray:
@@ -157,5 +157,7 @@ def render(tissue: np.ndarray, grid: Grid, p: dict) -> np.ndarray:
         plane = (amp * fy[:, None] * fx[None, :]).astype(np.float32)
         for k in range(ct.shape[0]):
             ct[k] = np.clip(ct[k] + fz[k] * plane, HU_MIN, HU_MAX).astype(np.int16)
-    apply_field_of_view(ct, tissue, grid, p)
+    outside = field_of_view_outside(tissue, grid, p)
+    if outside is not None:  # the scanner's padding value (-3024, -2048 or -1024 HU) outside the circle
+        ct[:, outside] = np.int16(p.get("fov_pad_hu", -3024.0))
     return ct

@@ -350,17 +350,27 @@ def paint_posterior_mediastinum(
         sub[closed & replaceable[sub]] = Tissue.FAT
 
 
+# The diaphragmatic crura below the aortic hiatus (Gray's Anatomy, 42nd ed., diaphragm): they join in front of the
+# aorta only at the hiatus (the median arcuate ligament, T12/L1), then run down beside it as two bands attached to
+# the vertebral bodies, the right one to L3, the left one to L2 (about three and two vertebrae below the hiatus).
+CRUS_ARCH_MM = 15.0
+CRUS_RIGHT_MM, CRUS_LEFT_MM = 80.0, 60.0
+
+
 def paint_retroperitoneum(tissue: np.ndarray, grid: Grid, lay, p: dict, aorta: BoxMask) -> None:
     """The abdominal aorta's surroundings below the diaphragm: retroperitoneal fat (`p["retro_fat_mm"]` thick)
-    around it, the diaphragmatic crura (muscle, `p["crus_mm"]` thick) beside and in front of it with as much fat
-    again outside them, and fat between it and the vertebral body; painted over liver and abdomen only.
+    around it, the diaphragmatic crura (muscle, `p["crus_mm"]` thick) with as much fat again outside them, and fat
+    between it and the vertebral body; painted over liver and abdomen only.
 
     The abdominal aorta is retroperitoneal: it lies on the front of the vertebral bodies between the crura,
     in fat, with the liver's caudate lobe and the IVC to its right (Gray's Anatomy, 42nd ed., posterior
-    abdominal wall). v1's liver ellipsoid crosses the midline behind it, so the phantoms wrapped the aorta in
-    liver. On a non-contrast phantom the aorta (blood 32-50 HU) then had no outline against the liver around it,
-    and its label ran 20-30 mm below anything a network (or a reader) could see (docs/phantoms.md)."""
-    from scipy.ndimage import distance_transform_edt
+    abdominal wall). The crura arch in front of it for `CRUS_ARCH_MM` below the hiatus (the highest slice where
+    liver or abdomen lies near the aorta), then flank it, the right one down to `CRUS_RIGHT_MM` below the
+    hiatus, the left one to `CRUS_LEFT_MM`. v1's liver ellipsoid crosses the midline behind the aorta, so the
+    phantoms wrapped it in liver: on a non-contrast phantom the aorta (blood 32-50 HU) then had no outline against
+    the liver around it, and its label ran 20-30 mm below anything a network (or a reader) could see
+    (docs/phantoms.md)."""
+    from scipy.ndimage import distance_transform_edt, label
 
     if aorta.mask.size == 0:
         return
@@ -369,43 +379,45 @@ def paint_retroperitoneum(tissue: np.ndarray, grid: Grid, lay, p: dict, aorta: B
     fat_mm, crus_mm = float(p["retro_fat_mm"]), float(p["crus_mm"])
     step = (float(grid.spacing[1]), float(grid.spacing[0]))  # rows (y), columns (x)
     margin = int(np.ceil((2.0 * fat_mm + crus_mm + 1.0) / min(step)))
+    zs = grid.axis("z")
     z0, y0, x0 = aorta.lo
-    below = []
+    slices = []  # (slice index, crop window, the aorta's pixels in it) where liver or abdomen lies near the aorta
     for j in range(aorta.mask.shape[0]):
-        m = aorta.mask[j]
-        if not m.any():
+        parts, n = label(aorta.mask[j])
+        if n == 0:
             continue
+        # The largest part: below the diaphragm only the descending aorta is there.
+        rows, cols = np.nonzero(parts == 1 + int(np.argmax(np.bincount(parts.ravel())[1:])))
         k = z0 + j
-        rows, cols = np.nonzero(m)
         r0, r1 = max(0, y0 + rows.min() - margin), min(tissue.shape[1], y0 + rows.max() + margin + 1)
         c0, c1 = max(0, x0 + cols.min() - margin), min(tissue.shape[2], x0 + cols.max() + margin + 1)
+        if soft[tissue[k, r0:r1, c0:c1]].any():  # above the diaphragm: lung and mediastinal fat, nothing to do
+            slices.append((k, (r0, r1, c0, c1), (rows + y0 - r0, cols + x0 - c0)))
+    if not slices:
+        return
+    hiatus = max(float(zs[k]) for k, _, _ in slices)
+    for k, (r0, r1, c0, c1), (rows, cols) in slices:
         sub = tissue[k, r0:r1, c0:c1]
-        if not soft[sub].any():  # above the diaphragm: lung and mediastinal fat, nothing to do
-            continue
-        below.append(k)
         inside = np.zeros(sub.shape, dtype=bool)
-        inside[y0 + rows - r0, x0 + cols - c0] = True
+        inside[rows, cols] = True
         dist = distance_transform_edt(~inside, sampling=step)
-        # The crura flank the aorta and arch in front of it (the median arcuate ligament), never behind it.
-        cy = float(rows.mean()) + y0 - r0
+        depth = hiatus - float(zs[k])
         radius_px = np.sqrt(len(rows) / np.pi)
-        front_or_side = (np.arange(sub.shape[0]) < cy + 0.3 * radius_px)[:, None]
-        crus = (dist > fat_mm) & (dist <= fat_mm + crus_mm) & front_or_side & soft[sub]
+        cy, cx = float(rows.mean()), float(cols.mean())
+        yy = np.arange(sub.shape[0])[:, None]
+        xx = np.arange(sub.shape[1])[None, :]
+        # Never behind the aorta; in front of it only at the hiatus. x grows to the patient's left.
+        where = yy < cy + 0.3 * radius_px
+        if depth > CRUS_ARCH_MM:
+            where = where & (np.abs(xx - cx) > 0.5 * radius_px)
+        where = where & (((xx < cx) & (depth <= CRUS_RIGHT_MM)) | ((xx >= cx) & (depth <= CRUS_LEFT_MM)))
+        crus = (dist > fat_mm) & (dist <= fat_mm + crus_mm) & where & soft[sub]
         sub[crus] = Tissue.MUSCLE
         # The fat lies inside the crura and, as thick again, outside them (between them and the liver).
         sub[(dist > 0) & (dist <= 2.0 * fat_mm + crus_mm) & soft[sub]] = Tissue.FAT
-    if below:
-        zs = grid.axis("z")
-        # Fat, not liver, between the aorta and the vertebral body.
-        paint_posterior_mediastinum(
-            tissue,
-            grid,
-            lay,
-            p,
-            [aorta],
-            (float(zs[min(below)]), float(zs[max(below)])),
-            replace=(Tissue.LIVER, Tissue.ABDOMEN),
-        )
+    # Fat, not liver, between the aorta and the vertebral body.
+    lowest = min(float(zs[k]) for k, _, _ in slices)
+    paint_posterior_mediastinum(tissue, grid, lay, p, [aorta], (lowest, hiatus), replace=(Tissue.LIVER, Tissue.ABDOMEN))
 
 
 def paint_azygos(tissue: np.ndarray, grid: Grid, lay, p: dict, svc: BoxMask) -> None:

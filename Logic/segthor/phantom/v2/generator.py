@@ -10,7 +10,7 @@ from segthor.phantom.generator import SYNTHETIC_NOTE, PhantomCase, _volume
 from segthor.phantom.grid import Grid
 from segthor.phantom.layout import scan_range
 from segthor.phantom.v2.anatomy import build_anatomy_v2, heart_pivot
-from segthor.phantom.v2.appearance import render
+from segthor.phantom.v2.appearance import field_of_view_outside, render
 from segthor.phantom.v2.layout import LayoutV2
 from segthor.phantom.v2.params import draw_params_v2
 from segthor.phantom.v2.template import load_template
@@ -61,7 +61,11 @@ def generate_case_v2(
     _, _, grid, lay = prepare(p)
     anatomy = build_anatomy_v2(p, grid, lay)
     ct = render(anatomy.tissue, grid, p)
+    labels = anatomy.label_map()
+    outside = field_of_view_outside(anatomy.tissue, grid, p)
+    if outside is not None:  # nothing is labelled where the image holds no anatomy (the organs rarely reach it)
+        labels[:, outside] = 0
     params = dict(p)
     params["note"] = SYNTHETIC_NOTE
     params["template_note"] = TEMPLATE_NOTE
-    return PhantomCase(_volume(ct, grid), _volume(anatomy.label_map(), grid), params)
+    return PhantomCase(_volume(ct, grid), _volume(labels, grid), params)

@@ -165,6 +165,17 @@ def draw_params_v2(
                 raise InputError(f"phantom parameter {key} must be a {type(v[key]).__name__} (got {value!r})") from exc
     if v["phase"] not in PHASES:
         raise InputError(f"phase must be one of {', '.join(PHASES)} (got {v['phase']!r})")
+    for key, lo, hi, what in (
+        ("retro_fat_mm", 0.0, 30.0, "mm"),
+        ("crus_mm", 0.0, 30.0, "mm"),
+        ("fov_offset_x_mm", -200.0, 200.0, "mm"),
+        ("fov_offset_y_mm", -200.0, 200.0, "mm"),
+        ("fov_pad_hu", -32768.0, -1024.0, "HU (a padding value below air)"),
+    ):
+        if not lo <= v[key] <= hi:  # also refuses nan
+            raise InputError(f"{key} must be between {lo:g} and {hi:g} {what} (got {v[key]!r})")
+    if not (v["fov_circle_mm"] == 0.0 or 100.0 <= v["fov_circle_mm"] <= 2000.0):
+        raise InputError(f"fov_circle_mm must be 0 (no circle) or 100-2000 mm (got {v['fov_circle_mm']!r})")
     for key, allowed in (("arms", ("up", "down", "none")), ("effusion", ("none", "right", "left"))):
         if v[key] not in allowed:
             raise InputError(f"{key} must be one of {', '.join(allowed)} (got {v[key]!r})")
