@@ -75,6 +75,20 @@ def test_a_padded_circle_around_the_whole_body_cuts_nothing():
     assert quality.facts["body_region"]["lung_slice_range_from_inferior"] == [8, 35]
 
 
+def test_table_foam_cut_by_a_padded_circle_is_not_lung():
+    # Found on phantoms with a reconstruction circle: the couch's foam (-900 HU, under its carbon skin) cut by
+    # the circle touches the padding, not the border, and is not gas, so every slice with the table "showed
+    # lung" and the organs' coverage of the thorax was flagged. It lies outside the body's hull; lungs do not.
+    ct = make_thorax()[0]  # body 260 mm wide, 200 mm deep; lungs on slices 8-35
+    array = ct.array.copy()
+    rows = (np.arange(array.shape[1]) - array.shape[1] / 2 + 0.5) * ct.spacing[1]  # mm, towards the back
+    array[:, (rows > 96.0) & (rows < 104.0), :] = 200.0  # the table's skin, across the image, under the back
+    array[:, rows > 104.0, :] = -900.0  # its foam, down to the circle
+    fired, quality = _fired(_padded_circle(Volume(array, ct.spacing, ct.origin, ct.direction), 150.0))
+    assert fired == set()
+    assert quality.facts["body_region"]["lung_slice_range_from_inferior"] == [8, 35]
+
+
 def test_arms_cut_by_a_padded_circle_do_not_count():
     ct = make_thorax(arms=True)[0]
     fired, quality = _fired(_padded_circle(ct, 150.0))  # the arms reach 185 mm from the centre

@@ -93,6 +93,30 @@ def _cut_by_circle(
         sides[side] |= (band & enclosed_air).any(axis=(1, 2)) & lung_slices
 
 
+def _outside_the_body_hull(
+    background: np.ndarray, body: np.ndarray, pieces: np.ndarray, touches_edge: np.ndarray
+) -> None:
+    """Mark as outside (in `touches_edge`, in place) the background `pieces` (labels of `background`, each on one
+    slice) that lie mostly outside their slice's convex hull of the body: the table's foam and the air around the
+    body that a reconstruction circle cuts off from the image's border. Lung the circle cuts lies inside the
+    hull, between the chest wall in front, behind and the mediastinum."""
+    if len(pieces) == 0:
+        return
+    from scipy import ndimage
+    from skimage.morphology import convex_hull_image
+
+    objects = ndimage.find_objects(background)
+    hulls: dict[int, np.ndarray] = {}
+    for piece in pieces:
+        box = objects[int(piece) - 1]
+        k = box[0].start
+        if k not in hulls:
+            hulls[k] = convex_hull_image(body[k]) if body[k].any() else np.zeros_like(body[k])
+        mask = background[k][box[1:]] == piece
+        if np.count_nonzero(mask & hulls[k][box[1:]]) < 0.5 * np.count_nonzero(mask):
+            touches_edge[int(piece)] = True
+
+
 def find_landmarks(ct: Volume) -> Landmarks:
     """Body, lung, field-of-view and spine findings of a CT in HU (any orientation)."""
     from scipy import ndimage
@@ -114,8 +138,9 @@ def find_landmarks(ct: Volume) -> Landmarks:
     padding = hu < T.PADDING_HU
     # Fill each axial slice separately: lungs are holes of the body on a slice, not in 3D (they open at the top).
     # Holes = background pieces (connected within their slice) that do not touch the slice's edge. A piece that
-    # touches the padding is outside air when it is gas (mean below T.GAS_HU: air outside the body averages
-    # -1000 HU) and lung that the circle cuts when it is not (parenchyma with its vessels averages -850).
+    # touches the padding is outside air when it is gas (median below T.GAS_HU: air outside the body is -1000 HU)
+    # or lies mostly outside the body's convex hull (the table's foam), and lung that the circle cuts when it is
+    # neither (parenchyma with its vessels averages -850).
     in_plane = np.zeros((3, 3, 3), bool)
     in_plane[1] = ndimage.generate_binary_structure(2, 1)
     background, n_background = ndimage.label(~body & ~padding, structure=in_plane)
@@ -125,10 +150,11 @@ def find_landmarks(ct: Volume) -> Landmarks:
     if padding.any():
         at_circle = np.unique(background[ndimage.binary_dilation(padding, structure=in_plane) & ~padding])
         at_circle = at_circle[at_circle > 0]
-        counts = np.bincount(background.ravel(), minlength=n_background + 1)
-        sums = np.bincount(background.ravel(), weights=hu.ravel(), minlength=n_background + 1)
-        gas = sums[at_circle] < T.GAS_HU * counts[at_circle]
-        touches_edge[at_circle[gas]] = True
+        # The median, not the mean: the outside air's piece also holds the table the circle cuts (its carbon skin
+        # and foam, -100 to -900 HU), which lifts its mean above GAS_HU but leaves its median at air.
+        medians = np.asarray(ndimage.median(hu, background, index=at_circle)) if len(at_circle) else np.zeros(0)
+        touches_edge[at_circle[medians < T.GAS_HU]] = True
+        _outside_the_body_hull(background, body, at_circle[medians >= T.GAS_HU], touches_edge)
     outside = touches_edge[background] | padding
     del background
     filled = ~outside
