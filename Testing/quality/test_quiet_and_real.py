@@ -31,7 +31,7 @@ def test_phantom_ground_truth_is_quiet(seed, generator):
 def test_phantom_cut_by_a_reconstruction_circle_is_flagged_and_its_organs_stay_ok(seed):
     from segthor.phantom.v2.generator import generate_case_v2
 
-    case = generate_case_v2(seed, size=128, fov_circle_mm=320.0)
+    case = generate_case_v2(seed, size=128, fov_circle_mm=320.0, fov_pad_hu=-3024.0)
     report = assess(case.ct, case.labels, COARSE)
     assert [w.check for w in report.input.warnings] == ["fov_cuts_body"]
     assert report.statuses() == {"esophagus": "ok", "heart": "ok", "trachea": "ok", "aorta": "ok"}

@@ -138,9 +138,9 @@ def find_landmarks(ct: Volume) -> Landmarks:
     padding = hu < T.PADDING_HU
     # Fill each axial slice separately: lungs are holes of the body on a slice, not in 3D (they open at the top).
     # Holes = background pieces (connected within their slice) that do not touch the slice's edge. A piece that
-    # touches the padding is outside air when it is gas (median below T.GAS_HU: air outside the body is -1000 HU)
-    # or lies mostly outside the body's convex hull (the table's foam), and lung that the circle cuts when it is
-    # neither (parenchyma with its vessels averages -850).
+    # touches the padding is outside air when it is gas (mean below T.GAS_HU: air outside the body averages -1000
+    # HU) or lies mostly outside the body's convex hull (the table's foam), and lung that the circle cuts when it
+    # is neither (parenchyma with its vessels averages -850).
     in_plane = np.zeros((3, 3, 3), bool)
     in_plane[1] = ndimage.generate_binary_structure(2, 1)
     background, n_background = ndimage.label(~body & ~padding, structure=in_plane)
@@ -150,11 +150,12 @@ def find_landmarks(ct: Volume) -> Landmarks:
     if padding.any():
         at_circle = np.unique(background[ndimage.binary_dilation(padding, structure=in_plane) & ~padding])
         at_circle = at_circle[at_circle > 0]
-        # The median, not the mean: the outside air's piece also holds the table the circle cuts (its carbon skin
-        # and foam, -100 to -900 HU), which lifts its mean above GAS_HU but leaves its median at air.
-        medians = np.asarray(ndimage.median(hu, background, index=at_circle)) if len(at_circle) else np.zeros(0)
-        touches_edge[at_circle[medians < T.GAS_HU]] = True
-        _outside_the_body_hull(background, body, at_circle[medians >= T.GAS_HU], touches_edge)
+        counts = np.bincount(background.ravel(), minlength=n_background + 1)
+        sums = np.bincount(background.ravel(), weights=hu.ravel(), minlength=n_background + 1)
+        gas = sums[at_circle] < T.GAS_HU * counts[at_circle]
+        touches_edge[at_circle[gas]] = True
+        # The table's foam the circle cuts (-900 HU under its carbon skin) is not gas: it lies outside the body.
+        _outside_the_body_hull(background, body, at_circle[~gas], touches_edge)
     outside = touches_edge[background] | padding
     del background
     filled = ~outside

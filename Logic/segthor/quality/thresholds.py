@@ -15,8 +15,8 @@ from segthor.hounsfield import GAS_HU, LUNG_HU  # noqa: F401  (re-exported: the 
 # Body: everything denser than this is patient (or table); the same threshold the body crop uses.
 BODY_HU = -500.0
 # Air enclosed by the body on an axial slice is lung (or trachea, or bowel gas) when darker than LUNG_HU; a piece
-# of air at the reconstruction circle with its median below GAS_HU is outside air (-1000 HU), where lung the circle
-# cuts averages about -850 HU with its vessels. Both are the clean-up rules' own values (`segthor.hounsfield`).
+# of air at the reconstruction circle averaging below GAS_HU is outside air (-1000 HU), where lung the circle cuts
+# averages about -850 HU with its vessels. Both are the clean-up rules' own values (`segthor.hounsfield`).
 # A slice "shows lung" when enclosed air covers at least this share of the body's cross-section. Lung fields
 # cover ~30-60 % of a mid-thoracic slice and still ~10 % at the bases; bowel gas rarely reaches 10 %.
 LUNG_AREA_FRACTION = 0.10

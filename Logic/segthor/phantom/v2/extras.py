@@ -408,8 +408,8 @@ def paint_retroperitoneum(tissue: np.ndarray, grid: Grid, lay, p: dict, aorta: B
         xx = np.arange(sub.shape[1])[None, :]
         # Never behind the aorta; in front of it only at the hiatus. x grows to the patient's left.
         where = yy < cy + 0.3 * radius_px
-        if depth > CRUS_ARCH_MM:
-            where = where & (np.abs(xx - cx) > 0.5 * radius_px)
+        if depth > CRUS_ARCH_MM:  # two bands at the sides, none in front
+            where = where & (yy > cy - 0.5 * radius_px)
         where = where & (((xx < cx) & (depth <= CRUS_RIGHT_MM)) | ((xx >= cx) & (depth <= CRUS_LEFT_MM)))
         crus = (dist > fat_mm) & (dist <= fat_mm + crus_mm) & where & soft[sub]
         sub[crus] = Tissue.MUSCLE
