@@ -141,7 +141,8 @@ def field_of_view_outside(tissue: np.ndarray, grid: Grid, p: dict) -> np.ndarray
 
 
 def render(tissue: np.ndarray, grid: Grid, p: dict) -> np.ndarray:
-    """The CT volume (int16 HU, [z, y, x]) of a v2 tissue map."""
+    """The CT volume (int16 HU, [z, y, x]) of a v2 tissue map (before the reconstruction circle's padding, which
+    `generate_case_v2` applies to the CT and the labels together)."""
     ct = acquire(tissue, grid, p, lut=lut_for(p))
     if not p.get("domain_random"):
         add_texture(ct, tissue, grid, p)
@@ -157,7 +158,4 @@ def render(tissue: np.ndarray, grid: Grid, p: dict) -> np.ndarray:
         plane = (amp * fy[:, None] * fx[None, :]).astype(np.float32)
         for k in range(ct.shape[0]):
             ct[k] = np.clip(ct[k] + fz[k] * plane, HU_MIN, HU_MAX).astype(np.int16)
-    outside = field_of_view_outside(tissue, grid, p)
-    if outside is not None:  # the scanner's padding value (-3024, -2048 or -1024 HU) outside the circle
-        ct[:, outside] = np.int16(p.get("fov_pad_hu", -3024.0))
     return ct

@@ -63,7 +63,10 @@ def generate_case_v2(
     ct = render(anatomy.tissue, grid, p)
     labels = anatomy.label_map()
     outside = field_of_view_outside(anatomy.tissue, grid, p)
-    if outside is not None:  # nothing is labelled where the image holds no anatomy (the organs rarely reach it)
+    if outside is not None:
+        # The scanner's padding value (-3024, -2048 or -1024 HU) outside the circle, and no label where the image
+        # holds no anatomy (the organs rarely reach it).
+        ct[:, outside] = np.int16(p["fov_pad_hu"])
         labels[:, outside] = 0
     params = dict(p)
     params["note"] = SYNTHETIC_NOTE

@@ -145,7 +145,7 @@ def draw_params_v2(
     v["crus_mm"] = _u(rng, 3.0, 8.0, 1)
     # Drawn after everything above: in 30 % of cases a reconstruction circle of 320-420 mm, off the body's centre
     # by up to 15 mm, that cuts the body's sides and arms, with a scanner's padding value outside it
-    # (segthor.phantom.v2.appearance.apply_field_of_view). All four are drawn whether or not it is used.
+    # (segthor.phantom.v2.appearance.field_of_view_outside). All four are drawn whether or not it is used.
     use_circle = bool(rng.random() < 0.3)
     circle = _u(rng, 320.0, 420.0, 0)
     v["fov_circle_mm"] = circle if use_circle else 0.0
